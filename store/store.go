@@ -1,0 +1,241 @@
+// Package store defines Herald's storage interface. Each backend is its own
+// package (store/sqlite, store/postgres) with its own SQL; both pass the one
+// conformance suite in store/storetest. Behaviour shared by both backends
+// (routing, group commit, retry policy) lives above them, in delivery.
+//
+// Errors: a missing row is a *herald.Error with code herald.ENOTFOUND, a
+// unique-key clash herald.ECONFLICT. Every method is safe for concurrent use.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/herald-dev/herald"
+)
+
+// Page asks for one page of a list, newest first.
+type Page struct {
+	Limit  int    // 1..1000; the caller validates, backends clamp
+	Cursor string // opaque, from a previous page's next cursor; "" = first page
+}
+
+// EventFilter narrows ListEvents. Zero fields do not filter.
+type EventFilter struct {
+	Type    string
+	Channel string
+	Since   *time.Time // created_at >= Since
+	Until   *time.Time // created_at < Until
+}
+
+// DeliveryFilter narrows ListDeliveries. Zero fields do not filter.
+type DeliveryFilter struct {
+	EndpointID string
+	EventID    string
+	Status     string
+	Since      *time.Time
+	Until      *time.Time
+}
+
+// NewEvent is one event to insert with its deliveries (and, for a stored
+// synchronous hook run, its attempts). The backend stores Deliveries and
+// Attempts as given (status, lease and all): the caller decides them.
+type NewEvent struct {
+	Event      *herald.Event
+	Deliveries []*herald.Delivery
+	Attempts   []*herald.Attempt
+}
+
+// InsertResult is the outcome of one NewEvent.
+type InsertResult struct {
+	// Event is the stored event: the new one, or for a replay the original.
+	Event *herald.Event
+	// Deliveries is how many deliveries the stored event has.
+	Deliveries int
+	// Replayed: an event with the same idempotency key and body hash was
+	// accepted within IdempotencyWindow; nothing was inserted.
+	Replayed bool
+	// Conflict: the key was used within the window with another body hash;
+	// nothing was inserted.
+	Conflict bool
+}
+
+// IdempotencyWindow is how long an idempotency key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// ClaimParams asks for due deliveries to send.
+type ClaimParams struct {
+	Owner string        // process id written to locked_by
+	Now   time.Time     // due means next_attempt_at <= Now, or in_flight with locked_until < Now (an expired lease)
+	Lease time.Duration // locked_until = Now + Lease
+	Limit int           // at most this many in all
+	// PerEndpointLimit caps the claims per endpoint in this call (0 = no cap);
+	// with SkipEndpoints it keeps one busy endpoint from taking every slot.
+	PerEndpointLimit int
+	// SkipEndpoints are not claimed from (full, paused or rate limited here).
+	SkipEndpoints []string
+}
+
+// Claim is a claimed delivery, with its event so it can be sent at once.
+type Claim struct {
+	Delivery *herald.Delivery
+	Event    *herald.Event
+}
+
+// AttemptResult records one finished attempt and moves its delivery on.
+type AttemptResult struct {
+	Attempt *herald.Attempt
+	// Status is the delivery's new state: succeeded, pending (retry at
+	// NextAttemptAt), or exhausted. The delivery's attempts counter becomes
+	// Attempt.Number, its lease is cleared, last_* fields are set.
+	Status        string
+	NextAttemptAt *time.Time
+	// Manual: an operator's attempt on a delivery this process has not
+	// claimed. The delivery's state changes only when it is not in_flight
+	// under a live lease (it then just gains the attempt).
+	Manual bool
+}
+
+// EndpointHealth is the health part of an endpoint, written by the engine.
+type EndpointHealth struct {
+	Status              string
+	DisabledReason      string
+	ConsecutiveFailures int
+	FailingSince        *time.Time
+	PausedUntil         *time.Time
+}
+
+// EndpointStats summarises an endpoint's deliveries and attempts in a window.
+type EndpointStats struct {
+	Since       time.Time      `json:"since"`
+	Deliveries  map[string]int `json:"deliveries"` // by state, deliveries created since Since
+	Attempts    int            `json:"attempts"`
+	Succeeded   int            `json:"succeeded"`
+	Failed      int            `json:"failed"`
+	SuccessRate float64        `json:"success_rate"` // succeeded / attempts, 0..1; 0 with no attempts
+	LatencyP50  int64          `json:"latency_p50_ms"`
+	LatencyP90  int64          `json:"latency_p90_ms"`
+	LatencyP99  int64          `json:"latency_p99_ms"`
+	// Buckets: attempts per time bucket for charts, oldest first.
+	Buckets []StatsBucket `json:"buckets,omitempty"`
+}
+
+// StatsBucket is one slice of time in EndpointStats.
+type StatsBucket struct {
+	Start      time.Time `json:"start"`
+	Attempts   int       `json:"attempts"`
+	Succeeded  int       `json:"succeeded"`
+	LatencyP50 int64     `json:"latency_p50_ms"`
+	LatencyP99 int64     `json:"latency_p99_ms"`
+}
+
+// QueueStats describes the work waiting, for metrics.
+type QueueStats struct {
+	Pending       int        // deliveries pending or in_flight
+	OldestPending *time.Time // created_at of the oldest pending delivery
+}
+
+// Store is everything Herald keeps.
+type Store interface {
+	// Close releases the database.
+	Close() error
+	// Ping checks the database answers (readiness).
+	Ping(ctx context.Context) error
+
+	// GetSetting returns a stored setting, ENOTFOUND if absent.
+	GetSetting(ctx context.Context, key string) (string, error)
+	// SetSettingIfAbsent stores value unless the key exists; it returns the
+	// value now stored.
+	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+
+	CreateProject(ctx context.Context, p *herald.Project) error // ECONFLICT if the id exists
+	GetProject(ctx context.Context, id string) (*herald.Project, error)
+	ListProjects(ctx context.Context, page Page) ([]*herald.Project, string, error)
+	UpdateProject(ctx context.Context, p *herald.Project) error
+	// DeleteProject removes the project and everything it owns.
+	DeleteProject(ctx context.Context, id string) error
+
+	CreateAPIKey(ctx context.Context, k *herald.APIKey) error
+	GetAPIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error)
+	ListAPIKeys(ctx context.Context, projectID string) ([]*herald.APIKey, error)
+	DeleteAPIKey(ctx context.Context, projectID, id string) error
+
+	CreateEventType(ctx context.Context, et *herald.EventType) error // ECONFLICT if the name exists in the project
+	GetEventType(ctx context.Context, projectID, name string) (*herald.EventType, error)
+	ListEventTypes(ctx context.Context, projectID string, page Page) ([]*herald.EventType, string, error)
+	UpdateEventType(ctx context.Context, et *herald.EventType) error
+	DeleteEventType(ctx context.Context, projectID, name string) error
+
+	CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error
+	GetEndpoint(ctx context.Context, projectID, id string) (*herald.Endpoint, error)
+	// GetEndpointByID finds an endpoint in any project (the engine's cache).
+	GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint, error)
+	ListEndpoints(ctx context.Context, projectID string, page Page) ([]*herald.Endpoint, string, error)
+	// ProjectEndpoints returns all of a project's endpoints, for routing.
+	ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error)
+	// UpdateEndpoint replaces the endpoint's configuration and secrets (not
+	// its health, see UpdateEndpointHealth).
+	UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error
+	// UpdateEndpointHealth writes the health fields. When Status is
+	// disabled it also sets enabled=false and cancels the endpoint's pending
+	// deliveries.
+	UpdateEndpointHealth(ctx context.Context, endpointID string, h EndpointHealth) error
+	// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
+	DeleteEndpoint(ctx context.Context, projectID, id string) error
+
+	// InsertEvents inserts events and their deliveries in one transaction,
+	// each with its own idempotency check. Results are in input order.
+	InsertEvents(ctx context.Context, events []*NewEvent) ([]InsertResult, error)
+	GetEvent(ctx context.Context, projectID, id string) (*herald.Event, error)
+	ListEvents(ctx context.Context, projectID string, f EventFilter, page Page) ([]*herald.Event, string, error)
+
+	// InsertDeliveries adds deliveries to existing events (replay).
+	InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error
+	GetDelivery(ctx context.Context, projectID, id string) (*herald.Delivery, error)
+	ListDeliveries(ctx context.Context, projectID string, f DeliveryFilter, page Page) ([]*herald.Delivery, string, error)
+	// ListAttempts returns a delivery's attempts, oldest first.
+	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*herald.Attempt, error)
+	// ListEndpointAttempts returns an endpoint's latest attempts, newest first.
+	ListEndpointAttempts(ctx context.Context, projectID, endpointID string, limit int) ([]*herald.Attempt, error)
+
+	// ClaimDeliveries leases due deliveries to p.Owner: status in_flight,
+	// locked_by, locked_until. Order: next_attempt_at, then priority (lower
+	// first). For an endpoint with ordered=true only its oldest unfinished
+	// delivery (lowest seq among pending and in_flight) can be claimed, and
+	// only when no other delivery of it is in flight.
+	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Claim, error)
+	// CompleteAttempts records attempts and moves their deliveries on, in one
+	// transaction.
+	CompleteAttempts(ctx context.Context, results []*AttemptResult) error
+	// ReleaseDeliveries hands back in_flight deliveries of owner (shutdown):
+	// pending, due now, lease cleared.
+	ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error
+	// PostponeEndpoint moves the endpoint's pending deliveries due before
+	// until to until (circuit breaker open).
+	PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error
+	// RequeueDeliveries makes the endpoint's exhausted and canceled deliveries
+	// created in [since, until) pending and due now; it returns how many.
+	RequeueDeliveries(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error)
+
+	EndpointStats(ctx context.Context, projectID, endpointID string, since time.Time) (*EndpointStats, error)
+	QueueStats(ctx context.Context) (*QueueStats, error)
+
+	// Purge deletes at most limit events created before `before`, with their
+	// deliveries and attempts, and idempotency keys older than
+	// IdempotencyWindow. It returns how many events it deleted.
+	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// TryLock takes a named lock held until release is called, for work that
+	// must run on one process at a time (maintenance). ok is false when
+	// another process holds it.
+	TryLock(ctx context.Context, name string) (release func(), ok bool, err error)
+}
+
+// Notifier is implemented by backends that can wake other processes when
+// work arrives (PostgreSQL LISTEN/NOTIFY). Polling remains the fallback.
+type Notifier interface {
+	// Notify tells every process that deliveries are due.
+	Notify(ctx context.Context) error
+	// Wakeups delivers a value each time a Notify is received, until ctx ends.
+	Wakeups(ctx context.Context) <-chan struct{}
+}
