@@ -65,8 +65,9 @@ func (e *Engine) EndpointsChanged(projectID string) {}
 // Send makes one signed request (no storage): used by hooks and tests.
 func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult { return nil }
 
-// ValidateFilter compiles and type-checks a CEL filter expression.
-func ValidateFilter(expr string) error { return nil }
-
-// ValidateTemplate compiles a jq body template.
-func ValidateTemplate(src string) error { return nil }
+// Insert stores prepared events with their deliveries (and attempts)
+// through the group commit, then wakes the dispatcher: used by hook runs,
+// which decide their deliveries themselves.
+func (e *Engine) Insert(ctx context.Context, events []*store.NewEvent) ([]store.InsertResult, error) {
+	return nil, errStub
+}
