@@ -1,73 +1,132 @@
+// Package delivery is Herald's engine: it validates and routes ingested
+// events, commits them in groups, and dispatches their deliveries to
+// endpoints — signed, with per-endpoint lanes (concurrency, rate limit,
+// circuit breaker), retries on the endpoint's schedule, and attempt results
+// written in batches.
+//
+// The hot path, top to bottom: Ingest (ingest.go) validates and routes
+// (route.go), the group commit (commit.go) stores many callers' events in
+// one transaction and hands the new deliveries, already leased to this
+// process, to the dispatcher (dispatch.go); a lane sends them (send.go),
+// the retry policy (retry.go) decides what follows, and the recorder
+// (record.go) writes the results in batches. Health (health.go) watches the
+// outcomes per endpoint.
 package delivery
 
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/bodytemplate"
+	"github.com/herald-dev/herald/filter"
+	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/store"
 )
 
-// STUB: the delivery engineer replaces this file. The signatures are the
-// contract the other packages use.
-
-var errStub = errors.New("delivery engine not implemented yet")
-
-// Engine is the ingest router and the dispatcher.
+// Engine is the ingest router and the dispatcher. It is safe for concurrent
+// use; Ingest, Send and the operator actions work whether or not Run is
+// running (without Run, new deliveries wait in the database).
 type Engine struct {
-	cfg   Config
-	store store.Store
+	cfg    Config
+	store  store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	client *http.Client
+
+	templates compiledCache[*bodytemplate.Template]
+	filters   compiledCache[*filter.Filter]
+	routes    routeCache
+	types     typeCache
+
+	commit committer
+	disp   *dispatcher
+	rec    *recorder
+	health *healthBook
+	m      *metrics
+
+	runMu sync.Mutex // one Run at a time
 }
 
 // New returns an Engine over st. Call Run to start dispatching.
-func New(cfg Config, st store.Store) (*Engine, error) { return &Engine{cfg: cfg, store: st}, nil }
+func New(cfg Config, st store.Store) (*Engine, error) {
+	if st == nil {
+		return nil, errors.New("delivery: nil store")
+	}
+	cfg.setDefaults()
+	e := &Engine{cfg: cfg, store: st, log: cfg.Logger, now: cfg.Now}
+	guard := netguard.New(cfg.AllowPrivateNetworks, cfg.AllowedNetworks)
+	tr := guard.Transport()
+	// Many deliveries go to few hosts: keep enough idle connections per
+	// host that a busy endpoint reuses them instead of redialling.
+	tr.MaxIdleConns = max(tr.MaxIdleConns, 1024)
+	tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, 64)
+	if tr.IdleConnTimeout == 0 {
+		tr.IdleConnTimeout = 90 * time.Second
+	}
+	e.client = &http.Client{
+		Transport: tr,
+		// Redirects are never followed: a 3xx is a failure of class redirect.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	e.routes.init()
+	e.types.init()
+	e.commit.e = e
+	e.m = newMetrics(cfg.Registerer)
+	e.health = newHealthBook(e)
+	e.disp = newDispatcher(e)
+	return e, nil
+}
+
+// setDefaults fills zero fields with the …Default constants.
+func (c *Config) setDefaults() {
+	if c.Owner == "" {
+		c.Owner = "hrd_" + herald.NewID("")
+	}
+	if c.Workers <= 0 {
+		c.Workers = WorkersDefault
+	}
+	if c.Lease <= 0 {
+		c.Lease = LeaseDefault
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = PollIntervalDefault
+	}
+	if c.DisableAfter <= 0 {
+		c.DisableAfter = DisableAfterDefault
+	}
+	if c.Retention <= 0 {
+		c.Retention = RetentionDefault
+	}
+	if c.BreakerThreshold <= 0 {
+		c.BreakerThreshold = BreakerThresholdDefault
+	}
+	if c.BreakerCooldown <= 0 {
+		c.BreakerCooldown = BreakerCooldownDefault
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DrainTimeoutDefault
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
 
 // Run dispatches until ctx ends, then drains (bounded by DrainTimeout) and
-// returns. Maintenance (retention, auto-disable) runs here too.
-func (e *Engine) Run(ctx context.Context) error { <-ctx.Done(); return nil }
-
-// Ingest validates, routes and durably stores events; it returns once they
-// are committed (group commit across concurrent callers), and wakes the
-// dispatcher. Results are in input order; a per-item failure is in Err.
-func (e *Engine) Ingest(ctx context.Context, p *herald.Project, in []EventInput) ([]IngestResult, error) {
-	return nil, errStub
-}
-
-// Retry makes one attempt of the delivery now, whatever its state, and
-// returns the stored attempt.
-func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*herald.Attempt, error) {
-	return nil, errStub
-}
-
-// Replay creates new deliveries of the event: to every matching endpoint, or
-// to endpointID only. It returns how many.
-func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
-	return 0, errStub
-}
-
-// Recover requeues the endpoint's failed deliveries created in [since, until).
-func (e *Engine) Recover(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
-	return 0, errStub
-}
-
-// Test sends the event type's example (or a ping when eventType is empty or
-// has no example) to the endpoint now, stores it as an event with one
-// delivery and attempt, and returns the attempt.
-func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType string) (*herald.Attempt, error) {
-	return nil, errStub
-}
-
-// EndpointsChanged drops cached routing for the project (call after any
-// endpoint create, update or delete).
-func (e *Engine) EndpointsChanged(projectID string) {}
-
-// Send makes one signed request (no storage): used by hooks and tests.
-func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult { return nil }
-
-// Insert stores prepared events with their deliveries (and attempts)
-// through the group commit, then wakes the dispatcher: used by hook runs,
-// which decide their deliveries themselves.
-func (e *Engine) Insert(ctx context.Context, events []*store.NewEvent) ([]store.InsertResult, error) {
-	return nil, errStub
+// returns. Maintenance (retention, queue metrics) runs here too. Run may be
+// called once at a time.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.runMu.TryLock() {
+		return errors.New("delivery: Run is already running")
+	}
+	defer e.runMu.Unlock()
+	return e.run(ctx)
 }

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"sync"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"golang.org/x/time/rate"
+)
+
+// Authenticate resolves an API key: the admin key (admin true), or a
+// project key (its project's id). An empty or unknown key is an
+// EUNAUTHORIZED error. The dashboard logs in with it.
+func (s *Server) Authenticate(ctx context.Context, key string) (projectID string, admin bool, err error) {
+	if key == "" {
+		return "", false, herald.Errorf(herald.EUNAUTHORIZED, "missing API key")
+	}
+	return s.authenticateHash(ctx, herald.HashKey(key))
+}
+
+func (s *Server) authenticateHash(ctx context.Context, hash string) (string, bool, error) {
+	if s.cfg.AdminKeyHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.cfg.AdminKeyHash)) == 1 {
+		return "", true, nil
+	}
+	k, err := s.store.GetAPIKeyByHash(ctx, hash)
+	if err != nil {
+		if herald.IsNotFound(err) {
+			return "", false, herald.Errorf(herald.EUNAUTHORIZED, "unknown API key")
+		}
+		return "", false, err
+	}
+	if k.ProjectID == "" {
+		// An admin key row would be stored in settings, not as an APIKey;
+		// a key without a project grants nothing.
+		return "", false, herald.Errorf(herald.EUNAUTHORIZED, "unknown API key")
+	}
+	return k.ProjectID, false, nil
+}
+
+// EnsureAdminKey returns the hash of the admin key to put in
+// Config.AdminKeyHash.
+//
+//   - configured (HERALD_ADMIN_KEY) non-empty: its hash. It is not stored:
+//     the configuration stays the source of truth, and a key generated
+//     earlier stays in the database unused until the configuration is unset.
+//   - otherwise the hash stored in the setting herald.SettingAdminKeyHash.
+//   - otherwise a new key is generated, its hash stored (if another process
+//     stored one first, that one wins and nothing is generated), and the key
+//     itself returned as generated, for the caller to print once: it cannot
+//     be recovered later.
+func EnsureAdminKey(ctx context.Context, st store.Store, configured string) (hash string, generated string, err error) {
+	if configured != "" {
+		return herald.HashKey(configured), "", nil
+	}
+	stored, err := st.GetSetting(ctx, herald.SettingAdminKeyHash)
+	if err == nil && stored != "" {
+		return stored, "", nil
+	}
+	if err != nil && !herald.IsNotFound(err) {
+		return "", "", err
+	}
+	key := herald.NewKey(herald.AdminKeyPrefix)
+	h := herald.HashKey(key)
+	now, err := st.SetSettingIfAbsent(ctx, herald.SettingAdminKeyHash, h)
+	if err != nil {
+		return "", "", err
+	}
+	if now != h { // another process won the race; its key stands
+		return now, "", nil
+	}
+	return h, key, nil
+}
+
+// limiter is a token bucket per API key (by hash). Buckets idle for
+// limiterIdle are dropped, so that the map stays as small as the set of
+// keys in use.
+type limiter struct {
+	mu      sync.Mutex
+	rps     float64
+	burst   int
+	now     func() time.Time
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+const limiterIdle = 10 * time.Minute
+
+func newLimiter(rps float64, now func() time.Time) *limiter {
+	burst := int(rps)
+	if burst < 1 {
+		burst = 1
+	}
+	return &limiter{rps: rps, burst: burst, now: now, buckets: map[string]*bucket{}, swept: now()}
+}
+
+// allow takes a token for key; when none is left it returns how long until
+// one is, and takes nothing.
+func (l *limiter) allow(key string) time.Duration {
+	now := l.now()
+	l.mu.Lock()
+	if now.Sub(l.swept) > limiterIdle {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > limiterIdle {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rps), l.burst)}
+		l.buckets[key] = b
+	}
+	b.seen = now
+	l.mu.Unlock()
+
+	res := b.lim.ReserveN(now, 1)
+	if !res.OK() {
+		return time.Second
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d
+	}
+	return 0
+}

@@ -1,0 +1,446 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/store"
+)
+
+// idempotencyKeyMaxLen bounds the Idempotency-Key header and the body's id.
+const idempotencyKeyMaxLen = 255
+
+// BatchMax is the most events one batch request may carry.
+const BatchMax = 1000
+
+// eventResult is the answer to an accepted event.
+type eventResult struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	CreatedAt  time.Time `json:"created_at"`
+	Deliveries int       `json:"deliveries"`
+}
+
+func bodyHash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// decodeEventInput reads one event object. Semantic checks (type name,
+// data an object, bounds, schema) are the engine's, so that every way in
+// applies the same rules; here only the JSON shape is checked.
+func decodeEventInput(raw []byte, loc string, v *herald.Validation) delivery.EventInput {
+	var in delivery.EventInput
+	o, ok := decodeObject(raw, loc, v, false)
+	if !ok {
+		return in
+	}
+	o.get("id", &in.ID)
+	o.get("type", &in.Type)
+	if d, ok := o.raw("data"); ok {
+		in.Data = d
+	}
+	o.get("channels", &in.Channels)
+	var t time.Time
+	if o.get("occurred_at", &t) {
+		t = t.UTC()
+		in.OccurredAt = &t
+	}
+	o.get("metadata", &in.Metadata)
+	o.done()
+	if !hasError(v, loc+".data") && (in.Data == nil || jsonType(in.Data) != "object") {
+		v.Add(loc+".data", nil, "required, and must be a JSON object")
+	}
+	if len(in.ID) > idempotencyKeyMaxLen {
+		v.Add(loc+".id", nil, "at most %d characters", idempotencyKeyMaxLen)
+	}
+	return in
+}
+
+// locate prefixes the field locations of an engine error, which are
+// relative to the event object ("data.email"), with where the event is.
+func locate(err error, loc string) error {
+	var he *herald.Error
+	if !errors.As(err, &he) || len(he.Fields) == 0 {
+		return err
+	}
+	out := &herald.Error{Code: he.Code, Message: he.Message, Fields: make([]herald.FieldError, len(he.Fields))}
+	for i, f := range he.Fields {
+		f.Location = loc + "." + f.Location
+		out.Fields[i] = f
+	}
+	return out
+}
+
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > idempotencyKeyMaxLen {
+		v.Add("header.Idempotency-Key", nil, "at most %d characters", idempotencyKeyMaxLen)
+	}
+	in := decodeEventInput(body, "body", &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	in.IdempotencyKey = key
+	if in.IdempotencyKey == "" {
+		in.IdempotencyKey = in.ID
+	}
+	in.BodyHash = bodyHash(body)
+	res, err := s.engine.Ingest(r.Context(), c.project, []delivery.EventInput{in})
+	if err != nil {
+		return err
+	}
+	if len(res) != 1 {
+		return fmt.Errorf("engine returned %d results for one event", len(res))
+	}
+	if res[0].Err != nil {
+		return locate(res[0].Err, "body")
+	}
+	status := http.StatusAccepted
+	if res[0].Replayed {
+		status = http.StatusOK
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, status, resultOf(&res[0]))
+	return nil
+}
+
+func resultOf(r *delivery.IngestResult) eventResult {
+	return eventResult{ID: r.Event.ID, Type: r.Event.Type, CreatedAt: r.Event.CreatedAt, Deliveries: r.Deliveries}
+}
+
+// batchItem is one entry of the batch answer: the accepted event or the
+// problem that refused it.
+type batchItem struct {
+	*eventResult
+	Replayed bool     `json:"replayed,omitempty"`
+	Error    *Problem `json:"error,omitempty"`
+}
+
+// ingestBatch takes {"events":[…]}: each event is accepted or refused on
+// its own, and the answer (202) lists the outcomes in order. An event's id
+// is its idempotency key; an event without one, in a request with an
+// Idempotency-Key header, gets "<header>:<index>", so that a client
+// retrying the same batch creates nothing twice.
+func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes*BatchBodyFactor)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > idempotencyKeyMaxLen-5 {
+		v.Add("header.Idempotency-Key", nil, "at most %d characters for a batch", idempotencyKeyMaxLen-5)
+	}
+	var raws []json.RawMessage
+	if o, ok := decodeObject(body, "body", &v, false); ok {
+		if !o.get("events", &raws) && !hasError(&v, "body.events") {
+			v.Add("body.events", nil, "required: a list of 1 to %d events", BatchMax)
+		}
+		o.done()
+	}
+	if !hasError(&v, "body.events") && (len(raws) == 0 || len(raws) > BatchMax) {
+		v.Add("body.events", len(raws), "a batch has 1 to %d events", BatchMax)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+
+	items := make([]batchItem, len(raws))
+	var (
+		inputs []delivery.EventInput
+		index  []int // inputs position → raws position
+	)
+	for i, raw := range raws {
+		loc := fmt.Sprintf("body.events[%d]", i)
+		if int64(len(raw)) > s.cfg.MaxBodyBytes {
+			items[i].Error = problemOf(herald.Errorf(herald.ETOOLARGE, "%s is larger than %d bytes", loc, s.cfg.MaxBodyBytes))
+			continue
+		}
+		var iv herald.Validation
+		in := decodeEventInput(raw, loc, &iv)
+		if err := iv.Err(); err != nil {
+			items[i].Error = problemOf(err)
+			continue
+		}
+		in.IdempotencyKey = in.ID
+		if in.IdempotencyKey == "" && key != "" {
+			in.IdempotencyKey = fmt.Sprintf("%s:%d", key, i)
+		}
+		in.BodyHash = bodyHash(raw)
+		inputs = append(inputs, in)
+		index = append(index, i)
+	}
+	if len(inputs) > 0 {
+		res, err := s.engine.Ingest(r.Context(), c.project, inputs)
+		if err != nil {
+			return err
+		}
+		if len(res) != len(inputs) {
+			return fmt.Errorf("engine returned %d results for %d events", len(res), len(inputs))
+		}
+		for j := range res {
+			i := index[j]
+			if res[j].Err != nil {
+				items[i].Error = problemOf(locate(res[j].Err, fmt.Sprintf("body.events[%d]", i)))
+				continue
+			}
+			er := resultOf(&res[j])
+			items[i].eventResult = &er
+			items[i].Replayed = res[j].Replayed
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string][]batchItem{"data": items})
+	return nil
+}
+
+// viewEvent prepares an event for a response: empty lists and maps as
+// [] and {}, not null.
+func viewEvent(ev *herald.Event) *herald.Event {
+	if ev.Channels == nil {
+		ev.Channels = []string{}
+	}
+	if ev.Metadata == nil {
+		ev.Metadata = map[string]string{}
+	}
+	return ev
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
+	var v herald.Validation
+	q := newQuery(r, &v)
+	page := q.page()
+	f := store.EventFilter{Type: q.str("type"), Channel: q.str("channel"), Since: q.time("since"), Until: q.time("until")}
+	if len(f.Type) > 256 {
+		v.Add("query.type", nil, "too long")
+	}
+	if len(f.Channel) > 256 {
+		v.Add("query.channel", nil, "too long")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	evs, next, err := s.store.ListEvents(r.Context(), c.project.ID, f, page)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		viewEvent(ev)
+	}
+	writeJSON(w, http.StatusOK, newList(evs, next))
+	return nil
+}
+
+// eventDeliveriesMax bounds the deliveries shown with an event.
+const eventDeliveriesMax = 1000
+
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, c *call) error {
+	ev, err := s.store.GetEvent(r.Context(), c.project.ID, r.PathValue("id"))
+	if err != nil {
+		if herald.IsNotFound(err) {
+			return notFound("event")
+		}
+		return err
+	}
+	ds, _, err := s.store.ListDeliveries(r.Context(), c.project.ID, store.DeliveryFilter{EventID: ev.ID}, store.Page{Limit: eventDeliveriesMax})
+	if err != nil {
+		return err
+	}
+	if ds == nil {
+		ds = []*herald.Delivery{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		*herald.Event
+		Deliveries []*herald.Delivery `json:"deliveries"`
+	}{viewEvent(ev), ds})
+	return nil
+}
+
+func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) error {
+	ev, err := s.store.GetEvent(r.Context(), c.project.ID, r.PathValue("id"))
+	if err != nil {
+		if herald.IsNotFound(err) {
+			return notFound("event")
+		}
+		return err
+	}
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	endpointID := ""
+	if o, ok := decodeObject(body, "body", &v, true); ok {
+		o.get("endpoint_id", &endpointID)
+		o.done()
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if endpointID != "" {
+		if _, err := s.store.GetEndpoint(r.Context(), c.project.ID, endpointID); err != nil {
+			if herald.IsNotFound(err) {
+				return invalid("body.endpoint_id", clip(endpointID), "no such endpoint in this project")
+			}
+			return err
+		}
+	}
+	n, err := s.engine.Replay(r.Context(), c.project.ID, ev.ID, endpointID)
+	if err != nil {
+		return locate(err, "body")
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"deliveries": n})
+	return nil
+}
+
+// Deliveries.
+
+var deliveryStates = map[string]bool{
+	herald.DeliveryPending: true, herald.DeliveryInFlight: true, herald.DeliverySucceeded: true,
+	herald.DeliveryExhausted: true, herald.DeliveryCanceled: true,
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
+	var v herald.Validation
+	q := newQuery(r, &v)
+	page := q.page()
+	f := store.DeliveryFilter{
+		EndpointID: q.str("endpoint_id"),
+		EventID:    q.str("event_id"),
+		Status:     q.str("status"),
+		Since:      q.time("since"),
+		Until:      q.time("until"),
+	}
+	if f.Status != "" && !deliveryStates[f.Status] {
+		v.Add("query.status", clip(f.Status), "must be one of pending, in_flight, succeeded, exhausted, canceled")
+	}
+	if len(f.EndpointID) > 256 {
+		v.Add("query.endpoint_id", nil, "too long")
+	}
+	if len(f.EventID) > 256 {
+		v.Add("query.event_id", nil, "too long")
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	ds, next, err := s.store.ListDeliveries(r.Context(), c.project.ID, f, page)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(ds, next))
+	return nil
+}
+
+func (s *Server) loadDelivery(r *http.Request, c *call) (*herald.Delivery, error) {
+	d, err := s.store.GetDelivery(r.Context(), c.project.ID, r.PathValue("id"))
+	if herald.IsNotFound(err) {
+		return nil, notFound("delivery")
+	}
+	return d, err
+}
+
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, c *call) error {
+	d, err := s.loadDelivery(r, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// listAttempts lists a delivery's attempts, oldest first. The store
+// returns them all (a delivery has at most a few hundred); the page's
+// cursor is the id of the last attempt shown.
+func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c *call) error {
+	var v herald.Validation
+	page := newQuery(r, &v).page()
+	if err := v.Err(); err != nil {
+		return err
+	}
+	d, err := s.loadDelivery(r, c)
+	if err != nil {
+		return err
+	}
+	atts, err := s.store.ListAttempts(r.Context(), c.project.ID, d.ID)
+	if err != nil {
+		return err
+	}
+	start := 0
+	if page.Cursor != "" {
+		start = -1
+		for i, a := range atts {
+			if a.ID == page.Cursor {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return invalid("query.cursor", nil, "not a cursor of this list")
+		}
+	}
+	atts = atts[start:]
+	next := ""
+	if len(atts) > page.Limit {
+		atts = atts[:page.Limit]
+		next = atts[len(atts)-1].ID
+	}
+	writeJSON(w, http.StatusOK, newList(atts, next))
+	return nil
+}
+
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, c *call) error {
+	d, err := s.loadDelivery(r, c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	if o, ok := decodeObject(body, "body", &v, true); ok {
+		o.done()
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	att, err := s.engine.Retry(r.Context(), c.project.ID, d.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, att)
+	return nil
+}
+
+// runHook hands the request to the synchronous hook runner.
+func (s *Server) runHook(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	eventType := r.PathValue("event_type")
+	if !herald.ValidEventTypeName(eventType) {
+		return invalid("path.event_type", clip(eventType), "not an event type name")
+	}
+	if s.cfg.Hooks == nil {
+		return herald.Errorf(herald.EUNAVAILABLE, "synchronous hooks are not enabled on this server")
+	}
+	res, err := s.cfg.Hooks(r.Context(), c.project, eventType, body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/herald-dev/herald"
+)
+
+// Problem is an RFC 9457 problem document, the body of every error
+// response (Content-Type application/problem+json).
+type Problem struct {
+	Type   string              `json:"type"`
+	Title  string              `json:"title"`
+	Status int                 `json:"status"`
+	Detail string              `json:"detail"`
+	Errors []herald.FieldError `json:"errors"`
+}
+
+// statusOf maps a herald error code to its HTTP status: the one place
+// where that mapping lives.
+func statusOf(code string) int {
+	switch code {
+	case herald.EINVALID:
+		return http.StatusUnprocessableEntity
+	case herald.ENOTFOUND:
+		return http.StatusNotFound
+	case herald.ECONFLICT:
+		return http.StatusConflict
+	case herald.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case herald.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case herald.ERATELIMIT:
+		return http.StatusTooManyRequests
+	case herald.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// problemOf turns err into the problem shown to the client. Errors that are
+// not *herald.Error, and EINTERNAL ones, become a bare "internal error":
+// their text may hold details (SQL, paths) that are not the client's business.
+func problemOf(err error) *Problem {
+	var e *herald.Error
+	if !errors.As(err, &e) || statusOf(e.Code) == http.StatusInternalServerError {
+		return newProblem(http.StatusInternalServerError, "internal error")
+	}
+	p := newProblem(statusOf(e.Code), e.Message)
+	if e.Fields != nil {
+		p.Errors = e.Fields
+	}
+	return p
+}
+
+func newProblem(status int, detail string) *Problem {
+	return &Problem{
+		Type:   "about:blank",
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Errors: []herald.FieldError{},
+	}
+}
+
+// writeProblem writes p. Internal errors are logged with their cause.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemOf(err)
+	if p.Status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed",
+			slog.String("method", r.Method), slog.String("route", s.routeOf(r)),
+			slog.Int("status", p.Status), slog.Any("error", err))
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+	}
+	writeProblem(w, p)
+}
+
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON writes v as the JSON body of a successful response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// invalid returns an EINVALID error for one field.
+func invalid(location string, value any, format string, args ...any) error {
+	var v herald.Validation
+	v.Add(location, value, format, args...)
+	return v.Err()
+}
+
+// notFound is the error of an unknown resource; also what a project key
+// gets for another project's resources.
+func notFound(what string) error { return herald.Errorf(herald.ENOTFOUND, "%s not found", what) }

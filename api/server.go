@@ -1,0 +1,449 @@
+// Package api is Herald's HTTP API: the management API under /v1 (projects,
+// API keys, event types, endpoints, events, deliveries, hooks), the
+// compatibility subscription route, health, metrics and the OpenAPI
+// document. Errors are RFC 9457 problem documents; the mapping from
+// herald error codes to status codes lives in one place (problem.go).
+//
+// The OpenAPI document (openapi.json, embedded) is kept by hand and is the
+// contract; a test keeps it and the routes registered here in step.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HookFunc runs the synchronous hooks of eventType with the raw request
+// body and returns the verdict, encoded as the 200 response's JSON. Its
+// *herald.Error errors become problem documents.
+type HookFunc func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error)
+
+// Config configures a Server.
+type Config struct {
+	// Store is required.
+	Store store.Store
+	// Engine is required: ingest, retries, replays, tests.
+	Engine *delivery.Engine
+	// Guard checks endpoint URLs; default netguard.New(false, nil), which
+	// refuses private networks.
+	Guard *netguard.Guard
+	// Hooks runs synchronous hooks; nil answers 503 on the hooks route.
+	Hooks HookFunc
+	// UI, when set, is mounted at /ui/ (it sees the full path).
+	UI http.Handler
+	// AdminKeyHash is herald.HashKey of the admin key (see EnsureAdminKey).
+	// Empty: no admin key is accepted.
+	AdminKeyHash string
+	// MaxBodyBytes bounds request bodies; default MaxBodyBytesDefault. The
+	// batch ingest route allows BatchBodyFactor times as much.
+	MaxBodyBytes int64
+	// RateLimit is the requests per second allowed per API key (the burst
+	// is one second's worth); 0 means RateLimitDefault, < 0 no limit.
+	RateLimit float64
+	// Registerer receives the HTTP metrics; nil = not registered.
+	Registerer prometheus.Registerer
+	// Gatherer is served at /metrics; default prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Ready reports readiness for /readyz; default Store.Ping.
+	Ready func(ctx context.Context) error
+}
+
+// Defaults of Config.
+const (
+	MaxBodyBytesDefault = 1 << 20
+	// BatchBodyFactor: the batch route takes up to 1000 events, so its body
+	// may be this many times MaxBodyBytes (16 MiB by default). Each event
+	// of a batch is still bounded by MaxBodyBytes.
+	BatchBodyFactor  = 16
+	RateLimitDefault = 1000
+)
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	engine  *delivery.Engine
+	guard   *netguard.Guard
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	routes  []route
+	// patterns are the registered mux patterns: the only route labels.
+	patterns map[string]bool
+	limiter *limiter
+	metrics *httpMetrics
+}
+
+// New returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("api: Config.Store is required")
+	}
+	if cfg.Engine == nil {
+		return nil, errors.New("api: Config.Engine is required")
+	}
+	if cfg.Guard == nil {
+		cfg.Guard = netguard.New(false, nil)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = MaxBodyBytesDefault
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = RateLimitDefault
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = cfg.Store.Ping
+	}
+	s := &Server{
+		cfg:    cfg,
+		store:  cfg.Store,
+		engine: cfg.Engine,
+		guard:  cfg.Guard,
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		mux:    http.NewServeMux(),
+	}
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit, time.Now)
+	}
+	m, err := newHTTPMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.routes = s.routeTable()
+	s.patterns = map[string]bool{}
+	for _, rt := range s.routes {
+		pattern := rt.method + " " + rt.path
+		s.mux.Handle(pattern, s.wrap(rt))
+		s.patterns[pattern] = true
+	}
+	if cfg.UI != nil {
+		s.mux.Handle("/ui/", cfg.UI)
+		s.patterns["/ui/"] = true
+	}
+	return s, nil
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public       access = iota // no key
+	adminOnly                  // the admin key; a project key gets 403
+	projectRead                // the admin key, or the project's own key
+	projectAdmin               // the admin key; the project's own key gets 403
+	project                    // the admin key, or the project's own key; the project is loaded
+)
+
+// route is one entry of the API.
+type route struct {
+	method string
+	path   string
+	access access
+	h      func(w http.ResponseWriter, r *http.Request, c *call) error
+}
+
+// call is what a handler knows about the caller.
+type call struct {
+	admin     bool
+	projectID string          // of the caller's key ("" for admin)
+	project   *herald.Project // for project routes: the project of the path
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"GET", "/healthz", public, s.healthz},
+		{"GET", "/readyz", public, s.readyz},
+		{"GET", "/metrics", public, s.serveMetrics},
+		{"GET", "/openapi.json", public, s.openapi},
+
+		{"POST", "/v1/projects", adminOnly, s.createProject},
+		{"GET", "/v1/projects", adminOnly, s.listProjects},
+		{"GET", "/v1/projects/{project}", projectRead, s.getProject},
+		{"PATCH", "/v1/projects/{project}", projectAdmin, s.updateProject},
+		{"DELETE", "/v1/projects/{project}", projectAdmin, s.deleteProject},
+
+		{"POST", "/v1/projects/{project}/api-keys", project, s.createAPIKey},
+		{"GET", "/v1/projects/{project}/api-keys", project, s.listAPIKeys},
+		{"DELETE", "/v1/projects/{project}/api-keys/{id}", project, s.deleteAPIKey},
+
+		{"POST", "/v1/projects/{project}/event-types", project, s.createEventType},
+		{"GET", "/v1/projects/{project}/event-types", project, s.listEventTypes},
+		{"GET", "/v1/projects/{project}/event-types/{name}", project, s.getEventType},
+		{"PATCH", "/v1/projects/{project}/event-types/{name}", project, s.updateEventType},
+		{"DELETE", "/v1/projects/{project}/event-types/{name}", project, s.deleteEventType},
+
+		{"POST", "/v1/projects/{project}/endpoints", project, s.createEndpoint},
+		{"GET", "/v1/projects/{project}/endpoints", project, s.listEndpoints},
+		{"GET", "/v1/projects/{project}/endpoints/{id}", project, s.getEndpoint},
+		{"PATCH", "/v1/projects/{project}/endpoints/{id}", project, s.updateEndpoint},
+		{"DELETE", "/v1/projects/{project}/endpoints/{id}", project, s.deleteEndpoint},
+		{"GET", "/v1/projects/{project}/endpoints/{id}/secret", project, s.getEndpointSecret},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/secret/rotate", project, s.rotateEndpointSecret},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/test", project, s.testEndpoint},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/recover", project, s.recoverEndpoint},
+		{"GET", "/v1/projects/{project}/endpoints/{id}/stats", project, s.endpointStats},
+
+		{"POST", "/v1/projects/{project}/events", project, s.ingest},
+		{"POST", "/v1/projects/{project}/events/batch", project, s.ingestBatch},
+		{"GET", "/v1/projects/{project}/events", project, s.listEvents},
+		{"GET", "/v1/projects/{project}/events/{id}", project, s.getEvent},
+		{"POST", "/v1/projects/{project}/events/{id}/replay", project, s.replayEvent},
+
+		{"GET", "/v1/projects/{project}/deliveries", project, s.listDeliveries},
+		{"GET", "/v1/projects/{project}/deliveries/{id}", project, s.getDelivery},
+		{"GET", "/v1/projects/{project}/deliveries/{id}/attempts", project, s.listAttempts},
+		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", project, s.retryDelivery},
+
+		{"POST", "/v1/projects/{project}/hooks/{event_type}", project, s.runHook},
+
+		{"POST", "/projects/{project}/events/{event_type}/webhooks", project, s.subscribe},
+	}
+}
+
+// ServeHTTP routes the request, answering unknown routes with 404 and
+// known paths with the wrong method with 405, both as problem documents,
+// and records metrics and a debug log line.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "handler panic", slog.String("route", s.routeOf(r)), slog.Any("panic", v))
+			if !sw.wrote {
+				writeProblem(sw, newProblem(http.StatusInternalServerError, "internal error"))
+			}
+		}
+		s.observe(r, sw.status(), time.Since(start))
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched(sw, r)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// unmatched answers a request no route takes: 405 when the path exists
+// with other methods, 404 otherwise.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		if m == r.Method {
+			continue
+		}
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, p := s.mux.Handler(r2); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, strings.Join(allow, ", "))))
+		return
+	}
+	writeProblem(w, newProblem(http.StatusNotFound, "no such route"))
+}
+
+// wrap authenticates and rate limits the caller as the route requires,
+// then runs its handler and turns its error into a problem document.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{}
+		if rt.access != public {
+			if err := s.admit(r, rt.access, c); err != nil {
+				s.writeErrorOrLimit(w, r, err)
+				return
+			}
+		}
+		if err := rt.h(w, r, c); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// errForbidden is the refusal of a project key on an admin route that is
+// not about a project (or is about its own project: its existence is no
+// secret to its key).
+type errForbidden struct{ msg string }
+
+func (e errForbidden) Error() string { return e.msg }
+
+// errRateLimited carries the Retry-After of a 429.
+type errRateLimited struct{ retryAfter time.Duration }
+
+func (e errRateLimited) Error() string { return "rate limited" }
+
+func (s *Server) writeErrorOrLimit(w http.ResponseWriter, r *http.Request, err error) {
+	var forbidden errForbidden
+	var limited errRateLimited
+	switch {
+	case errors.As(err, &forbidden):
+		writeProblem(w, newProblem(http.StatusForbidden, forbidden.msg))
+	case errors.As(err, &limited):
+		secs := int64((limited.retryAfter + time.Second - 1) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		writeProblem(w, newProblem(http.StatusTooManyRequests, fmt.Sprintf("too many requests for this API key; retry in %d s", secs)))
+	default:
+		s.writeError(w, r, err)
+	}
+}
+
+// admit checks the caller's key against the route's access and fills c.
+func (s *Server) admit(r *http.Request, a access, c *call) error {
+	key, ok := bearerKey(r)
+	if !ok {
+		return herald.Errorf(herald.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>")
+	}
+	hash := herald.HashKey(key)
+	projectID, admin, err := s.authenticateHash(r.Context(), hash)
+	if err != nil {
+		return err
+	}
+	if s.limiter != nil {
+		if wait := s.limiter.allow(hash); wait > 0 {
+			return errRateLimited{retryAfter: wait}
+		}
+	}
+	c.admin, c.projectID = admin, projectID
+	pathProject := r.PathValue("project")
+	switch a {
+	case adminOnly:
+		if !admin {
+			return errForbidden{"this route needs the admin key"}
+		}
+	case projectRead, projectAdmin, project:
+		if !admin && projectID != pathProject {
+			return notFound("project")
+		}
+		if a == projectAdmin && !admin {
+			return errForbidden{"changing or deleting a project needs the admin key"}
+		}
+		if a == project {
+			p, err := s.store.GetProject(r.Context(), pathProject)
+			if err != nil {
+				if herald.IsNotFound(err) {
+					return notFound("project")
+				}
+				return err
+			}
+			c.project = p
+		}
+	}
+	return nil
+}
+
+// bearerKey returns the key of an "Authorization: Bearer <key>" header.
+func bearerKey(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	key = strings.TrimSpace(key)
+	return key, key != ""
+}
+
+// routeOf returns the route pattern of a matched request without its
+// method, for logs and metric labels (never the raw path, whose ids would
+// make unbounded label values).
+func (s *Server) routeOf(r *http.Request) string {
+	switch {
+	case r.Pattern == "":
+		return "unmatched"
+	case !s.patterns[r.Pattern]:
+		return "other" // e.g. the mux's redirect to a cleaned path
+	}
+	_, path, ok := strings.Cut(r.Pattern, " ")
+	if !ok {
+		path = r.Pattern
+	}
+	return path
+}
+
+// statusWriter records the status code of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) status() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Health, readiness, metrics.
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *call) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *call) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", slog.Any("error", err))
+		writeProblem(w, newProblem(http.StatusServiceUnavailable, "not ready"))
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, _ *call) error {
+	promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}

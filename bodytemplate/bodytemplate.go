@@ -1,0 +1,190 @@
+// Package bodytemplate renders an endpoint's body_template: a jq program
+// (gojq) run over the delivery envelope whose first output, JSON-encoded,
+// becomes the request body.
+//
+// A template is user code running inside the server, so it is bounded: in
+// source size, in time (RenderTimeout), in output size (MaxOutput), and in
+// what it can reach (no environment, no modules, no inputs; gojq has no
+// file or network access).
+package bodytemplate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/itchyny/gojq"
+)
+
+// Bounds of a template.
+const (
+	// MaxSource is the longest template source Compile accepts, in bytes.
+	MaxSource = 16 << 10
+	// RenderTimeout bounds one Render.
+	RenderTimeout = 100 * time.Millisecond
+	// MaxOutput bounds the encoded body, in bytes.
+	MaxOutput = 1 << 20
+)
+
+// Errors of Render that do not come from the template's own logic.
+var (
+	ErrTimeout  = fmt.Errorf("body template timed out after %v", RenderTimeout)
+	ErrNoOutput = errors.New("body template produced no output")
+	ErrTooLarge = errors.New("body template output exceeds 1 MiB")
+)
+
+// Template is a compiled body template. It is safe for concurrent use:
+// gojq's *Code holds no per-run state.
+type Template struct {
+	src  string
+	code *gojq.Code
+}
+
+// Compile parses and compiles src. Its errors are short messages meant for
+// the user (they become the 422 of the endpoint's "body_template" field).
+// Templates cannot read the server's environment: $ENV and env are empty.
+func Compile(src string) (*Template, error) {
+	if len(src) > MaxSource {
+		return nil, fmt.Errorf("body template is too long (%d bytes, at most %d)", len(src), MaxSource)
+	}
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("body template is empty")
+	}
+	q, err := gojq.Parse(src)
+	if err != nil {
+		var pe *gojq.ParseError
+		if errors.As(err, &pe) {
+			line, col := position(src, pe.Offset-len(pe.Token))
+			return nil, fmt.Errorf("syntax error: %v (line %d, column %d)", err, line, col)
+		}
+		return nil, fmt.Errorf("syntax error: %v", err)
+	}
+	code, err := gojq.Compile(q,
+		// Without a loader gojq already yields an empty $ENV; stating it
+		// keeps that true should the library's default change.
+		gojq.WithEnvironLoader(func() []string { return nil }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("body template: %v", err)
+	}
+	return &Template{src: src, code: code}, nil
+}
+
+// position returns the 1-based line and column of byte offset off in src.
+func position(src string, off int) (line, col int) {
+	off = max(0, min(off, len(src)))
+	before := src[:off]
+	line = strings.Count(before, "\n") + 1
+	col = off - strings.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// String returns the source of the template.
+func (t *Template) String() string { return t.src }
+
+// Render runs the template over envelope and returns the JSON encoding of
+// its first output; later outputs are never computed, so generators such
+// as repeat(1) are harmless. envelope may hold any JSON-encodable values.
+// Render fails when the template errors, produces nothing, runs longer than
+// RenderTimeout or produces more than MaxOutput bytes.
+func (t *Template) Render(ctx context.Context, envelope map[string]any) ([]byte, error) {
+	input, err := normalize(envelope)
+	if err != nil {
+		return nil, fmt.Errorf("body template input: %w", err)
+	}
+	runCtx, cancel := context.WithTimeout(ctx, RenderTimeout)
+	defer cancel()
+
+	v, ok := t.code.RunWithContext(runCtx, input).Next()
+	if !ok {
+		return nil, ErrNoOutput
+	}
+	if err, isErr := v.(error); isErr {
+		return nil, t.runError(ctx, runCtx, err)
+	}
+	// Encoding a huge value is itself slow (gojq allows 2 GiB strings):
+	// refuse it from a cheap lower bound first, then check exactly.
+	if atLeast(v, MaxOutput+1) {
+		return nil, ErrTooLarge
+	}
+	out, err := gojq.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("body template output: %w", err)
+	}
+	if len(out) > MaxOutput {
+		return nil, ErrTooLarge
+	}
+	return out, nil
+}
+
+// runError names why a run failed: the caller's context, our time bound,
+// or the template itself.
+func (t *Template) runError(parent, run context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if parent.Err() != nil {
+			return parent.Err()
+		}
+		if run.Err() != nil {
+			return ErrTimeout
+		}
+	}
+	var he *gojq.HaltError
+	if errors.As(err, &he) && he.Value() == nil {
+		// halt: a clean stop with no value.
+		return ErrNoOutput
+	}
+	return fmt.Errorf("body template: %v", err)
+}
+
+// atLeast reports whether the JSON encoding of v has at least n bytes. It
+// counts a lower bound and stops as soon as it reaches n, so its cost is
+// bounded by n, not by the size of v.
+func atLeast(v any, n int) bool {
+	var count func(v any) bool
+	count = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			n -= len(v) + 2
+		case []any:
+			n -= 1 + len(v)
+			for _, x := range v {
+				if n <= 0 || count(x) {
+					return true
+				}
+			}
+		case map[string]any:
+			n -= 1 + len(v)
+			for k, x := range v {
+				n -= len(k) + 3
+				if n <= 0 || count(x) {
+					return true
+				}
+			}
+		default:
+			n-- // numbers, bools, null: at least one byte
+		}
+		return n <= 0
+	}
+	return count(v)
+}
+
+// normalize turns envelope into the values gojq accepts (maps, slices,
+// strings, numbers, bools, nil) by a JSON round trip, so that callers may
+// pass []string, map[string]string, structs or json.RawMessage.
+func normalize(envelope map[string]any) (any, error) {
+	b, err := json.Marshal(envelope)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -1,0 +1,95 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Error is a call Herald refused: the RFC 9457 problem it answered with.
+// Test for it with errors.As:
+//
+//	var apiErr *client.Error
+//	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound { … }
+type Error struct {
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Type is a URI naming the kind of problem ("about:blank" when none).
+	Type string `json:"type"`
+	// Title is a short summary of the kind of problem.
+	Title string `json:"title"`
+	// Detail explains this occurrence.
+	Detail string `json:"detail"`
+	// Errors lists the invalid fields of a 422.
+	Errors []FieldError `json:"errors"`
+	// RetryAfter is the server's Retry-After, when it sent one (429, 503).
+	RetryAfter time.Duration `json:"-"`
+}
+
+// FieldError names one invalid part of a request.
+type FieldError struct {
+	// Location is where the value is, such as "body.url" or "query.limit".
+	Location string `json:"location"`
+	// Message says what is wrong with it.
+	Message string `json:"message"`
+	// Value is the value that was refused, when the server echoes it.
+	Value any `json:"value,omitempty"`
+}
+
+// Error formats the problem on one line: the status, the title or detail,
+// and the field errors.
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "herald: %d", e.Status)
+	if e.Title != "" {
+		b.WriteString(" " + e.Title)
+	}
+	if e.Detail != "" && e.Detail != e.Title {
+		b.WriteString(": " + e.Detail)
+	}
+	for i, f := range e.Errors {
+		if i == 0 {
+			b.WriteString(" (")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Location + ": " + f.Message)
+		if i == len(e.Errors)-1 {
+			b.WriteString(")")
+		}
+	}
+	return b.String()
+}
+
+// maxErrorBody bounds how much of an error response is read.
+const maxErrorBody = 64 << 10
+
+// readError turns a non-2xx response into an *Error and closes the body.
+// A body that is not a problem document (say, from a proxy) keeps the
+// status, and its start becomes the detail.
+func readError(resp *http.Response) *Error {
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &Error{}
+	if err := json.Unmarshal(data, e); err != nil {
+		e = &Error{Detail: strings.TrimSpace(truncate(string(data), 200))}
+	}
+	if e.Status == 0 {
+		e.Status = resp.StatusCode
+	}
+	if e.Title == "" {
+		e.Title = http.StatusText(resp.StatusCode)
+	}
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	return e
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,130 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Project is a tenant: one product environment.
+type Project struct {
+	ID               string    `json:"id"`
+	Name             string    `json:"name"`
+	StrictEventTypes bool      `json:"strict_event_types"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at,omitzero"`
+	// APIKey is the project's first key, returned only by CreateProject.
+	APIKey string `json:"api_key,omitempty"`
+}
+
+// ProjectCreate is the body of CreateProject.
+type ProjectCreate struct {
+	// Name is required.
+	Name string `json:"name"`
+	// ID is an optional caller-chosen slug; the server makes a prj_ id
+	// otherwise.
+	ID string `json:"id,omitempty"`
+	// StrictEventTypes refuses events of types the project has not declared.
+	StrictEventTypes bool `json:"strict_event_types,omitempty"`
+}
+
+// ProjectUpdate is the body of UpdateProject; nil fields are left as they are.
+type ProjectUpdate struct {
+	Name             *string `json:"name,omitempty"`
+	StrictEventTypes *bool   `json:"strict_event_types,omitempty"`
+}
+
+// APIKey is a project API key. Key, the secret itself, is returned only
+// when the key is created.
+type APIKey struct {
+	ID        string    `json:"id"`
+	Key       string    `json:"key,omitempty"`
+	ProjectID string    `json:"project_id,omitempty"`
+	Prefix    string    `json:"prefix,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+// CreateProject creates a project (admin key). The answer carries the
+// project's first API key.
+func (c *Client) CreateProject(ctx context.Context, in ProjectCreate) (*Project, error) {
+	var out Project
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects"), in: in, out: &out})
+	return result(&out, err)
+}
+
+// ListProjects lists projects, newest first (admin key).
+func (c *Client) ListProjects(ctx context.Context, opts ListOptions) (*Page[Project], error) {
+	var out Page[Project]
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects"), query: opts.values(), out: &out})
+	return result(&out, err)
+}
+
+// GetProject returns a project. A project key may read its own project.
+func (c *Client) GetProject(ctx context.Context, project string) (*Project, error) {
+	if project == "" {
+		return nil, errEmpty("project")
+	}
+	var out Project
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project), out: &out})
+	return result(&out, err)
+}
+
+// UpdateProject changes the fields of in that are set (admin key).
+func (c *Client) UpdateProject(ctx context.Context, project string, in ProjectUpdate) (*Project, error) {
+	if project == "" {
+		return nil, errEmpty("project")
+	}
+	var out Project
+	_, err := c.do(ctx, call{method: http.MethodPatch, path: path("v1", "projects", project), in: in, out: &out})
+	return result(&out, err)
+}
+
+// DeleteProject deletes a project and everything it owns (admin key).
+func (c *Client) DeleteProject(ctx context.Context, project string) error {
+	if project == "" {
+		return errEmpty("project")
+	}
+	_, err := c.do(ctx, call{method: http.MethodDelete, path: path("v1", "projects", project)})
+	return err
+}
+
+// CreateAPIKey makes a new API key for the project.
+func (c *Client) CreateAPIKey(ctx context.Context, project string) (*APIKey, error) {
+	if project == "" {
+		return nil, errEmpty("project")
+	}
+	var out APIKey
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "api-keys"), in: struct{}{}, out: &out})
+	return result(&out, err)
+}
+
+// ListAPIKeys lists the project's API keys, without the keys themselves.
+func (c *Client) ListAPIKeys(ctx context.Context, project string) (*Page[APIKey], error) {
+	if project == "" {
+		return nil, errEmpty("project")
+	}
+	var out Page[APIKey]
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), out: &out})
+	return result(&out, err)
+}
+
+// DeleteAPIKey revokes one of the project's API keys.
+func (c *Client) DeleteAPIKey(ctx context.Context, project, keyID string) error {
+	if project == "" || keyID == "" {
+		return errEmpty("project or key id")
+	}
+	_, err := c.do(ctx, call{method: http.MethodDelete, path: path("v1", "projects", project, "api-keys", keyID)})
+	return err
+}
+
+// result returns out, or nil and err when the call failed.
+func result[T any](out *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Ptr returns a pointer to v, for the optional fields of update bodies:
+// client.ProjectUpdate{Name: client.Ptr("Shop")}.
+func Ptr[T any](v T) *T { return &v }

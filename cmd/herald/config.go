@@ -1,0 +1,151 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald/delivery"
+)
+
+// Config is everything `herald serve` takes, from flags and HERALD_*
+// environment variables (flags win).
+type Config struct {
+	Addr                 string
+	Database             string
+	AdminKey             string
+	AllowPrivateNetworks bool
+	AllowedNetworks      []netip.Prefix
+	EncryptionKey        string
+	Retention            time.Duration
+	DisableAfter         time.Duration
+	APIRateLimit         float64
+	Workers              int
+	DrainTimeout         time.Duration
+	Lease                time.Duration
+	Pprof                bool
+	LogLevel             string
+	LogFormat            string
+}
+
+// Defaults of Config.
+const (
+	AddrDefault     = "127.0.0.1:8080"
+	DatabaseDefault = "sqlite:herald.db"
+)
+
+// DefaultConfig returns the configuration of a fresh `herald serve`.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         AddrDefault,
+		Database:     DatabaseDefault,
+		Retention:    delivery.RetentionDefault,
+		DisableAfter: delivery.DisableAfterDefault,
+		APIRateLimit: 1000,
+		Workers:      delivery.WorkersDefault,
+		DrainTimeout: delivery.DrainTimeoutDefault,
+		Lease:        delivery.LeaseDefault,
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// bindFlags registers the flags on fs with the environment applied over the
+// defaults, so that the flag's default shows what is in force.
+func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
+	var errs []string
+	env := func(name string, apply func(string) error) {
+		if v := getenv(name); v != "" {
+			if err := apply(v); err != nil {
+				errs = append(errs, fmt.Sprintf("%s=%q: %v", name, v, err))
+			}
+		}
+	}
+	env("HERALD_ADDR", func(v string) error { c.Addr = v; return nil })
+	env("HERALD_DATABASE", func(v string) error { c.Database = v; return nil })
+	env("HERALD_ADMIN_KEY", func(v string) error { c.AdminKey = v; return nil })
+	env("HERALD_ALLOW_PRIVATE_NETWORKS", func(v string) (err error) { c.AllowPrivateNetworks, err = strconv.ParseBool(v); return })
+	env("HERALD_ALLOWED_NETWORKS", func(v string) (err error) { c.AllowedNetworks, err = parsePrefixes(v); return })
+	env("HERALD_ENCRYPTION_KEY", func(v string) error { c.EncryptionKey = v; return nil })
+	env("HERALD_RETENTION", func(v string) (err error) { c.Retention, err = time.ParseDuration(v); return })
+	env("HERALD_DISABLE_AFTER", func(v string) (err error) { c.DisableAfter, err = time.ParseDuration(v); return })
+	env("HERALD_API_RATE_LIMIT", func(v string) (err error) { c.APIRateLimit, err = strconv.ParseFloat(v, 64); return })
+	env("HERALD_WORKERS", func(v string) (err error) { c.Workers, err = strconv.Atoi(v); return })
+	env("HERALD_LEASE", func(v string) (err error) { c.Lease, err = time.ParseDuration(v); return })
+	env("HERALD_LOG_LEVEL", func(v string) error { c.LogLevel = v; return nil })
+	env("HERALD_LOG_FORMAT", func(v string) error { c.LogFormat = v; return nil })
+	if len(errs) > 0 {
+		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
+	}
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (HERALD_ADDR)")
+	fs.StringVar(&c.Database, "database", c.Database, "sqlite:PATH or postgres://… (HERALD_DATABASE)")
+	fs.BoolVar(&c.AllowPrivateNetworks, "allow-private-networks", c.AllowPrivateNetworks, "let endpoints target loopback and private addresses (HERALD_ALLOW_PRIVATE_NETWORKS)")
+	fs.DurationVar(&c.Retention, "retention", c.Retention, "purge events older than this (HERALD_RETENTION)")
+	fs.DurationVar(&c.DisableAfter, "disable-after", c.DisableAfter, "disable an endpoint failing for this long (HERALD_DISABLE_AFTER)")
+	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", c.APIRateLimit, "API requests per second per key; 0 = unlimited (HERALD_API_RATE_LIMIT)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "concurrent delivery requests across all endpoints (HERALD_WORKERS)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, how long to let in-flight attempts finish")
+	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a claimed delivery is held before another process may retry it after a crash (HERALD_LEASE)")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ (admin key required)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (HERALD_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (HERALD_LOG_FORMAT)")
+	return nil
+}
+
+// Validate reports the first configuration error.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		return fmt.Errorf("--addr is empty")
+	}
+	if !strings.HasPrefix(c.Database, "sqlite:") && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		return fmt.Errorf("--database %q: use sqlite:PATH or postgres://…", c.Database)
+	}
+	if c.Retention < time.Hour {
+		return fmt.Errorf("retention %s: at least 1h", c.Retention)
+	}
+	if c.DisableAfter <= 0 {
+		return fmt.Errorf("disable-after must be positive")
+	}
+	if c.Workers < 1 {
+		return fmt.Errorf("workers must be at least 1")
+	}
+	if c.Lease < 2*time.Second {
+		return fmt.Errorf("lease %s: at least 2s", c.Lease)
+	}
+	if c.APIRateLimit < 0 {
+		return fmt.Errorf("api-rate-limit must be 0 (unlimited) or positive")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log-format %q: use text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func versionString() string { return "herald " + heraldVersion() }
+
+func lookupEnv(name string) string { return os.Getenv(name) }

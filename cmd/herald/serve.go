@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/api"
+	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/hook"
+	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/store/postgres"
+	"github.com/herald-dev/herald/store/sqlite"
+	"github.com/herald-dev/herald/ui"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+func heraldVersion() string { return herald.Version }
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := cfg.bindFlags(fs, lookupEnv); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	slog.SetDefault(logger)
+	a, err := newApp(ctx, cfg, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer a.store.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Herald %s listening on http://%s (dashboard: http://%s/ui/)\n", herald.Version, ln.Addr(), ln.Addr())
+	logger.Info("herald serving", "addr", ln.Addr().String(), "database", redactDSN(cfg.Database))
+	return a.serve(ctx, ln)
+}
+
+// app is a wired Herald: store, engine, API. `serve` and `bench` (embedded
+// mode) both run one.
+type app struct {
+	cfg     Config
+	logger  *slog.Logger
+	store   store.Store
+	engine  *delivery.Engine
+	handler http.Handler
+}
+
+func newApp(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (*app, error) {
+	st, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	a, err := wire(ctx, cfg, st, logger, stdout)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, stdout io.Writer) (*app, error) {
+	if cfg.EncryptionKey == "" {
+		logger.Warn("HERALD_ENCRYPTION_KEY is not set: endpoint secrets and credentials are stored unencrypted")
+	}
+	adminHash, generated, err := api.EnsureAdminKey(ctx, st, cfg.AdminKey)
+	if err != nil {
+		return nil, fmt.Errorf("admin key: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(stdout, "\n  Admin key (shown once, keep it safe): %s\n\n", generated)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	guard := netguard.New(cfg.AllowPrivateNetworks, cfg.AllowedNetworks)
+	eng, err := delivery.New(delivery.Config{
+		Workers:              cfg.Workers,
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		AllowedNetworks:      cfg.AllowedNetworks,
+		DisableAfter:         cfg.DisableAfter,
+		Retention:            cfg.Retention,
+		DrainTimeout:         cfg.DrainTimeout,
+		Lease:                cfg.Lease,
+		Logger:               logger,
+		Registerer:           reg,
+	}, st)
+	if err != nil {
+		return nil, err
+	}
+	runner := hook.New(eng, st, hook.Config{Logger: logger})
+
+	var srv *api.Server
+	dash, err := ui.New(ui.Config{
+		Store:  st,
+		Engine: eng,
+		Guard:  guard,
+		Authenticate: func(ctx context.Context, key string) (string, bool, error) {
+			return srv.Authenticate(ctx, key)
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err = api.New(api.Config{
+		Store:        st,
+		Engine:       eng,
+		Guard:        guard,
+		AdminKeyHash: adminHash,
+		RateLimit:    rateLimit(cfg.APIRateLimit),
+		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {
+			return runner.RunJSON(ctx, p, eventType, body)
+		},
+		UI:         dash,
+		Registerer: reg,
+		Gatherer:   reg,
+		Logger:     logger,
+		Ready:      st.Ping,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var handler http.Handler = srv
+	if cfg.Pprof {
+		handler = withPprof(srv, adminHash)
+	}
+	return &app{cfg: cfg, logger: logger, store: st, engine: eng, handler: handler}, nil
+}
+
+// serve runs the API on ln and the engine until ctx ends, then shuts down:
+// first the listener (nothing new is accepted), then the engine, which
+// finishes or hands back its in-flight attempts.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	httpSrv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	engCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	engDone := make(chan error, 1)
+	go func() { engDone <- a.engine.Run(engCtx) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- httpSrv.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+		a.logger.Info("shutting down: no new requests, draining deliveries")
+	case err := <-srvDone:
+		stopEngine()
+		<-engDone
+		return err
+	case err := <-engDone:
+		shutdownHTTP(httpSrv)
+		if err != nil {
+			return fmt.Errorf("delivery engine stopped: %w", err)
+		}
+		return errors.New("delivery engine stopped")
+	}
+	shutdownHTTP(httpSrv)
+	stopEngine()
+	if err := <-engDone; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	a.logger.Info("stopped")
+	return nil
+}
+
+func shutdownHTTP(s *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.Shutdown(ctx)
+}
+
+func rateLimit(v float64) float64 {
+	if v == 0 {
+		return -1 // unlimited
+	}
+	return v
+}
+
+// openStore opens the database named by a --database value.
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return nil, errors.New("--database sqlite: needs a path, e.g. sqlite:herald.db")
+		}
+		return sqlite.Open(ctx, path, sqlite.Options{})
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return postgres.Open(ctx, dsn, postgres.Options{})
+	}
+	return nil, fmt.Errorf("--database %q: use sqlite:PATH or postgres://…", dsn)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	if err := cfg.bindFlags(fs, lookupEnv); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s is migrated\n", redactDSN(cfg.Database))
+	return st.Close()
+}
+
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 && strings.Contains(dsn, "://") {
+		j := strings.Index(dsn, "://") + 3
+		return dsn[:j] + "…" + dsn[i:]
+	}
+	return dsn
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// withPprof serves the runtime profiles to the admin key only.
+func withPprof(next http.Handler, adminHash string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if key == "" || herald.HashKey(key) != adminHash {
+			http.Error(w, "admin key required", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,239 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+// Herald's operational event types, delivered only to endpoints that name
+// them (see MatchType).
+const (
+	EventEndpointFailing   = "herald.endpoint.failing"
+	EventEndpointDisabled  = "herald.endpoint.disabled"
+	EventDeliveryExhausted = "herald.delivery.exhausted"
+	EventPing              = "herald.ping"
+)
+
+// healthBook is the circuit breaker and failure accounting of each endpoint
+// this process delivers to. After BreakerThreshold consecutive failures the
+// breaker opens: the endpoint's waiting deliveries are postponed for
+// BreakerCooldown and nothing is sent to it; then one probe goes out, whose
+// success closes the breaker and whose failure opens it again. An endpoint
+// that has failed every attempt for DisableAfter is disabled.
+type healthBook struct {
+	e  *Engine
+	mu sync.Mutex
+	m  map[string]*epHealth
+}
+
+type epHealth struct {
+	failures     int
+	failingSince *time.Time
+	openUntil    time.Time // zero: breaker closed
+	probing      bool      // half-open: the probe is out
+	disabled     bool
+}
+
+func newHealthBook(e *Engine) *healthBook {
+	return &healthBook{e: e, m: make(map[string]*epHealth)}
+}
+
+// stateLocked returns the endpoint's state, seeded from what the database
+// says (another process, or before a restart); h.mu is held.
+func (h *healthBook) stateLocked(ep *herald.Endpoint) *epHealth {
+	s := h.m[ep.ID]
+	if s == nil {
+		s = &epHealth{failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince}
+		if ep.PausedUntil != nil {
+			s.openUntil = *ep.PausedUntil
+		}
+		h.m[ep.ID] = s
+	}
+	return s
+}
+
+// paused reports whether nothing may be sent to the endpoint now (breaker
+// open, or half-open with its probe out).
+func (h *healthBook) paused(id string, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.m[id]
+	return s != nil && !s.openUntil.IsZero() && (now.Before(s.openUntil) || s.probing)
+}
+
+// allow reports whether one request may be sent to the endpoint now; after
+// the cooldown it lets exactly one probe through. When not allowed, until
+// is when to ask again (zero: when the probe's result arrives).
+func (h *healthBook) allow(id string, now time.Time) (ok bool, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.m[id]
+	switch {
+	case s == nil || s.openUntil.IsZero():
+		return true, time.Time{}
+	case now.Before(s.openUntil):
+		return false, s.openUntil
+	case s.probing:
+		return false, time.Time{}
+	}
+	s.probing = true
+	return true, time.Time{}
+}
+
+// healthAction is what an outcome asks of the endpoint, done outside h.mu.
+type healthAction int
+
+const (
+	actNone healthAction = iota
+	actPersist
+	actClose
+	actOpen   // first opening: also emits herald.endpoint.failing
+	actReopen // a probe failed
+	actDisable
+)
+
+// observe accounts one attempt's outcome and acts on the endpoint.
+func (h *healthBook) observe(ep *herald.Endpoint, att *herald.Attempt, v verdict, now time.Time) {
+	h.mu.Lock()
+	s := h.stateLocked(ep)
+	act := actNone
+	reason := ""
+	switch {
+	case s.disabled:
+	case v.Success:
+		if s.failures > 0 || !s.openUntil.IsZero() {
+			act = actClose
+		}
+		s.failures, s.failingSince, s.openUntil, s.probing = 0, nil, time.Time{}, false
+	case v.Disable:
+		act, reason = actDisable, "endpoint answered 410 Gone"
+	default:
+		s.failures++
+		if s.failingSince == nil {
+			t := now
+			s.failingSince = &t
+			act = actPersist
+		}
+		switch {
+		case now.Sub(*s.failingSince) >= h.e.cfg.DisableAfter:
+			act = actDisable
+			reason = fmt.Sprintf("every attempt failed for %s (since %s); last error: %s",
+				h.e.cfg.DisableAfter, s.failingSince.UTC().Format(time.RFC3339), attemptError(att))
+		case !s.openUntil.IsZero() && s.probing && !now.Before(s.openUntil):
+			s.openUntil, s.probing = now.Add(h.e.cfg.BreakerCooldown), false
+			act = actReopen
+		case s.openUntil.IsZero() && s.failures >= h.e.cfg.BreakerThreshold:
+			s.openUntil = now.Add(h.e.cfg.BreakerCooldown)
+			act = actOpen
+		}
+	}
+	if act == actDisable {
+		s.disabled = true
+	}
+	hs := store.EndpointHealth{
+		Status:              herald.EndpointHealthy,
+		ConsecutiveFailures: s.failures,
+		FailingSince:        s.failingSince,
+	}
+	if !s.openUntil.IsZero() {
+		t := s.openUntil
+		hs.Status, hs.PausedUntil = herald.EndpointFailing, &t
+	}
+	if act == actDisable {
+		hs.Status, hs.DisabledReason, hs.PausedUntil = herald.EndpointDisabled, reason, nil
+	}
+	h.mu.Unlock()
+
+	if act == actNone {
+		return
+	}
+	h.apply(ep, act, hs)
+}
+
+func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.EndpointHealth) {
+	e := h.e
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log := e.log.With("endpoint_id", ep.ID, "project_id", ep.ProjectID)
+	switch act {
+	case actOpen, actReopen:
+		// Queued work goes back first, then everything waiting is moved
+		// past the cooldown.
+		e.disp.releaseQueued(ep.ID)
+		if err := e.store.PostponeEndpoint(ctx, ep.ID, *hs.PausedUntil); err != nil {
+			log.Error("postponing deliveries failed", "error", err)
+		}
+	case actDisable:
+		e.disp.releaseQueued(ep.ID)
+	}
+	if err := e.store.UpdateEndpointHealth(ctx, ep.ID, hs); err != nil && !herald.IsNotFound(err) {
+		log.Error("writing endpoint health failed", "error", err)
+	}
+	switch act {
+	case actOpen:
+		log.Warn("endpoint failing: circuit breaker open", "consecutive_failures", hs.ConsecutiveFailures, "until", hs.PausedUntil)
+		e.emit(ctx, ep.ProjectID, EventEndpointFailing, map[string]any{
+			"endpoint_id": ep.ID, "url": ep.URL, "consecutive_failures": hs.ConsecutiveFailures,
+			"failing_since": hs.FailingSince, "paused_until": hs.PausedUntil,
+		})
+	case actClose:
+		log.Info("endpoint healthy again")
+		e.disp.kick(ep.ID)
+	case actDisable:
+		log.Warn("endpoint disabled", "reason", hs.DisabledReason)
+		e.EndpointsChanged(ep.ProjectID)
+		e.emit(ctx, ep.ProjectID, EventEndpointDisabled, map[string]any{
+			"endpoint_id": ep.ID, "url": ep.URL, "reason": hs.DisabledReason,
+			"failing_since": hs.FailingSince,
+		})
+	}
+	if act == actOpen || act == actReopen || act == actClose {
+		e.EndpointsChanged(ep.ProjectID) // status shown by the cache changed
+	}
+}
+
+func attemptError(att *herald.Attempt) string {
+	if att.Error != "" {
+		return att.Error
+	}
+	return fmt.Sprintf("status %d", att.ResponseStatus)
+}
+
+// emit ingests one of Herald's own events into the project, routed like
+// any other (so it reaches only endpoints that name herald.… types).
+func (e *Engine) emit(ctx context.Context, projectID, typ string, data map[string]any) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		e.log.Error("encoding operational event failed", "type", typ, "error", err)
+		return
+	}
+	res, err := e.ingest(ctx, &herald.Project{ID: projectID}, []EventInput{{Type: typ, Data: raw}}, true)
+	if err == nil && res[0].Err != nil {
+		err = res[0].Err
+	}
+	if err != nil {
+		e.log.Error("emitting operational event failed", "project_id", projectID, "type", typ, "error", err)
+	}
+}
+
+// emitExhausted reports a delivery that will not be attempted again.
+// Deliveries of Herald's own events do not report, so that an endpoint
+// subscribed to herald.* that fails cannot feed itself.
+func (e *Engine) emitExhausted(ep *herald.Endpoint, d *herald.Delivery, ev *herald.Event, att *herald.Attempt) {
+	if strings.HasPrefix(ev.Type, OperationalPrefix) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.emit(ctx, ep.ProjectID, EventDeliveryExhausted, map[string]any{
+		"delivery_id": d.ID, "event_id": ev.ID, "event_type": ev.Type, "endpoint_id": ep.ID,
+		"attempts": att.Number, "last_response_status": att.ResponseStatus, "last_error": attemptError(att),
+	})
+}

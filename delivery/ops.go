@@ -1,0 +1,198 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+// Retry makes one attempt of the delivery now, whatever its state, and
+// returns the stored attempt. A success marks the delivery succeeded; a
+// failure leaves a pending delivery on its schedule and a finished one as
+// it was (exhausted). If the delivery is in flight under a live lease, it
+// only gains the attempt (the store's Manual rule).
+func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*herald.Attempt, error) {
+	d, err := e.store.GetDelivery(ctx, projectID, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := e.store.GetEvent(ctx, projectID, d.EventID)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := e.store.GetEndpoint(ctx, projectID, d.EndpointID)
+	if herald.IsNotFound(err) {
+		return nil, herald.Errorf(herald.ENOTFOUND, "the endpoint of delivery %s no longer exists", deliveryID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := e.Send(ctx, SendRequest{Endpoint: ep, Event: ev, Attempt: d.Attempts + 1, Trigger: herald.TriggerManual})
+	att := res.Attempt
+	att.DeliveryID = d.ID
+	now := e.now()
+	v := decide(ep, att, now)
+	if v.Status != herald.DeliverySucceeded && d.Status != herald.DeliveryPending && d.Status != herald.DeliveryInFlight {
+		v.Status, v.Next = herald.DeliveryExhausted, nil
+	}
+	r := &store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next, Manual: true}
+	if err := e.store.CompleteAttempts(ctx, []*store.AttemptResult{r}); err != nil {
+		return nil, err
+	}
+	e.count(v, ev, now)
+	if v.Next != nil {
+		e.disp.wakeAt(*v.Next)
+	}
+	return att, nil
+}
+
+// Replay creates new deliveries of the event: to every matching endpoint, or
+// to endpointID only (whatever its subscriptions, if it is enabled). It
+// returns how many.
+func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
+	ev, err := e.store.GetEvent(ctx, projectID, eventID)
+	if err != nil {
+		return 0, err
+	}
+	now := e.now()
+	var eps []*herald.Endpoint
+	if endpointID != "" {
+		ep, err := e.store.GetEndpoint(ctx, projectID, endpointID)
+		if err != nil {
+			return 0, err
+		}
+		if !ep.Enabled || ep.Status == herald.EndpointDisabled {
+			return 0, &herald.Error{Code: herald.EINVALID, Message: "the endpoint is disabled",
+				Fields: []herald.FieldError{{Location: "endpoint_id", Message: "is disabled", Value: endpointID}}}
+		}
+		eps = []*herald.Endpoint{ep}
+	} else if eps, err = e.route(ctx, ev, now); err != nil {
+		return 0, err
+	}
+	if len(eps) == 0 {
+		return 0, nil
+	}
+	ds := make([]*herald.Delivery, len(eps))
+	for i, ep := range eps {
+		ds[i] = pendingDelivery(ev, ep, now)
+	}
+	if err := e.store.InsertDeliveries(ctx, ds); err != nil {
+		return 0, err
+	}
+	e.wakeAll(ctx)
+	return len(ds), nil
+}
+
+// Recover requeues the endpoint's failed deliveries created in [since, until).
+func (e *Engine) Recover(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
+	if _, err := e.store.GetEndpoint(ctx, projectID, endpointID); err != nil {
+		return 0, err
+	}
+	n, err := e.store.RequeueDeliveries(ctx, projectID, endpointID, since, until)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		e.wakeAll(ctx)
+	}
+	return n, nil
+}
+
+// wakeAll wakes this process's claim loop and, through the store's
+// Notifier, the others'.
+func (e *Engine) wakeAll(ctx context.Context) {
+	e.disp.wakeNow()
+	if n, ok := e.store.(store.Notifier); ok {
+		if err := n.Notify(ctx); err != nil {
+			e.log.Warn("notify failed", "error", err)
+		}
+	}
+}
+
+// Test sends the event type's example (or a ping when eventType is empty or
+// has no example) to the endpoint now, stores it as an event with one
+// delivery and attempt, and returns the attempt. A test is not retried.
+func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType string) (*herald.Attempt, error) {
+	ep, err := e.store.GetEndpoint(ctx, projectID, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now().UTC()
+	typ := eventType
+	var data json.RawMessage
+	if typ == "" {
+		typ = EventPing
+	} else {
+		if len(typ) > TypeMaxLen || !validTypeName(typ) {
+			return nil, &herald.Error{Code: herald.EINVALID, Message: "validation failed",
+				Fields: []herald.FieldError{{Location: "type", Message: "is not a valid event type name", Value: typ}}}
+		}
+		et, err := e.store.GetEventType(ctx, projectID, typ)
+		if err != nil && !herald.IsNotFound(err) {
+			return nil, err
+		}
+		if et != nil && isObject(et.Example) {
+			data = et.Example
+		}
+	}
+	if data == nil {
+		data, _ = json.Marshal(map[string]any{
+			"message":     "Test webhook from Herald",
+			"endpoint_id": ep.ID,
+			"sent_at":     now.Format(time.RFC3339),
+		})
+	}
+	ev := &herald.Event{
+		ID: herald.NewID(herald.PrefixEvent), ProjectID: projectID, Type: typ, Data: data,
+		OccurredAt: now, CreatedAt: now,
+	}
+	res := e.Send(ctx, SendRequest{Endpoint: ep, Event: ev, Attempt: 1, Trigger: herald.TriggerTest})
+	att := res.Attempt
+	d := pendingDelivery(ev, ep, now)
+	att.DeliveryID = d.ID
+	done := e.now().UTC()
+	d.Attempts, d.NextAttemptAt, d.LastAttemptAt = 1, nil, &att.StartedAt
+	d.LastStatus, d.LastError, d.UpdatedAt = att.ResponseStatus, att.Error, done
+	if att.Succeeded() {
+		d.Status, d.SucceededAt = herald.DeliverySucceeded, &done
+	} else {
+		d.Status = herald.DeliveryExhausted
+	}
+	if _, err := e.commit.insert(ctx, []*store.NewEvent{{Event: ev, Deliveries: []*herald.Delivery{d}, Attempts: []*herald.Attempt{att}}}); err != nil {
+		return nil, err
+	}
+	return att, nil
+}
+
+func isObject(raw json.RawMessage) bool {
+	b := bytes.TrimSpace(raw)
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
+}
+
+// Insert stores prepared events with their deliveries (and attempts)
+// through the group commit, then wakes the dispatcher: used by hook runs,
+// which decide their deliveries themselves.
+func (e *Engine) Insert(ctx context.Context, events []*store.NewEvent) ([]store.InsertResult, error) {
+	return e.insert(ctx, events)
+}
+
+// pendingDelivery is a new delivery of ev to ep, due now.
+func pendingDelivery(ev *herald.Event, ep *herald.Endpoint, now time.Time) *herald.Delivery {
+	now = now.UTC()
+	return &herald.Delivery{
+		ID:            herald.NewID(herald.PrefixDelivery),
+		ProjectID:     ev.ProjectID,
+		EventID:       ev.ID,
+		EndpointID:    ep.ID,
+		EventType:     ev.Type,
+		Status:        herald.DeliveryPending,
+		Priority:      ep.Order,
+		NextAttemptAt: &now,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+}

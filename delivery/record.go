@@ -1,0 +1,124 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+// Recorder tuning.
+const (
+	recordBatchMax = 500
+	recordQueue    = 8192
+	recordRetries  = 5
+)
+
+// recorder writes attempt results in batches: one goroutine takes whatever
+// results have accumulated while the previous CompleteAttempts ran and
+// writes them in one call.
+type recorder struct {
+	e    *Engine
+	ch   chan recorded
+	done chan struct{}
+}
+
+type recorded struct {
+	r       *store.AttemptResult
+	ordered bool
+}
+
+func newRecorder(e *Engine) *recorder {
+	return &recorder{e: e, ch: make(chan recorded, recordQueue), done: make(chan struct{})}
+}
+
+func (r *recorder) add(res *store.AttemptResult, ordered bool) { r.ch <- recorded{res, ordered} }
+
+// close flushes what is queued and waits for the last write.
+func (r *recorder) close() {
+	close(r.ch)
+	<-r.done
+}
+
+func (r *recorder) run() {
+	defer close(r.done)
+	batch := make([]recorded, 0, recordBatchMax)
+	for first := range r.ch {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < recordBatchMax {
+			select {
+			case x, ok := <-r.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, x)
+			default:
+				break fill
+			}
+		}
+		r.write(batch)
+	}
+}
+
+func (r *recorder) write(batch []recorded) {
+	e := r.e
+	rs := make([]*store.AttemptResult, len(batch))
+	for i, x := range batch {
+		rs[i] = x.r
+	}
+	var err error
+	for try := range recordRetries {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = e.store.CompleteAttempts(ctx, rs)
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
+	}
+	if err != nil {
+		// The deliveries stay in flight under this process's lease; when it
+		// expires they are claimed and sent again: at least once holds.
+		e.log.Error("recording attempts failed", "count", len(rs), "error", err)
+	}
+	wake := false
+	for _, x := range batch {
+		if x.ordered {
+			wake = true // the endpoint's next delivery is claimable now
+		}
+		if x.r.NextAttemptAt != nil {
+			e.disp.wakeAt(*x.r.NextAttemptAt)
+		}
+	}
+	if wake {
+		e.disp.wakeNow()
+	}
+}
+
+// complete applies the retry policy to a dispatched attempt, queues its
+// result for the recorder, and updates metrics and health.
+func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attempt) {
+	now := e.now()
+	v := decide(ep, att, now)
+	e.rec.add(&store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next}, ep.Ordered)
+	e.count(v, c.Event, now)
+	e.health.observe(ep, att, v, now)
+	if v.Status == herald.DeliveryExhausted {
+		e.emitExhausted(ep, c.Delivery, c.Event, att)
+	}
+}
+
+// count updates the attempt metrics.
+func (e *Engine) count(v verdict, ev *herald.Event, now time.Time) {
+	switch v.Status {
+	case herald.DeliverySucceeded:
+		e.m.attempts.WithLabelValues(outcomeSuccess).Inc()
+		e.m.latency.Observe(now.Sub(ev.CreatedAt).Seconds())
+	case herald.DeliveryPending:
+		e.m.attempts.WithLabelValues(outcomeRetry).Inc()
+	default:
+		e.m.attempts.WithLabelValues(outcomeExhausted).Inc()
+	}
+}

@@ -1,0 +1,299 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/webhook"
+)
+
+// ResponseBodyMax is how much of a response body is read and kept.
+const ResponseBodyMax = 64 << 10
+
+// ignoreGrace is how long a response_mode "ignore" request waits, once the
+// request is written, for a status line before it lets go: long enough to
+// record the status of a quick receiver, short enough not to hold a worker.
+const ignoreGrace = time.Second
+
+const redacted = "[redacted]"
+
+// envelope is the default body of a delivery (DESIGN.md section 3).
+type envelope struct {
+	ID        string            `json:"id"`
+	Type      string            `json:"type"`
+	Timestamp string            `json:"timestamp"`
+	ProjectID string            `json:"project_id"`
+	Data      json.RawMessage   `json:"data"`
+	Channels  []string          `json:"channels"`
+	Metadata  map[string]string `json:"metadata"`
+}
+
+// Envelope returns the default JSON body of ev as sent to endpoints.
+func Envelope(ev *herald.Event) ([]byte, error) {
+	env := envelope{
+		ID:        ev.ID,
+		Type:      ev.Type,
+		Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
+		ProjectID: ev.ProjectID,
+		Data:      ev.Data,
+		Channels:  ev.Channels,
+		Metadata:  ev.Metadata,
+	}
+	if len(env.Data) == 0 {
+		env.Data = json.RawMessage("{}")
+	}
+	if env.Channels == nil {
+		env.Channels = []string{}
+	}
+	if env.Metadata == nil {
+		env.Metadata = map[string]string{}
+	}
+	return json.Marshal(env)
+}
+
+// body renders the request body of ev for ep: the envelope, or the output of
+// the endpoint's body template over it.
+func (e *Engine) body(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) ([]byte, error) {
+	raw, err := Envelope(ev)
+	if err != nil {
+		return nil, err
+	}
+	if ep.BodyTemplate == "" {
+		return raw, nil
+	}
+	t, err := e.template(ep)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return t.Render(ctx, m)
+}
+
+// Send makes one signed request (no storage): used by the dispatcher, hooks
+// and tests. It never returns nil; failures are described by the attempt's
+// ErrorClass and Error. The attempt's DeliveryID is left for the caller.
+func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult {
+	ep, ev := r.Endpoint, r.Event
+	start := e.now()
+	att := &herald.Attempt{
+		ID:         herald.NewID(herald.PrefixAttempt),
+		ProjectID:  ev.ProjectID,
+		EventID:    ev.ID,
+		EndpointID: ep.ID,
+		Number:     max(r.Attempt, 1),
+		Trigger:    r.Trigger,
+		StartedAt:  start,
+		RequestURL: ep.URL,
+	}
+	if att.Trigger == "" {
+		att.Trigger = herald.TriggerScheduled
+	}
+	res := &SendResult{Attempt: att}
+
+	body, err := e.body(ctx, ep, ev)
+	if err != nil {
+		att.ErrorClass = herald.ErrorTemplate
+		att.Error = "body template: " + err.Error()
+		return res
+	}
+
+	timeout := ep.Timeout.D()
+	if timeout <= 0 {
+		timeout = herald.TimeoutDefault
+	}
+	timeout = min(timeout, herald.TimeoutMax)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	ignore := ep.ResponseMode == herald.ResponseIgnore
+	var wrote chan struct{}
+	if ignore {
+		// Fire and forget: once the request is on the wire, give the
+		// receiver a moment to answer, then stop waiting.
+		wrote = make(chan struct{})
+		var once sync.Once
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) {
+				once.Do(func() {
+					close(wrote)
+					time.AfterFunc(min(ignoreGrace, timeout), cancel)
+				})
+			},
+		})
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	if err != nil {
+		att.ErrorClass = herald.ErrorConnection
+		att.Error = "invalid request: " + err.Error()
+		return res
+	}
+	ts := e.now()
+	sigs := make([]string, 0, 2)
+	for _, s := range ep.Secrets(ts) {
+		sig, err := webhook.Sign(s, ev.ID, ts, body)
+		if err != nil {
+			att.ErrorClass = herald.ErrorConnection
+			att.Error = "signing: " + err.Error()
+			return res
+		}
+		sigs = append(sigs, sig)
+	}
+	h := req.Header
+	for k, v := range ep.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "Herald/"+herald.Version)
+	h.Set("webhook-id", ev.ID)
+	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
+	h.Set("webhook-signature", strings.Join(sigs, " "))
+	h.Set("webhook-attempt", strconv.Itoa(att.Number))
+	if a := ep.Auth; a != nil {
+		switch {
+		case a.Basic != nil:
+			req.SetBasicAuth(a.Basic.Username, a.Basic.Password)
+		case a.Bearer != "":
+			h.Set("Authorization", "Bearer "+a.Bearer)
+		}
+	}
+	for k, v := range r.Header {
+		h.Set(k, v)
+	}
+	att.RequestHeaders = recordedHeaders(h, ep.Headers)
+
+	resp, err := e.client.Do(req)
+	att.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		if ignore && isClosed(wrote) && ctx.Err() != nil {
+			// Sent; the answer was not awaited, which is what ignore asks.
+			return res
+		}
+		att.ErrorClass, att.Error = classify(err)
+		return res
+	}
+	defer resp.Body.Close()
+	att.ResponseStatus = resp.StatusCode
+	att.ResponseHeaders = flatten(resp.Header)
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		att.ErrorClass = herald.ErrorRedirect
+		att.Error = fmt.Sprintf("redirect (%d) not followed", resp.StatusCode)
+		if loc := resp.Header.Get("Location"); loc != "" {
+			att.Error += " to " + loc
+		}
+	case !ok:
+		att.ErrorClass = herald.ErrorStatus
+		att.Error = fmt.Sprintf("status %d", resp.StatusCode)
+	}
+	if ignore {
+		return res
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, ResponseBodyMax))
+	att.DurationMS = time.Since(start).Milliseconds()
+	if err != nil && ok {
+		// The status said yes but the body broke off: the receiver may not
+		// have processed the event, so count it as a failure and retry.
+		att.ErrorClass, att.Error = classify(err)
+	}
+	if r.KeepBody || ep.ResponseMode == herald.ResponseData || !ok {
+		res.Body = b
+		att.ResponseBody = string(b)
+	}
+	return res
+}
+
+func isClosed(c chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// harmlessHeaders are endpoint header names whose values are shown in
+// attempt records; every other configured header may carry a credential and
+// is redacted.
+var harmlessHeaders = map[string]bool{
+	"Accept": true, "Accept-Language": true, "Accept-Encoding": true, "Cache-Control": true,
+	"Content-Language": true, "Pragma": true, "X-Herald-Env": true, "X-Environment": true,
+}
+
+// recordedHeaders is the request's headers as stored with the attempt, with
+// credentials and signatures redacted.
+func recordedHeaders(h http.Header, custom map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	for k := range custom {
+		ck := http.CanonicalHeaderKey(k)
+		if !harmlessHeaders[ck] {
+			if _, ok := out[ck]; ok {
+				out[ck] = redacted
+			}
+		}
+	}
+	for _, k := range []string{"Authorization", "Webhook-Signature"} {
+		if _, ok := out[k]; ok {
+			out[k] = redacted
+		}
+	}
+	return out
+}
+
+func flatten(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// classify maps a transport error to an attempt error class and message.
+func classify(err error) (class, msg string) {
+	msg = err.Error()
+	if isBlocked(err) {
+		return herald.ErrorSSRFBlocked, msg
+	}
+	var (
+		ne        net.Error
+		certErr   *tls.CertificateVerificationError
+		recErr    tls.RecordHeaderError
+		alertErr  tls.AlertError
+		unknownCA x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+	)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return herald.ErrorTimeout, msg
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alertErr),
+		errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid),
+		strings.Contains(msg, "tls: "):
+		return herald.ErrorTLS, msg
+	}
+	return herald.ErrorConnection, msg
+}

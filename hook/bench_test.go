@@ -1,0 +1,106 @@
+package hook_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/webhook"
+)
+
+// BenchmarkRun3Hooks measures a run over three local hooks that answer at
+// once: Herald's own overhead (selection, three signed calls, reading the
+// answers, one commit of the record). It reports the per-run latency
+// percentiles, with the database synced as the server does (FULL) and with
+// NORMAL.
+func BenchmarkRun3Hooks(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run("sync="+sync, func(b *testing.B) {
+			tb := setupSync(b, sync)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				webhook.Allow(w)
+			}))
+			b.Cleanup(srv.Close)
+			tb.endpoint(b, srv.URL, order(1), mode(herald.ResponseData))
+			tb.endpoint(b, srv.URL, order(2))
+			tb.endpoint(b, srv.URL, order(3))
+			ctx := context.Background()
+			body := []byte(`{"data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
+			lat := make([]time.Duration, 0, 4096)
+			for b.Loop() {
+				start := time.Now()
+				res, err := tb.r.RunJSON(ctx, tb.p, evType, body)
+				lat = append(lat, time.Since(start))
+				if err != nil || !res.Allowed || len(res.Results) != 3 {
+					b.Fatalf("run: %v %+v", err, res)
+				}
+			}
+			reportPercentiles(b, lat)
+		})
+	}
+}
+
+// BenchmarkStoreRun measures the part of a run's latency that is the
+// commit of its record (an event, three deliveries, three attempts), which
+// a run pays before answering.
+func BenchmarkStoreRun(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run("sync="+sync, func(b *testing.B) {
+			tb := setupSync(b, sync)
+			var eps []*herald.Endpoint
+			for i := range 3 {
+				eps = append(eps, tb.endpoint(b, "http://127.0.0.1:1/", order(i)))
+			}
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, 4096)
+			for b.Loop() {
+				ne := storedRun(tb.p.ID, eps)
+				start := time.Now()
+				if _, err := tb.eng.Insert(ctx, []*store.NewEvent{ne}); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+			}
+			reportPercentiles(b, lat)
+		})
+	}
+}
+
+// storedRun builds the record of a run like Runner.Run does.
+func storedRun(projectID string, eps []*herald.Endpoint) *store.NewEvent {
+	now := time.Now().UTC()
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: projectID, Type: evType,
+		Data: []byte(`{"email":"neo@example.com"}`), OccurredAt: now, CreatedAt: now, Hook: true}
+	ne := &store.NewEvent{Event: ev}
+	for _, ep := range eps {
+		d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: projectID, EventID: ev.ID,
+			EndpointID: ep.ID, EventType: evType, Status: herald.DeliverySucceeded, Attempts: 1,
+			LastAttemptAt: &now, LastStatus: 200, SucceededAt: &now, CreatedAt: now, UpdatedAt: now}
+		ne.Deliveries = append(ne.Deliveries, d)
+		ne.Attempts = append(ne.Attempts, &herald.Attempt{ID: herald.NewID(herald.PrefixAttempt), ProjectID: projectID,
+			DeliveryID: d.ID, EventID: ev.ID, EndpointID: ep.ID, Number: 1, Trigger: herald.TriggerHook, StartedAt: now,
+			RequestURL: ep.URL, RequestHeaders: map[string]string{"Content-Type": "application/json"},
+			ResponseStatus: 200, ResponseBody: `{"status":"ok"}`})
+	}
+	return ne
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(q float64) float64 {
+		i := min(int(q*float64(len(lat))), len(lat)-1)
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+}

@@ -1,0 +1,378 @@
+// Package hook runs synchronous hooks (DESIGN.md section 4): before an
+// operation, a product asks Herald to call the endpoints subscribed to a
+// hook's event type, in order, and gets back a verdict — allowed or denied —
+// and the data as the hooks changed it.
+//
+// A run is one pass over the selected endpoints. Endpoints in response_mode
+// "wait" and "data" are called one after the other through the delivery
+// engine (same envelope, headers and signature as a delivery); "ignore"
+// endpoints are not awaited but queued as ordinary deliveries. The first
+// deny stops the run. The whole run, its calls and its queued deliveries are
+// then stored as one event in a single commit, before the verdict is
+// returned, so that the log is complete and a queued delivery is durable.
+package hook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/store"
+)
+
+// Defaults of Config.
+const (
+	// DefaultTimeoutDefault bounds a run whose request names no timeout.
+	DefaultTimeoutDefault = 10 * time.Second
+	// MaxTimeoutDefault is the longest timeout a request may ask for.
+	MaxTimeoutDefault = 60 * time.Second
+)
+
+// DeadlineHeader tells a hook how many milliseconds Herald will wait for
+// its answer: the smaller of the endpoint's timeout and what is left of the
+// run's timeout.
+const DeadlineHeader = "Herald-Deadline-Ms"
+
+// Outcomes of one endpoint in a run.
+const (
+	OutcomeAllowed = "allowed" // answered ok
+	OutcomeDenied  = "denied"  // answered error: the run stopped here
+	OutcomeFailed  = "failed"  // failed under fail_closed: the run stopped here
+	OutcomeSkipped = "skipped" // failed under fail_open, or its filter could not be evaluated
+	OutcomeQueued  = "queued"  // response_mode ignore: queued as a delivery
+)
+
+// Codes of a deny that Herald makes itself.
+const (
+	// CodeDenied is the code of a deny whose answer names none.
+	CodeDenied = "denied"
+	// CodeHookFailed is the code of a fail_closed hook's failure.
+	CodeHookFailed = "hook_failed"
+)
+
+// Config configures a Runner. Zero values take the …Default constants.
+type Config struct {
+	// Now is the clock for timestamps and validity periods; tests inject
+	// one. Time budgets always use the real clock.
+	Now func() time.Time
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// DefaultTimeout bounds a run whose request names no timeout.
+	DefaultTimeout time.Duration
+	// MaxTimeout is the longest timeout a request may ask for.
+	MaxTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.DefaultTimeout <= 0 {
+		c.DefaultTimeout = DefaultTimeoutDefault
+	}
+	if c.MaxTimeout <= 0 {
+		c.MaxTimeout = MaxTimeoutDefault
+	}
+	c.DefaultTimeout = min(c.DefaultTimeout, c.MaxTimeout)
+}
+
+// Runner runs hooks. It is safe for concurrent use.
+type Runner struct {
+	eng     *delivery.Engine
+	store   store.Store
+	cfg     Config
+	filters filterCache
+}
+
+// New returns a Runner that calls endpoints through eng and reads them from
+// st.
+func New(eng *delivery.Engine, st store.Store, cfg Config) *Runner {
+	cfg.setDefaults()
+	return &Runner{eng: eng, store: st, cfg: cfg}
+}
+
+// Request is the caller's input to a run.
+type Request struct {
+	// Data is the operation's data; it must be a JSON object.
+	Data json.RawMessage `json:"data"`
+	// Metadata is stored with the run's event and sent to the hooks.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Timeout bounds the whole run; zero means Config.DefaultTimeout.
+	Timeout herald.Duration `json:"timeout,omitempty"`
+}
+
+// Result is the verdict of a run.
+type Result struct {
+	Allowed bool `json:"allowed"`
+	// Data is the data after the changes of the hooks that ran (the
+	// request's data when none changed it).
+	Data json.RawMessage `json:"data"`
+	// DeniedBy, Code and Message describe the deny that stopped the run.
+	DeniedBy string `json:"denied_by,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message,omitempty"`
+	// EventID is the stored event of the run, also the webhook-id of every
+	// call.
+	EventID string `json:"event_id"`
+	// Results has one entry per endpoint that was called, queued or
+	// skipped, in the order of the run. Endpoints after a deny are not
+	// listed: they were not called.
+	Results []CallResult `json:"results"`
+}
+
+// CallResult is what one endpoint did in a run.
+type CallResult struct {
+	EndpointID string `json:"endpoint_id"`
+	Outcome    string `json:"outcome"`
+	// Status is the HTTP status of the answer; 0 when none came (timeout,
+	// network error) or the endpoint was queued.
+	Status     int    `json:"status"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+}
+
+// RunJSON decodes a request body {"data":{…},"metadata":{…},"timeout":"5s"}
+// strictly and runs the hooks. Malformed input is a *herald.Error EINVALID
+// naming the field.
+func (r *Runner) RunJSON(ctx context.Context, p *herald.Project, eventType string, body []byte) (*Result, error) {
+	req, err := r.decode(body)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx, p, eventType, req)
+}
+
+// Run calls the hooks subscribed to eventType in p and returns the verdict.
+// A deny is not an error. Errors are invalid input (*herald.Error
+// EINVALID) or a failure to read the endpoints or store the run.
+func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, req Request) (*Result, error) {
+	var v herald.Validation
+	validateEventType(&v, eventType)
+	if !isObject(req.Data) {
+		v.Add("body.data", nil, "must be a JSON object")
+	}
+	timeout := req.Timeout.D()
+	switch {
+	case timeout < 0:
+		v.Add("body.timeout", req.Timeout.String(), "must be positive")
+	case timeout > r.cfg.MaxTimeout:
+		v.Add("body.timeout", req.Timeout.String(), "must be at most %s", r.cfg.MaxTimeout)
+	case timeout == 0:
+		timeout = r.cfg.DefaultTimeout
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+
+	// The budget runs on the real (monotonic) clock, whatever Config.Now
+	// says: it bounds real waiting.
+	deadline := time.Now().Add(timeout)
+	now := r.cfg.Now()
+	eps, err := r.store.ProjectEndpoints(ctx, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("hook: project endpoints: %w", err)
+	}
+	eps = candidates(eps, eventType, now)
+
+	ev := &herald.Event{
+		ID:         herald.NewID(herald.PrefixEvent),
+		ProjectID:  p.ID,
+		Type:       eventType,
+		Data:       req.Data,
+		Metadata:   req.Metadata,
+		OccurredAt: now,
+		CreatedAt:  now,
+		Hook:       true,
+	}
+	run := &run{r: r, ev: ev, data: req.Data, deadline: deadline, timeout: timeout}
+	run.res = &Result{Allowed: true, EventID: ev.ID, Results: []CallResult{}}
+	for _, ep := range eps {
+		if !run.step(ctx, ep) {
+			break
+		}
+	}
+	run.res.Data = run.data
+
+	// One commit for the whole record, before answering: queued deliveries
+	// must be durable once the caller hears "queued". The caller's
+	// cancellation must not lose the record of calls already made.
+	ne := &store.NewEvent{Event: ev, Deliveries: run.deliveries, Attempts: run.attempts}
+	if _, err := r.eng.Insert(context.WithoutCancel(ctx), []*store.NewEvent{ne}); err != nil {
+		r.cfg.Logger.Error("hook run not stored", "project_id", p.ID, "event_id", ev.ID, "event_type", eventType, "error", err)
+		return nil, fmt.Errorf("hook: store run %s: %w", ev.ID, err)
+	}
+	return run.res, nil
+}
+
+// run is the state of one Run.
+type run struct {
+	r        *Runner
+	ev       *herald.Event   // the stored event: the request's data
+	data     json.RawMessage // the data as modified so far
+	deadline time.Time
+	timeout  time.Duration // of the whole run, for messages
+
+	res        *Result
+	deliveries []*herald.Delivery
+	attempts   []*herald.Attempt
+}
+
+// step handles one endpoint; it reports whether the run goes on.
+func (rn *run) step(ctx context.Context, ep *herald.Endpoint) bool {
+	cur := rn.current()
+	if ep.Filter != "" {
+		ok, err := rn.r.match(ep.Filter, cur)
+		if err != nil {
+			// A filter that cannot be evaluated on this data neither
+			// calls the hook nor blocks the operation.
+			rn.res.Results = append(rn.res.Results, CallResult{EndpointID: ep.ID, Outcome: OutcomeSkipped, Error: err.Error()})
+			return true
+		}
+		if !ok {
+			return true
+		}
+	}
+	if ep.ResponseMode == herald.ResponseIgnore {
+		rn.queue(ep)
+		return true
+	}
+
+	remaining := time.Until(rn.deadline)
+	if remaining < time.Millisecond {
+		// Nothing left to give it: the same as a timeout, not sent.
+		msg := fmt.Sprintf("not called: the run's timeout (%s) was spent before its turn", rn.timeout)
+		d := rn.delivery(ep, herald.DeliveryExhausted)
+		d.LastError = msg
+		return rn.failed(ep, CallResult{EndpointID: ep.ID, Error: msg})
+	}
+	epTimeout := ep.Timeout.D()
+	if epTimeout <= 0 {
+		epTimeout = herald.TimeoutDefault
+	}
+	callTimeout := min(epTimeout, remaining, herald.TimeoutMax)
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	sent := rn.r.eng.Send(cctx, delivery.SendRequest{
+		Endpoint: ep,
+		Event:    cur,
+		Attempt:  1,
+		Trigger:  herald.TriggerHook,
+		Header:   map[string]string{DeadlineHeader: strconv.FormatInt(callTimeout.Milliseconds(), 10)},
+		KeepBody: true,
+	})
+	cancel()
+	att := sent.Attempt
+	rn.record(ep, att)
+
+	cr := CallResult{EndpointID: ep.ID, Status: att.ResponseStatus, DurationMS: att.DurationMS}
+	a := decide(att, sent.Body)
+	switch a.verdict {
+	case verdictAllow:
+		cr.Outcome = OutcomeAllowed
+		if ep.ResponseMode == herald.ResponseData && a.patch != nil {
+			data, err := mergePatch(rn.data, a.patch)
+			if err != nil {
+				// decide checked the patch is an object; the current data
+				// is ours. Treat the impossible as the hook's failure.
+				cr.Error = "applying the answer's data: " + err.Error()
+				return rn.failed(ep, cr)
+			}
+			rn.data = data
+		}
+		rn.res.Results = append(rn.res.Results, cr)
+		return true
+	case verdictDeny:
+		cr.Outcome = OutcomeDenied
+		rn.res.Results = append(rn.res.Results, cr)
+		rn.deny(ep, a.code, a.message)
+		return false
+	default:
+		cr.Error = a.cause
+		if att.ErrorClass == herald.ErrorTimeout && callTimeout < epTimeout {
+			cr.Error += fmt.Sprintf(" (the run's timeout of %s was reached)", rn.timeout)
+		}
+		return rn.failed(ep, cr)
+	}
+}
+
+// failed applies the endpoint's failure policy to a failed call.
+func (rn *run) failed(ep *herald.Endpoint, cr CallResult) bool {
+	if ep.FailurePolicy == herald.FailOpen {
+		cr.Outcome = OutcomeSkipped
+		rn.res.Results = append(rn.res.Results, cr)
+		return true
+	}
+	cr.Outcome = OutcomeFailed
+	rn.res.Results = append(rn.res.Results, cr)
+	rn.deny(ep, CodeHookFailed, fmt.Sprintf("hook %s failed: %s", ep.ID, cr.Error))
+	return false
+}
+
+func (rn *run) deny(ep *herald.Endpoint, code, message string) {
+	rn.res.Allowed = false
+	rn.res.DeniedBy = ep.ID
+	rn.res.Code = code
+	rn.res.Message = message
+}
+
+// current is the event a hook sees now: the run's, with the data as
+// modified so far.
+func (rn *run) current() *herald.Event {
+	ev := *rn.ev
+	ev.Data = rn.data
+	return &ev
+}
+
+// queue records an ignore endpoint's delivery: pending and due now, sent
+// by the dispatcher once the run is stored, retried on its schedule.
+func (rn *run) queue(ep *herald.Endpoint) {
+	now := rn.r.cfg.Now()
+	d := rn.delivery(ep, herald.DeliveryPending)
+	d.NextAttemptAt = &now
+	rn.res.Results = append(rn.res.Results, CallResult{EndpointID: ep.ID, Outcome: OutcomeQueued})
+}
+
+// record stores a call as a finished delivery with its one attempt. Hook
+// calls are not retried: a failure is final (exhausted).
+func (rn *run) record(ep *herald.Endpoint, att *herald.Attempt) {
+	status := herald.DeliveryExhausted
+	if att.Succeeded() {
+		status = herald.DeliverySucceeded
+	}
+	d := rn.delivery(ep, status)
+	d.Attempts = 1
+	started := att.StartedAt
+	d.LastAttemptAt = &started
+	d.LastStatus = att.ResponseStatus
+	d.LastError = att.Error
+	if status == herald.DeliverySucceeded {
+		done := started.Add(time.Duration(att.DurationMS) * time.Millisecond)
+		d.SucceededAt = &done
+	}
+	att.DeliveryID = d.ID
+	rn.attempts = append(rn.attempts, att)
+}
+
+func (rn *run) delivery(ep *herald.Endpoint, status string) *herald.Delivery {
+	now := rn.r.cfg.Now()
+	d := &herald.Delivery{
+		ID:         herald.NewID(herald.PrefixDelivery),
+		ProjectID:  rn.ev.ProjectID,
+		EventID:    rn.ev.ID,
+		EndpointID: ep.ID,
+		EventType:  rn.ev.Type,
+		Status:     status,
+		Priority:   ep.Order,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+	}
+	rn.deliveries = append(rn.deliveries, d)
+	return d
+}

@@ -1,0 +1,231 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// eligibleSQL is what makes a due delivery d a candidate besides being
+// due: its endpoint is not skipped, and when the endpoint is a live ordered
+// one, d is the endpoint's head (lowest seq among pending and in_flight) and
+// no other delivery of it is in flight under a live lease. It sits inside
+// the index scans below, not after them, so that an ordered endpoint's long
+// backlog cannot fill the candidate window and starve the other endpoints.
+//
+// Across processes the FOR UPDATE SKIP LOCKED in the claim re-checks each
+// row's own state when it is locked, and a head stops being the head only by
+// being claimed or finished, so two processes never hold two deliveries of
+// one ordered endpoint.
+const eligibleSQL = `d.endpoint_id <> ALL($4) AND (
+	NOT EXISTS (SELECT 1 FROM endpoints e
+		WHERE e.id = d.endpoint_id AND e.ordered AND e.enabled AND e.status <> 'disabled')
+	OR (d.seq = (SELECT min(o.seq) FROM deliveries o
+			WHERE o.endpoint_id = d.endpoint_id AND o.status IN ('pending', 'in_flight'))
+		AND NOT EXISTS (SELECT 1 FROM deliveries o
+			WHERE o.endpoint_id = d.endpoint_id AND o.status = 'in_flight' AND o.locked_until >= $1 AND o.id <> d.id)))`
+
+// dueSQL is a delivery whose time has come: pending and scheduled by now,
+// or in flight under a lease that has expired (its process died).
+const dueSQL = `((d.status = 'pending' AND d.next_attempt_at <= $1) OR (d.status = 'in_flight' AND d.locked_until < $1))`
+
+// claimSQL takes a window of candidates (a few times the limit, so that
+// rows another process is locking right now can be skipped without coming
+// back empty) from the heads of the two due indexes. Candidates whose
+// endpoint is gone or disabled are canceled, as deliveries of such an
+// endpoint are; the others are ranked per endpoint for PerEndpointLimit,
+// locked with SKIP LOCKED (exclusive across processes; due is re-checked on
+// the locked row) and leased, and come back with their events.
+//
+// $1 now, $2 owner, $3 lease end, $4 skipped endpoints, $5 window,
+// $6 per-endpoint cap (0 = none), $7 limit.
+var claimSQL = `WITH due AS (
+	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
+		WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND ` + eligibleSQL + `
+		ORDER BY d.next_attempt_at, d.priority, d.seq LIMIT $5)
+	UNION ALL
+	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
+		WHERE d.status = 'in_flight' AND d.locked_until < $1 AND ` + eligibleSQL + `
+		ORDER BY d.locked_until LIMIT $5)
+), c AS (
+	SELECT due.*, coalesce(e.enabled AND e.status <> 'disabled', false) AS live
+	FROM due LEFT JOIN endpoints e ON e.id = due.endpoint_id
+), ranked AS (
+	SELECT c.*, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
+	FROM c WHERE live
+), picked AS (
+	SELECT d.id FROM deliveries d JOIN ranked r ON r.id = d.id
+	WHERE ($6 = 0 OR r.rn <= $6) AND ` + dueSQL + `
+	ORDER BY r.next_attempt_at, r.priority, r.seq
+	LIMIT $7
+	FOR UPDATE OF d SKIP LOCKED
+), dead AS (
+	SELECT d.id FROM deliveries d JOIN c ON c.id = d.id AND NOT c.live
+	WHERE ` + dueSQL + `
+	FOR UPDATE OF d SKIP LOCKED
+), canceled AS (
+	UPDATE deliveries d SET status = 'canceled', locked_by = '', locked_until = NULL, next_attempt_at = NULL, updated_at = $1
+	FROM dead WHERE d.id = dead.id
+), claimed AS (
+	UPDATE deliveries d SET status = 'in_flight', locked_by = $2, locked_until = $3, updated_at = $1
+	FROM picked WHERE d.id = picked.id
+	RETURNING ` + qualify("d", deliveryCols) + `
+)
+SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + ` FROM claimed c JOIN events e ON e.id = c.event_id`
+
+// qualify prefixes each column of a column list with a table alias.
+func qualify(alias, cols string) string {
+	fs := strings.Split(cols, ",")
+	for i, f := range fs {
+		fs[i] = alias + "." + strings.TrimSpace(f)
+	}
+	return strings.Join(fs, ", ")
+}
+
+// ClaimDeliveries leases due deliveries to p.Owner; see store.Store.
+func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Claim, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := tm(p.Now)
+	until := tm(p.Now.Add(p.Lease))
+	skip := p.SkipEndpoints
+	if skip == nil {
+		skip = []string{} // <> ALL(NULL) would match nothing
+	}
+	window := max(4*p.Limit, 128)
+	rows, err := db.pool.Query(ctx, claimSQL, now, p.Owner, until, skip, window, max(p.PerEndpointLimit, 0), p.Limit)
+	if err != nil {
+		return nil, dbErr(err, "claim")
+	}
+	defer rows.Close()
+	var claims []*store.Claim
+	for rows.Next() {
+		c, err := scanClaim(rows)
+		if err != nil {
+			return nil, dbErr(err, "claim")
+		}
+		claims = append(claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err, "claim")
+	}
+	// RETURNING has no order; hand them out in claim order.
+	slices.SortFunc(claims, func(a, b *store.Claim) int {
+		da, db := a.Delivery, b.Delivery
+		return cmp.Or(cmpTime(da.NextAttemptAt, db.NextAttemptAt), cmp.Compare(da.Priority, db.Priority), cmp.Compare(da.Seq, db.Seq))
+	})
+	return claims, nil
+}
+
+func cmpTime(a, b *time.Time) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return a.Compare(*b)
+}
+
+func scanClaim(row pgx.Row) (*store.Claim, error) {
+	d := new(herald.Delivery)
+	var es eventScan
+	if err := row.Scan(append(deliveryDest(d), es.dest()...)...); err != nil {
+		return nil, err
+	}
+	deliveryUTC(d)
+	e, err := es.event()
+	if err != nil {
+		return nil, err
+	}
+	return &store.Claim{Delivery: d, Event: e}, nil
+}
+
+// CompleteAttempts stores the attempts and moves their deliveries on, in
+// two bulk statements sent as one batch (one implicit transaction, one
+// round trip).
+func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	now := tm(db.now())
+	n := len(results)
+	var (
+		as                  = make([]*herald.Attempt, n)
+		ids, statuses, errs = make([]string, n), make([]string, n), make([]string, n)
+		numbers, codes      = make([]int32, n), make([]int32, n)
+		next                = make([]*time.Time, n)
+		started             = make([]time.Time, n)
+		manual              = make([]bool, n)
+	)
+	for i, r := range results {
+		a := r.Attempt
+		a.StartedAt = tm(a.StartedAt)
+		as[i] = a
+		ids[i], statuses[i], errs[i] = a.DeliveryID, r.Status, a.Error
+		numbers[i], codes[i] = int32(a.Number), int32(a.ResponseStatus)
+		next[i], started[i], manual[i] = tmp(r.NextAttemptAt), a.StartedAt, r.Manual
+	}
+	b := &pgx.Batch{}
+	queueAttempts(b, as)
+	// A manual attempt moves its delivery only when no process holds a
+	// live lease on it: the holder's own result will.
+	b.Queue(`UPDATE deliveries d SET status = u.status, attempts = u.number, next_attempt_at = u.next,
+			locked_by = '', locked_until = NULL, last_attempt_at = u.started, last_status = u.code, last_error = u.err,
+			updated_at = $1, succeeded_at = CASE WHEN u.status = 'succeeded' THEN $1 ELSE d.succeeded_at END
+		FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[], $9::bool[])
+			AS u(id, status, number, next, started, code, err, manual)
+		WHERE d.id = u.id AND NOT (u.manual AND d.status = 'in_flight' AND d.locked_until >= $1)`,
+		now, ids, statuses, numbers, next, started, codes, errs, manual)
+	br := db.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return dbErr(err, "attempt")
+}
+
+// ReleaseDeliveries hands back owner's in-flight deliveries among ids:
+// pending, due now, lease cleared.
+func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $3, locked_by = '',
+			locked_until = NULL, updated_at = $3
+		WHERE id = ANY($2) AND locked_by = $1 AND status = 'in_flight'`, owner, ids, tm(db.now()))
+	return dbErr(err, "deliveries")
+}
+
+// PostponeEndpoint moves the endpoint's pending deliveries due before until
+// to until.
+func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error {
+	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2, updated_at = $3
+		WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at < $2`, endpointID, tm(until), tm(db.now()))
+	return dbErr(err, "deliveries")
+}
+
+// RequeueDeliveries makes the endpoint's exhausted and canceled deliveries
+// created in [since, until) pending and due now.
+func (db *DB) RequeueDeliveries(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
+	tag, err := db.pool.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = $5, locked_by = '',
+			locked_until = NULL, updated_at = $5
+		WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('exhausted', 'canceled')
+			AND created_at >= $3 AND created_at < $4`, projectID, endpointID, since, until, tm(db.now()))
+	if err != nil {
+		return 0, dbErr(err, "deliveries")
+	}
+	return int(tag.RowsAffected()), nil
+}

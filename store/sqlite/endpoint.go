@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+const endpointCols = `id, project_id, url, name, description, event_types, channels, filter, enabled,
+	active_from, active_until, ord, timeout, response_mode, failure_policy, retry_schedule,
+	rate_limit, max_in_flight, ordered, auth, headers, body_template, metadata,
+	secret, previous_secret, previous_secret_until,
+	status, disabled_reason, consecutive_failures, failing_since, paused_until,
+	created_at, updated_at`
+
+// endpointConfig is the argument list of the configuration columns, in
+// the order of endpointCols from url to previous_secret_until.
+func endpointConfig(ep *herald.Endpoint) ([]any, error) {
+	sched := make([]int64, len(ep.RetrySchedule))
+	for i, d := range ep.RetrySchedule {
+		sched[i] = int64(d)
+	}
+	schedJSON, err := json.Marshal(sched)
+	if err != nil {
+		return nil, err
+	}
+	var auth any
+	if ep.Auth != nil {
+		b, err := json.Marshal(ep.Auth)
+		if err != nil {
+			return nil, err
+		}
+		auth = string(b)
+	}
+	return []any{ep.URL, ep.Name, ep.Description, jsonList(ep.EventTypes), jsonList(ep.Channels), ep.Filter, ep.Enabled,
+		nsPtr(ep.ActiveFrom), nsPtr(ep.ActiveUntil), ep.Order, int64(ep.Timeout), ep.ResponseMode, ep.FailurePolicy, string(schedJSON),
+		ep.RateLimit, ep.MaxInFlight, ep.Ordered, auth, jsonMap(ep.Headers), ep.BodyTemplate, jsonMap(ep.Metadata),
+		ep.Secret, ep.PreviousSecret, nsPtr(ep.PreviousSecretUntil)}, nil
+}
+
+func scanEndpoint(s scanner) (*herald.Endpoint, error) {
+	var ep herald.Endpoint
+	var types, channels, sched, headers, metadata string
+	var auth sql.NullString
+	var activeFrom, activeUntil, prevUntil, failingSince, pausedUntil sql.NullInt64
+	var timeout, created, updated int64
+	err := s.Scan(&ep.ID, &ep.ProjectID, &ep.URL, &ep.Name, &ep.Description, &types, &channels, &ep.Filter, &ep.Enabled,
+		&activeFrom, &activeUntil, &ep.Order, &timeout, &ep.ResponseMode, &ep.FailurePolicy, &sched,
+		&ep.RateLimit, &ep.MaxInFlight, &ep.Ordered, &auth, &headers, &ep.BodyTemplate, &metadata,
+		&ep.Secret, &ep.PreviousSecret, &prevUntil,
+		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &failingSince, &pausedUntil,
+		&created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	if ep.EventTypes, err = parseList(types); err != nil {
+		return nil, err
+	}
+	if ep.Channels, err = parseList(channels); err != nil {
+		return nil, err
+	}
+	if ep.Headers, err = parseMap(headers); err != nil {
+		return nil, err
+	}
+	if ep.Metadata, err = parseMap(metadata); err != nil {
+		return nil, err
+	}
+	var ds []int64
+	if err := json.Unmarshal([]byte(sched), &ds); err != nil {
+		return nil, fmt.Errorf("sqlite: corrupt retry_schedule of %s: %w", ep.ID, err)
+	}
+	ep.RetrySchedule = make([]herald.Duration, len(ds))
+	for i, d := range ds {
+		ep.RetrySchedule[i] = herald.Duration(d)
+	}
+	if auth.Valid {
+		ep.Auth = &herald.Auth{}
+		if err := json.Unmarshal([]byte(auth.String), ep.Auth); err != nil {
+			return nil, fmt.Errorf("sqlite: corrupt auth of %s: %w", ep.ID, err)
+		}
+	}
+	ep.Timeout = herald.Duration(timeout)
+	ep.ActiveFrom, ep.ActiveUntil = fromNull(activeFrom), fromNull(activeUntil)
+	ep.PreviousSecretUntil = fromNull(prevUntil)
+	ep.FailingSince, ep.PausedUntil = fromNull(failingSince), fromNull(pausedUntil)
+	ep.CreatedAt, ep.UpdatedAt = fromNS(created), fromNS(updated)
+	return &ep, nil
+}
+
+// CreateEndpoint stores a new endpoint, health included.
+func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	cfg, err := endpointConfig(ep)
+	if err != nil {
+		return err
+	}
+	args := append([]any{ep.ID, ep.ProjectID}, cfg...)
+	args = append(args, ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, nsPtr(ep.FailingSince), nsPtr(ep.PausedUntil),
+		ns(ep.CreatedAt), ns(ep.UpdatedAt))
+	_, err = db.w.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+	return conflict(err, "endpoint %s", ep.ID)
+}
+
+// GetEndpoint returns a project's endpoint.
+func (db *DB) GetEndpoint(ctx context.Context, projectID, id string) (*herald.Endpoint, error) {
+	ep, err := scanEndpoint(db.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID))
+	return ep, notFound(err, "endpoint %s", id)
+}
+
+// GetEndpointByID returns an endpoint of any project.
+func (db *DB) GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint, error) {
+	ep, err := scanEndpoint(db.r.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id = ?`, id))
+	return ep, notFound(err, "endpoint %s", id)
+}
+
+// ListEndpoints lists a project's endpoints, newest first.
+func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]*herald.Endpoint, string, error) {
+	q := `SELECT ` + endpointCols + ` FROM endpoints WHERE project_id = ?`
+	args := []any{projectID}
+	if page.Cursor != "" {
+		q += ` AND id < ?`
+		args = append(args, page.Cursor)
+	}
+	return listByID(ctx, db.r, q, args, page, scanEndpoint, func(ep *herald.Endpoint) string { return ep.ID })
+}
+
+// ProjectEndpoints returns all of a project's endpoints, oldest first.
+func (db *DB) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE project_id = ? ORDER BY id`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanEndpoint)
+}
+
+// UpdateEndpoint replaces the configuration and secrets, not the health.
+func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
+	cfg, err := endpointConfig(ep)
+	if err != nil {
+		return err
+	}
+	args := append(cfg, ns(ep.UpdatedAt), ep.ID, ep.ProjectID)
+	res, err := db.w.ExecContext(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
+		filter = ?, enabled = ?, active_from = ?, active_until = ?, ord = ?, timeout = ?, response_mode = ?, failure_policy = ?,
+		retry_schedule = ?, rate_limit = ?, max_in_flight = ?, ordered = ?, auth = ?, headers = ?, body_template = ?, metadata = ?,
+		secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?
+		WHERE id = ? AND project_id = ?`, args...)
+	return mustAffect(res, err, "endpoint %s", ep.ID)
+}
+
+// UpdateEndpointHealth writes the health fields; disabling also turns the
+// endpoint off and cancels its unfinished deliveries.
+func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h store.EndpointHealth) error {
+	now := ns(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		q := `UPDATE endpoints SET status = ?, disabled_reason = ?, consecutive_failures = ?, failing_since = ?, paused_until = ?`
+		if h.Status == herald.EndpointDisabled {
+			q += `, enabled = 0`
+		}
+		res, err := tx.ExecContext(ctx, q+` WHERE id = ?`,
+			h.Status, h.DisabledReason, h.ConsecutiveFailures, nsPtr(h.FailingSince), nsPtr(h.PausedUntil), endpointID)
+		if err := mustAffect(res, err, "endpoint %s", endpointID); err != nil {
+			return err
+		}
+		if h.Status == herald.EndpointDisabled {
+			return cancelEndpoint(ctx, tx, endpointID, now)
+		}
+		return nil
+	})
+}
+
+// cancelEndpoint cancels the endpoint's pending and in-flight deliveries.
+// An in-flight one's late result only adds its attempt (see CompleteAttempts).
+func cancelEndpoint(ctx context.Context, tx *sql.Tx, endpointID string, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL, next_attempt_at = NULL, updated_at = ?
+		WHERE endpoint_id = ? AND status IN ('pending', 'in_flight')`, now, endpointID)
+	return err
+}
+
+// DeleteEndpoint removes the endpoint and cancels its unfinished deliveries.
+func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
+	now := ns(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID)
+		if err := mustAffect(res, err, "endpoint %s", id); err != nil {
+			return err
+		}
+		return cancelEndpoint(ctx, tx, id, now)
+	})
+}
+

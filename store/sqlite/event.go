@@ -1,0 +1,297 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+// statements are the ingest path's statements, prepared once on the writer
+// connection and bound to each transaction with Tx.StmtContext, so a batch
+// of thousands of rows parses each statement once.
+type statements struct {
+	keyGet, keyPut, eventIns, eventGet, deliveryIns, deliveryCount, attemptIns *sql.Stmt
+}
+
+func (s *statements) close() {
+	for _, st := range []*sql.Stmt{s.keyGet, s.keyPut, s.eventIns, s.eventGet, s.deliveryIns, s.deliveryCount, s.attemptIns} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+const eventCols = `id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, is_hook`
+
+const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status, attempts, priority, seq, next_attempt_at,
+	locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at`
+
+const attemptCols = `id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
+	request_url, request_headers, response_status, response_headers, response_body, error_class, error`
+
+func (db *DB) prepare(ctx context.Context) error {
+	var err error
+	p := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.w.PrepareContext(ctx, q)
+		return st
+	}
+	db.stmts = statements{
+		keyGet: p(`SELECT event_id, body_hash, created_at FROM idempotency_keys WHERE project_id = ? AND key = ?`),
+		keyPut: p(`INSERT INTO idempotency_keys (project_id, key, event_id, body_hash, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at`),
+		eventIns:      p(`INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		eventGet:      p(`SELECT ` + eventCols + ` FROM events WHERE id = ?`),
+		deliveryIns:   p(`INSERT INTO deliveries (` + deliveryCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		deliveryCount: p(`SELECT COUNT(*) FROM deliveries WHERE event_id = ?`),
+		attemptIns:    p(`INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	}
+	return err
+}
+
+func scanEvent(s scanner) (*herald.Event, error) {
+	var e herald.Event
+	var data, channels, metadata string
+	var occurred, created int64
+	if err := s.Scan(&e.ID, &e.ProjectID, &e.Type, &data, &channels, &metadata, &occurred, &created, &e.IdempotencyKey, &e.BodyHash, &e.Hook); err != nil {
+		return nil, err
+	}
+	e.Data = json.RawMessage(data)
+	var err error
+	if e.Channels, err = parseList(channels); err != nil {
+		return nil, err
+	}
+	if e.Metadata, err = parseMap(metadata); err != nil {
+		return nil, err
+	}
+	e.OccurredAt, e.CreatedAt = fromNS(occurred), fromNS(created)
+	return &e, nil
+}
+
+func scanDelivery(s scanner) (*herald.Delivery, error) {
+	var d herald.Delivery
+	var lockedBy sql.NullString
+	var next, lockedUntil, lastAt, succeededAt sql.NullInt64
+	var created, updated int64
+	err := s.Scan(&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts, &d.Priority, &d.Seq, &next,
+		&lockedBy, &lockedUntil, &lastAt, &d.LastStatus, &d.LastError, &created, &updated, &succeededAt)
+	if err != nil {
+		return nil, err
+	}
+	d.LockedBy = lockedBy.String
+	d.NextAttemptAt, d.LockedUntil, d.LastAttemptAt, d.SucceededAt = fromNull(next), fromNull(lockedUntil), fromNull(lastAt), fromNull(succeededAt)
+	d.CreatedAt, d.UpdatedAt = fromNS(created), fromNS(updated)
+	return &d, nil
+}
+
+func scanAttempt(s scanner) (*herald.Attempt, error) {
+	var a herald.Attempt
+	var reqHeaders, respHeaders string
+	var started int64
+	err := s.Scan(&a.ID, &a.ProjectID, &a.DeliveryID, &a.EventID, &a.EndpointID, &a.Number, &a.Trigger, &started, &a.DurationMS,
+		&a.RequestURL, &reqHeaders, &a.ResponseStatus, &respHeaders, &a.ResponseBody, &a.ErrorClass, &a.Error)
+	if err != nil {
+		return nil, err
+	}
+	if a.RequestHeaders, err = parseMap(reqHeaders); err != nil {
+		return nil, err
+	}
+	if a.ResponseHeaders, err = parseMap(respHeaders); err != nil {
+		return nil, err
+	}
+	a.StartedAt = fromNS(started)
+	return &a, nil
+}
+
+func deliveryArgs(d *herald.Delivery, seq int64) []any {
+	return []any{d.ID, d.ProjectID, d.EventID, d.EndpointID, d.EventType, d.Status, d.Attempts, d.Priority, seq, nsPtr(d.NextAttemptAt),
+		nullStr(d.LockedBy), nsPtr(d.LockedUntil), nsPtr(d.LastAttemptAt), d.LastStatus, d.LastError, ns(d.CreatedAt), ns(d.UpdatedAt), nsPtr(d.SucceededAt)}
+}
+
+func attemptArgs(a *herald.Attempt) []any {
+	return []any{a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID, a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS,
+		a.RequestURL, jsonMap(a.RequestHeaders), a.ResponseStatus, jsonMap(a.ResponseHeaders), a.ResponseBody, a.ErrorClass, a.Error}
+}
+
+// InsertEvents inserts the events, their deliveries and attempts in one
+// transaction. Each delivery's Seq is assigned here, in input order.
+func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]store.InsertResult, error) {
+	results := make([]store.InsertResult, len(events))
+	now := db.now()
+	windowStart := ns(now.Add(-store.IdempotencyWindow))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		keyGet := tx.StmtContext(ctx, db.stmts.keyGet)
+		keyPut := tx.StmtContext(ctx, db.stmts.keyPut)
+		eventIns := tx.StmtContext(ctx, db.stmts.eventIns)
+		eventGet := tx.StmtContext(ctx, db.stmts.eventGet)
+		deliveryIns := tx.StmtContext(ctx, db.stmts.deliveryIns)
+		deliveryCount := tx.StmtContext(ctx, db.stmts.deliveryCount)
+		attemptIns := tx.StmtContext(ctx, db.stmts.attemptIns)
+		for i, ne := range events {
+			e := ne.Event
+			if e.IdempotencyKey != "" {
+				var eventID, hash string
+				var created int64
+				err := keyGet.QueryRowContext(ctx, e.ProjectID, e.IdempotencyKey).Scan(&eventID, &hash, &created)
+				switch {
+				case errors.Is(err, sql.ErrNoRows):
+				case err != nil:
+					return err
+				case created > windowStart && hash != e.BodyHash:
+					results[i] = store.InsertResult{Conflict: true}
+					continue
+				case created > windowStart:
+					orig, err := scanEvent(eventGet.QueryRowContext(ctx, eventID))
+					if err != nil {
+						return err
+					}
+					var n int
+					if err := deliveryCount.QueryRowContext(ctx, eventID).Scan(&n); err != nil {
+						return err
+					}
+					results[i] = store.InsertResult{Event: orig, Deliveries: n, Replayed: true}
+					continue
+				}
+			}
+			_, err := eventIns.ExecContext(ctx, e.ID, e.ProjectID, e.Type, string(e.Data), jsonList(e.Channels), jsonMap(e.Metadata),
+				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook)
+			if err != nil {
+				return conflict(err, "event %s", e.ID)
+			}
+			if e.IdempotencyKey != "" {
+				if _, err := keyPut.ExecContext(ctx, e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, ns(e.CreatedAt)); err != nil {
+					return err
+				}
+			}
+			if err := db.insertDeliveries(ctx, deliveryIns, ne.Deliveries); err != nil {
+				return err
+			}
+			for _, a := range ne.Attempts {
+				if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
+					return conflict(err, "attempt %s", a.ID)
+				}
+			}
+			results[i] = store.InsertResult{Event: e, Deliveries: len(ne.Deliveries)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func (db *DB) insertDeliveries(ctx context.Context, ins *sql.Stmt, ds []*herald.Delivery) error {
+	seq := db.nextSeq(len(ds))
+	for _, d := range ds {
+		if _, err := ins.ExecContext(ctx, deliveryArgs(d, seq)...); err != nil {
+			return conflict(err, "delivery %s", d.ID)
+		}
+		d.Seq = seq
+		seq++
+	}
+	return nil
+}
+
+// InsertDeliveries adds deliveries to existing events.
+func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		return db.insertDeliveries(ctx, tx.StmtContext(ctx, db.stmts.deliveryIns), ds)
+	})
+}
+
+// GetEvent returns one event of the project.
+func (db *DB) GetEvent(ctx context.Context, projectID, id string) (*herald.Event, error) {
+	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND project_id = ?`, id, projectID))
+	return e, notFound(err, "event %s", id)
+}
+
+// ListEvents lists a project's events newest first.
+func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]*herald.Event, string, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE project_id = ?`
+	args := []any{projectID}
+	if f.Type != "" {
+		q += ` AND type = ?`
+		args = append(args, f.Type)
+	}
+	if f.Channel != "" {
+		q += ` AND EXISTS (SELECT 1 FROM json_each(events.channels) WHERE value = ?)`
+		args = append(args, f.Channel)
+	}
+	if f.Since != nil {
+		q += ` AND created_at >= ?`
+		args = append(args, ns(*f.Since))
+	}
+	if f.Until != nil {
+		q += ` AND created_at < ?`
+		args = append(args, ns(*f.Until))
+	}
+	if page.Cursor != "" {
+		q += ` AND id < ?`
+		args = append(args, page.Cursor)
+	}
+	return listByID(ctx, db.r, q, args, page, scanEvent, func(e *herald.Event) string { return e.ID })
+}
+
+// GetDelivery returns one delivery of the project.
+func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (*herald.Delivery, error) {
+	d, err := scanDelivery(db.r.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = ? AND project_id = ?`, id, projectID))
+	return d, notFound(err, "delivery %s", id)
+}
+
+// ListDeliveries lists a project's deliveries newest first.
+func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]*herald.Delivery, string, error) {
+	q := `SELECT ` + deliveryCols + ` FROM deliveries WHERE project_id = ?`
+	args := []any{projectID}
+	if f.EndpointID != "" {
+		q += ` AND endpoint_id = ?`
+		args = append(args, f.EndpointID)
+	}
+	if f.EventID != "" {
+		q += ` AND event_id = ?`
+		args = append(args, f.EventID)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if f.Since != nil {
+		q += ` AND created_at >= ?`
+		args = append(args, ns(*f.Since))
+	}
+	if f.Until != nil {
+		q += ` AND created_at < ?`
+		args = append(args, ns(*f.Until))
+	}
+	if page.Cursor != "" {
+		q += ` AND id < ?`
+		args = append(args, page.Cursor)
+	}
+	return listByID(ctx, db.r, q, args, page, scanDelivery, func(d *herald.Delivery) string { return d.ID })
+}
+
+// ListAttempts returns a delivery's attempts, oldest first.
+func (db *DB) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*herald.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = ? AND project_id = ? ORDER BY started_at, id`, deliveryID, projectID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanAttempt)
+}
+
+// ListEndpointAttempts returns an endpoint's latest attempts, newest first.
+func (db *DB) ListEndpointAttempts(ctx context.Context, projectID, endpointID string, limit int) ([]*herald.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+attemptCols+` FROM attempts WHERE endpoint_id = ? AND project_id = ? ORDER BY started_at DESC, id DESC LIMIT ?`,
+		endpointID, projectID, clampLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanAttempt)
+}

@@ -1,0 +1,373 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+// claimSQL picks the deliveries to lease, in claim order. It first takes a
+// bounded window from the head of the two due queues (pending by
+// next_attempt_at, and expired leases) through their indexes, so a large
+// backlog costs no more than a small one; then applies the endpoint rules to
+// that window. live=0 rows belong to a missing or disabled endpoint: the
+// caller cancels them instead of leasing them.
+//
+// ?1 now, ?2 JSON list of endpoints to skip, ?3 window size,
+// ?4 per-endpoint cap (0 = none), ?5 limit.
+const claimSQL = `
+WITH due AS (
+	SELECT * FROM (
+		SELECT id, endpoint_id, next_attempt_at, priority, seq FROM deliveries
+		WHERE status = 'pending' AND next_attempt_at <= ?1
+			AND endpoint_id NOT IN (SELECT value FROM json_each(?2))
+		ORDER BY next_attempt_at, priority LIMIT ?3)
+	UNION ALL
+	SELECT * FROM (
+		SELECT id, endpoint_id, next_attempt_at, priority, seq FROM deliveries
+		WHERE status = 'in_flight' AND locked_until < ?1
+			AND endpoint_id NOT IN (SELECT value FROM json_each(?2))
+		ORDER BY locked_until LIMIT ?3)
+),
+c AS (
+	SELECT due.*,
+		(e.id IS NOT NULL AND e.enabled = 1 AND e.status != 'disabled') AS live,
+		COALESCE(e.ordered, 0) AS ordered
+	FROM due LEFT JOIN endpoints e ON e.id = due.endpoint_id
+),
+r AS (
+	SELECT c.*, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
+	FROM c
+	WHERE live = 0 OR ordered = 0 OR (
+		-- an ordered endpoint: only its oldest unfinished delivery, and only
+		-- while no other one holds a live lease
+		seq = (SELECT MIN(x.seq) FROM deliveries x
+			WHERE x.endpoint_id = c.endpoint_id AND x.status IN ('pending', 'in_flight'))
+		AND NOT EXISTS (SELECT 1 FROM deliveries y
+			WHERE y.endpoint_id = c.endpoint_id AND y.status = 'in_flight' AND y.locked_until >= ?1 AND y.id != c.id))
+)
+SELECT id, live FROM r
+WHERE live = 0 OR ?4 <= 0 OR rn <= ?4
+ORDER BY next_attempt_at, priority, seq
+LIMIT ?5`
+
+// ClaimDeliveries leases due deliveries to p.Owner and returns them with
+// their events, in claim order.
+func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Claim, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	now := ns(p.Now)
+	window := max(p.Limit*8, 512)
+	var claims []*store.Claim
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		claims = nil
+		rows, err := tx.QueryContext(ctx, claimSQL, now, idList(p.SkipEndpoints), window, p.PerEndpointLimit, p.Limit)
+		if err != nil {
+			return err
+		}
+		var take, dead []string
+		for rows.Next() {
+			var id string
+			var live bool
+			if err := rows.Scan(&id, &live); err != nil {
+				rows.Close()
+				return err
+			}
+			if live {
+				take = append(take, id)
+			} else {
+				dead = append(dead, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(dead) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL,
+				next_attempt_at = NULL, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`, now, idList(dead)); err != nil {
+				return err
+			}
+		}
+		if len(take) == 0 {
+			return nil
+		}
+		rows, err = tx.QueryContext(ctx, `UPDATE deliveries SET status = 'in_flight', locked_by = ?, locked_until = ?, updated_at = ?
+			WHERE id IN (SELECT value FROM json_each(?)) RETURNING `+deliveryCols,
+			p.Owner, ns(p.Now.Add(p.Lease)), now, idList(take))
+		if err != nil {
+			return err
+		}
+		ds, err := collect(rows, scanDelivery)
+		if err != nil {
+			return err
+		}
+		eventIDs := make([]string, len(ds))
+		for i, d := range ds {
+			eventIDs[i] = d.EventID
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE id IN (SELECT value FROM json_each(?))`, idList(eventIDs))
+		if err != nil {
+			return err
+		}
+		evs, err := collect(rows, scanEvent)
+		if err != nil {
+			return err
+		}
+		byEvent := make(map[string]*herald.Event, len(evs))
+		for _, e := range evs {
+			byEvent[e.ID] = e
+		}
+		byID := make(map[string]*herald.Delivery, len(ds))
+		for _, d := range ds {
+			byID[d.ID] = d
+		}
+		// RETURNING has no order: restore the claim order.
+		for _, id := range take {
+			if d := byID[id]; d != nil {
+				claims = append(claims, &store.Claim{Delivery: d, Event: byEvent[d.EventID]})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// CompleteAttempts records attempts and moves their deliveries on, in one
+// transaction. A canceled delivery stays canceled (its endpoint went away
+// while the attempt ran); it only gains the attempt.
+func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	now := ns(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		attemptIns := tx.StmtContext(ctx, db.stmts.attemptIns)
+		set, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3,
+			locked_by = NULL, locked_until = NULL, last_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7,
+			succeeded_at = CASE WHEN ?1 = 'succeeded' THEN ?7 ELSE succeeded_at END
+			WHERE id = ?8 AND (CASE WHEN ?9 THEN NOT (status = 'in_flight' AND locked_until >= ?7) ELSE status != 'canceled' END)`)
+		if err != nil {
+			return err
+		}
+		defer set.Close()
+		for _, r := range results {
+			a := r.Attempt
+			if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
+				return conflict(err, "attempt %s", a.ID)
+			}
+			var next any
+			if r.Status == herald.DeliveryPending {
+				next = nsPtr(r.NextAttemptAt)
+			}
+			lastErr := a.Error
+			if lastErr == "" {
+				lastErr = a.ErrorClass
+			}
+			if _, err := set.ExecContext(ctx, r.Status, a.Number, next, ns(a.StartedAt), a.ResponseStatus, lastErr, now, a.DeliveryID, r.Manual); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ReleaseDeliveries hands back owner's in-flight deliveries, due now.
+func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	now := ns(db.now())
+	_, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, locked_by = NULL, locked_until = NULL, updated_at = ?1
+		WHERE status = 'in_flight' AND locked_by = ?2 AND id IN (SELECT value FROM json_each(?3))`, now, owner, idList(deliveryIDs))
+	return err
+}
+
+// PostponeEndpoint moves the endpoint's pending deliveries due before until to until.
+func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error {
+	_, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?2
+		WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at < ?1`, ns(until), ns(db.now()), endpointID)
+	return err
+}
+
+// RequeueDeliveries makes the endpoint's exhausted and canceled deliveries
+// created in [since, until) pending and due now.
+func (db *DB) RequeueDeliveries(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
+	now := ns(db.now())
+	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, updated_at = ?1
+		WHERE endpoint_id = ?2 AND project_id = ?3 AND status IN ('exhausted', 'canceled') AND created_at >= ?4 AND created_at < ?5`,
+		now, endpointID, projectID, ns(since), ns(until))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// statsBucketWidths are the chart resolutions EndpointStats picks from: the
+// finest that keeps the window within statsMaxBuckets buckets.
+var statsBucketWidths = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+const statsMaxBuckets = 60
+
+// EndpointStats summarises the endpoint's deliveries and attempts since since.
+func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, since time.Time) (*store.EndpointStats, error) {
+	var one int
+	err := db.r.QueryRowContext(ctx, `SELECT 1 FROM endpoints WHERE id = ? AND project_id = ?`, endpointID, projectID).Scan(&one)
+	if err != nil {
+		return nil, notFound(err, "endpoint %s", endpointID)
+	}
+	st := &store.EndpointStats{Since: since.UTC(), Deliveries: map[string]int{}}
+	for _, s := range []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled} {
+		st.Deliveries[s] = 0
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries WHERE endpoint_id = ? AND project_id = ? AND created_at >= ? GROUP BY status`,
+		endpointID, projectID, ns(since))
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		st.Deliveries[s] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	type sample struct {
+		at int64
+		ms int64
+		ok bool
+	}
+	var samples []sample
+	rows, err = db.r.QueryContext(ctx, `SELECT started_at, duration_ms, response_status, error_class FROM attempts
+		WHERE endpoint_id = ? AND project_id = ? AND started_at >= ? ORDER BY started_at`, endpointID, projectID, ns(since))
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var s sample
+		var status int
+		var class string
+		if err := rows.Scan(&s.at, &s.ms, &status, &class); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.ok = class == "" && status >= 200 && status < 300
+		samples = append(samples, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	all := make([]int64, 0, len(samples))
+	for _, s := range samples {
+		all = append(all, s.ms)
+		if s.ok {
+			st.Succeeded++
+		}
+	}
+	st.Attempts = len(samples)
+	st.Failed = st.Attempts - st.Succeeded
+	if st.Attempts > 0 {
+		st.SuccessRate = float64(st.Succeeded) / float64(st.Attempts)
+	}
+	slices.Sort(all)
+	st.LatencyP50, st.LatencyP90, st.LatencyP99 = percentile(all, 50), percentile(all, 90), percentile(all, 99)
+
+	// Buckets cover [since, now], aligned on the width, empty ones included
+	// so a chart has an even time axis.
+	now := db.now()
+	if !now.After(since) {
+		return st, nil
+	}
+	width := statsBucketWidths[len(statsBucketWidths)-1]
+	for _, w := range statsBucketWidths {
+		if now.Sub(since)/w < statsMaxBuckets {
+			width = w
+			break
+		}
+	}
+	start := since.UTC().Truncate(width)
+	n := int(now.Sub(start)/width) + 1
+	lat := make([][]int64, n)
+	st.Buckets = make([]store.StatsBucket, n)
+	for i := range st.Buckets {
+		st.Buckets[i].Start = start.Add(time.Duration(i) * width)
+	}
+	for _, s := range samples {
+		i := int(fromNS(s.at).Sub(start) / width)
+		if i < 0 || i >= n {
+			continue
+		}
+		st.Buckets[i].Attempts++
+		if s.ok {
+			st.Buckets[i].Succeeded++
+		}
+		lat[i] = append(lat[i], s.ms)
+	}
+	for i := range st.Buckets {
+		slices.Sort(lat[i])
+		st.Buckets[i].LatencyP50, st.Buckets[i].LatencyP99 = percentile(lat[i], 50), percentile(lat[i], 99)
+	}
+	return st, nil
+}
+
+// percentile is the nearest-rank percentile of sorted values (0 when empty).
+func percentile(sorted []int64, p float64) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// QueueStats counts the unfinished deliveries.
+func (db *DB) QueueStats(ctx context.Context) (*store.QueueStats, error) {
+	var qs store.QueueStats
+	var oldest sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status IN ('pending', 'in_flight')`).Scan(&qs.Pending, &oldest)
+	if err != nil {
+		return nil, err
+	}
+	qs.OldestPending = fromNull(oldest)
+	return &qs, nil
+}
+
+// Purge deletes up to limit events created before before (their
+// deliveries, attempts and idempotency keys cascade), and expired
+// idempotency keys.
+func (db *DB) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int64
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?)`, ns(before), limit)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, ns(db.now().Add(-store.IdempotencyWindow)))
+		return err
+	})
+	return int(n), err
+}

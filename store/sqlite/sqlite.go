@@ -1,0 +1,338 @@
+// Package sqlite is Herald's embedded store: one database file, written by
+// one connection (SQLite allows one writer at a time, so queuing writes in
+// Go is cheaper than retrying SQLITE_BUSY) and read by a small pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ store.Store = (*DB)(nil)
+
+// Options configures Open. Zero values take the defaults.
+type Options struct {
+	// Now is the clock; tests inject one. Default time.Now.
+	Now func() time.Time
+	// Synchronous is PRAGMA synchronous. Default SynchronousDefault (FULL):
+	// with WAL, FULL syncs the log at every commit, so an accepted event
+	// survives power loss. NORMAL trades that for speed (benchmarks only).
+	Synchronous string
+	// ReadConns is the size of the read pool. Default ReadConnsDefault.
+	ReadConns int
+}
+
+// Defaults of Options.
+const (
+	SynchronousDefault = "FULL"
+	ReadConnsDefault   = 4
+	busyTimeoutMS      = 10000
+)
+
+func (o *Options) validate() error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Synchronous == "" {
+		o.Synchronous = SynchronousDefault
+	}
+	o.Synchronous = strings.ToUpper(o.Synchronous)
+	switch o.Synchronous {
+	case "FULL", "NORMAL", "EXTRA":
+	default:
+		return fmt.Errorf("sqlite: synchronous %q is not FULL, NORMAL or EXTRA", o.Synchronous)
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = ReadConnsDefault
+	}
+	return nil
+}
+
+// DB is a Herald database in one SQLite file. It implements store.Store.
+type DB struct {
+	path string
+	now  func() time.Time
+	w    *sql.DB // one connection: every write and write transaction
+	r    *sql.DB // query_only pool
+
+	// seq numbers deliveries in ingest order. Writes are serialised on w,
+	// so a counter bumped inside a write transaction is monotonic.
+	seqMu sync.Mutex
+	seq   int64
+
+	stmts statements
+
+	locksMu sync.Mutex
+	locks   map[string]bool
+}
+
+// Open opens (creating if needed) and migrates the database at path.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	common := url.Values{}
+	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "synchronous("+opts.Synchronous+")")
+
+	wq := url.Values{}
+	for k, v := range common {
+		wq[k] = append([]string(nil), v...)
+	}
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Set("_txlock", "immediate") // a write transaction takes the lock at BEGIN, not at its first write
+	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// Touch the file through the writer first: it switches it to WAL, which
+	// the query_only readers cannot do.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	rq := common
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(opts.ReadConns)
+	r.SetMaxIdleConns(opts.ReadConns)
+	r.SetConnMaxIdleTime(0)
+
+	db := &DB{path: path, now: opts.Now, w: w, r: r, locks: map[string]bool{}}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := w.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM deliveries`).Scan(&db.seq); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close releases the database.
+func (db *DB) Close() error {
+	db.stmts.close()
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Ping checks both connection pools answer.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.r.PingContext(ctx)
+}
+
+// TryLock takes a named lock. SQLite has one process per file (the writer
+// lock would starve a second one), so an in-process lock is the whole story.
+func (db *DB) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	db.locksMu.Lock()
+	defer db.locksMu.Unlock()
+	if db.locks[name] {
+		return nil, false, nil
+	}
+	db.locks[name] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			db.locksMu.Lock()
+			delete(db.locks, name)
+			db.locksMu.Unlock()
+		})
+	}, true, nil
+}
+
+// tx runs fn in a write transaction (BEGIN IMMEDIATE on the one writer).
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// nextSeq reserves n delivery sequence numbers; call inside a write tx.
+func (db *DB) nextSeq(n int) int64 {
+	db.seqMu.Lock()
+	defer db.seqMu.Unlock()
+	first := db.seq + 1
+	db.seq += int64(n)
+	return first
+}
+
+// notFound maps sql.ErrNoRows to an ENOTFOUND naming the thing.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return herald.Errorf(herald.ENOTFOUND, format+" not found", args...)
+	}
+	return err
+}
+
+// conflict maps a unique-key clash to ECONFLICT, and a missing parent
+// (foreign key) to ENOTFOUND.
+func conflict(err error, format string, args ...any) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return herald.Errorf(herald.ECONFLICT, format+" already exists", args...)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return herald.Errorf(herald.ENOTFOUND, "the parent of "+format+" does not exist", args...)
+		}
+	}
+	return err
+}
+
+// mustAffect returns ENOTFOUND when an UPDATE or DELETE matched no row.
+func mustAffect(res sql.Result, err error, format string, args ...any) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return herald.Errorf(herald.ENOTFOUND, format+" not found", args...)
+	}
+	return nil
+}
+
+// Time columns are INTEGER unix nanoseconds.
+
+func ns(t time.Time) int64 { return t.UnixNano() }
+
+func nsPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func fromNS(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func fromNull(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNS(n.Int64)
+	return &t
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// jsonText encodes a list or map column; nil becomes an empty one so that
+// readers always get a value to range over.
+func jsonList(v []string) string {
+	if v == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func jsonMap(v map[string]string) string {
+	if v == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func parseList(s string) ([]string, error) {
+	v := []string{}
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("sqlite: corrupt list column: %w", err)
+	}
+	return v, nil
+}
+
+func parseMap(s string) (map[string]string, error) {
+	v := map[string]string{}
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("sqlite: corrupt map column: %w", err)
+	}
+	return v, nil
+}
+
+// idList passes a list of ids as one JSON parameter, read with json_each.
+func idList(ids []string) string {
+	if ids == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(ids)
+	return string(b)
+}
+
+// clampLimit bounds a page size as the store contract asks.
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 50
+	case n > 1000:
+		return 1000
+	}
+	return n
+}
+
+type scanner interface{ Scan(dest ...any) error }

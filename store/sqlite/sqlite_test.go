@@ -1,0 +1,212 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/store/storetest"
+	"github.com/pressly/goose/v3"
+	"github.com/stretchr/testify/require"
+)
+
+func openTemp(t testing.TB, opts Options) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "herald.db"), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t, Options{}) })
+}
+
+func TestReopenKeepsDataAndMigrationsAreNoOp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	db, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	require.Equal(t, path, db.Path())
+	now := time.Now().UTC()
+	p := &herald.Project{ID: "prj_keep", Name: "keep", CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, db.CreateProject(ctx, p))
+	require.NoError(t, db.Close())
+
+	db, err = Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	got, err := db.GetProject(ctx, "prj_keep")
+	require.NoError(t, err)
+	require.Equal(t, "keep", got.Name)
+
+	sub, err := fs.Sub(migrations, "migrations")
+	require.NoError(t, err)
+	pr, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub, goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	pending, err := pr.HasPending(ctx)
+	require.NoError(t, err)
+	require.False(t, pending)
+	res, err := pr.Up(ctx)
+	require.NoError(t, err)
+	require.Empty(t, res, "re-running migrations applies nothing")
+}
+
+// TestSeqContinuesAfterReopen: ordered delivery relies on seq growing
+// across restarts.
+func TestSeqContinuesAfterReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "herald.db")
+	insert := func(db *DB) int64 {
+		now := time.Now().UTC()
+		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: "prj_s", Type: "t", Data: json.RawMessage(`{}`), CreatedAt: now, OccurredAt: now}
+		d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: "prj_s", EventID: ev.ID, EndpointID: "ep_x", Status: herald.DeliveryPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now}
+		_, err := db.InsertEvents(ctx, []*store.NewEvent{{Event: ev, Deliveries: []*herald.Delivery{d}}})
+		require.NoError(t, err)
+		got, err := db.GetDelivery(ctx, "prj_s", d.ID)
+		require.NoError(t, err)
+		return got.Seq
+	}
+	db, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	require.NoError(t, db.CreateProject(ctx, &herald.Project{ID: "prj_s", Name: "s"}))
+	first := insert(db)
+	require.NoError(t, db.Close())
+	db, err = Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer db.Close()
+	require.Greater(t, insert(db), first)
+}
+
+func TestDurabilityPragmas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openTemp(t, Options{})
+	var mode string
+	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
+	require.Equal(t, "wal", mode)
+	require.NoError(t, db.r.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
+	require.Equal(t, "wal", mode)
+
+	var sync, fk, queryOnly int
+	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
+	require.Equal(t, 2, sync, "FULL on the writer")
+	require.NoError(t, db.r.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
+	require.Equal(t, 2, sync, "FULL on the readers")
+	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk))
+	require.Equal(t, 1, fk)
+	require.NoError(t, db.r.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly))
+	require.Equal(t, 1, queryOnly, "readers cannot write")
+	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA query_only`).Scan(&queryOnly))
+	require.Equal(t, 0, queryOnly)
+
+	normal := openTemp(t, Options{Synchronous: "normal"})
+	require.NoError(t, normal.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
+	require.Equal(t, 1, sync, "NORMAL when asked")
+
+	_, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), Options{Synchronous: "OFF"})
+	require.ErrorContains(t, err, "synchronous")
+}
+
+// benchStore opens a store with one project and endpoint for benchmarks.
+func benchStore(b *testing.B, sync string) (*DB, *herald.Endpoint) {
+	db := openTemp(b, Options{Synchronous: sync})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	require.NoError(b, db.CreateProject(ctx, &herald.Project{ID: "prj_bench", Name: "bench", CreatedAt: now, UpdatedAt: now}))
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), ProjectID: "prj_bench", URL: "https://example.com", Enabled: true,
+		Status: herald.EndpointHealthy, CreatedAt: now, UpdatedAt: now}
+	require.NoError(b, db.CreateEndpoint(ctx, ep))
+	return db, ep
+}
+
+func benchBatch(ep *herald.Endpoint, n int) []*store.NewEvent {
+	now := time.Now().UTC()
+	batch := make([]*store.NewEvent, n)
+	for i := range batch {
+		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: ep.ProjectID, Type: "user.created",
+			Data: json.RawMessage(`{"user_id":"u_1","email":"a@example.com","plan":"pro"}`), Channels: []string{"acct_1"},
+			Metadata: map[string]string{"request_id": "r"}, OccurredAt: now, CreatedAt: now,
+			IdempotencyKey: herald.NewID(""), BodyHash: "h"}
+		d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: ep.ProjectID, EventID: ev.ID, EndpointID: ep.ID,
+			EventType: ev.Type, Status: herald.DeliveryPending, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now}
+		batch[i] = &store.NewEvent{Event: ev, Deliveries: []*herald.Delivery{d}}
+	}
+	return batch
+}
+
+// BenchmarkInsertEvents measures ingest: one transaction (one fsync with
+// synchronous=FULL) per call, each event with one delivery.
+func BenchmarkInsertEvents(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		for _, size := range []int{1, 64, 256} {
+			b.Run(fmt.Sprintf("sync=%s/batch=%d", sync, size), func(b *testing.B) {
+				db, ep := benchStore(b, sync)
+				ctx := context.Background()
+				b.ResetTimer()
+				for b.Loop() {
+					b.StopTimer()
+					batch := benchBatch(ep, size)
+					b.StartTimer()
+					if _, err := db.InsertEvents(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}
+
+// BenchmarkClaimComplete measures the dispatch side: claim a batch of 64
+// due deliveries, then record a successful attempt for each in one call.
+func BenchmarkClaimComplete(b *testing.B) {
+	const batch = 64
+	db, ep := benchStore(b, "FULL")
+	ctx := context.Background()
+	// Keep a backlog of due work so each iteration claims a full batch.
+	refill := func() {
+		for range 8 {
+			if _, err := db.InsertEvents(ctx, benchBatch(ep, 256)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	refill()
+	done := 0
+	b.ResetTimer()
+	for b.Loop() {
+		now := time.Now().UTC()
+		cs, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "bench", Now: now, Lease: time.Minute, Limit: batch})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cs) < batch {
+			b.StopTimer()
+			refill()
+			b.StartTimer()
+			continue
+		}
+		results := make([]*store.AttemptResult, len(cs))
+		for i, c := range cs {
+			results[i] = &store.AttemptResult{Status: herald.DeliverySucceeded, Attempt: &herald.Attempt{
+				ID: herald.NewID(herald.PrefixAttempt), ProjectID: c.Delivery.ProjectID, DeliveryID: c.Delivery.ID, EventID: c.Event.ID,
+				EndpointID: c.Delivery.EndpointID, Number: 1, Trigger: herald.TriggerScheduled, StartedAt: now, DurationMS: 3,
+				RequestURL: ep.URL, ResponseStatus: 200}}
+		}
+		if err := db.CompleteAttempts(ctx, results); err != nil {
+			b.Fatal(err)
+		}
+		done += len(cs)
+	}
+	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,376 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/webhook"
+)
+
+// statsWindow is the window of the endpoint stats and chart.
+const statsWindow = 24 * time.Hour
+
+type endpointRow struct {
+	Endpoint *herald.Endpoint
+	Stats    *store.EndpointStats
+	Last     *herald.Attempt
+}
+
+type endpointListData struct {
+	Rows []endpointRow
+	Next string
+}
+
+func (h *handler) endpointList(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	ctx := r.Context()
+	eps, next, err := h.st.ListEndpoints(ctx, prj.ID, store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")})
+	if err != nil {
+		h.cursorError(w, r, err)
+		return
+	}
+	since := h.cfg.Now().Add(-statsWindow)
+	rows := make([]endpointRow, len(eps))
+	for i, ep := range eps {
+		rows[i].Endpoint = ep
+		if rows[i].Stats, err = h.st.EndpointStats(ctx, prj.ID, ep.ID, since); err != nil {
+			h.storeError(w, r, err)
+			return
+		}
+		last, err := h.st.ListEndpointAttempts(ctx, prj.ID, ep.ID, 1)
+		if err != nil {
+			h.storeError(w, r, err)
+			return
+		}
+		if len(last) > 0 {
+			rows[i].Last = last[0]
+		}
+	}
+	h.render(w, r, http.StatusOK, "endpoints", "Endpoints", endpointListData{Rows: rows, Next: next})
+}
+
+// cursorError treats a store error on a list as a bad cursor when it is
+// invalid input, so a mangled ?cursor= is a 4xx page.
+func (h *handler) cursorError(w http.ResponseWriter, r *http.Request, err error) {
+	if herald.ErrorCode(err) == herald.EINVALID {
+		h.errorPage(w, r, http.StatusBadRequest, "Invalid page cursor.")
+		return
+	}
+	h.storeError(w, r, err)
+}
+
+type endpointFormData struct {
+	Endpoint *herald.Endpoint // nil when creating
+	Form     *form
+	HasBasic bool
+	HasBear  bool
+}
+
+func (h *handler) endpointNew(w http.ResponseWriter, r *http.Request) {
+	ep := &herald.Endpoint{Enabled: true, Timeout: herald.Duration(herald.TimeoutDefault),
+		ResponseMode: herald.ResponseWait, FailurePolicy: herald.FailClosed,
+		RetrySchedule: herald.RetryScheduleDefault, MaxInFlight: herald.MaxInFlightDefault}
+	h.render(w, r, http.StatusOK, "endpoint_form", "New endpoint", endpointFormData{Form: endpointForm(ep)})
+}
+
+func (h *handler) endpointCreate(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	ep := &herald.Endpoint{}
+	f := parseEndpointForm(r, ep)
+	ep.ID = herald.NewID(herald.PrefixEndpoint)
+	ep.ProjectID = prj.ID
+	ep.Secret = webhook.NewSecret()
+	ep.Status = herald.EndpointHealthy
+	now := h.cfg.Now().UTC()
+	ep.CreatedAt, ep.UpdatedAt = now, now
+	if !h.prepare(w, r, ep, f, endpointFormData{Form: f}, "New endpoint") {
+		return
+	}
+	if err := h.st.CreateEndpoint(r.Context(), ep); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	h.eng.EndpointsChanged(prj.ID)
+	h.setFlash(w, r, "Endpoint created. Reveal its signing secret below to verify deliveries.")
+	http.Redirect(w, r, h.path("p", prj.ID, "endpoints", ep.ID), http.StatusSeeOther)
+}
+
+// prepare validates ep with the API's rules and, if the form or the
+// endpoint is invalid, renders the form again with the errors and returns
+// false.
+func (h *handler) prepare(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, f *form, data endpointFormData, title string) bool {
+	err := prepareEndpoint(ep, h.cfg.Guard)
+	var he *herald.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &he) && he.Code == herald.EINVALID:
+		f.addFieldErrors(he.Fields)
+		if len(he.Fields) == 0 {
+			f.General = append(f.General, he.Message)
+		}
+	case errors.As(err, &he) && he.Code != herald.EINTERNAL:
+		f.General = append(f.General, he.Error())
+	default:
+		h.storeError(w, r, err)
+		return false
+	}
+	if !f.HasErrors() {
+		return true
+	}
+	h.render(w, r, http.StatusUnprocessableEntity, "endpoint_form", title, data)
+	return false
+}
+
+// endpointOf loads the {id} endpoint of the project; false after a 404.
+func (h *handler) endpointOf(w http.ResponseWriter, r *http.Request) (*herald.Endpoint, bool) {
+	ep, err := h.st.GetEndpoint(r.Context(), projectFrom(r).ID, r.PathValue("id"))
+	if err != nil {
+		h.storeError(w, r, err)
+		return nil, false
+	}
+	return ep, true
+}
+
+func formData(ep *herald.Endpoint, f *form) endpointFormData {
+	d := endpointFormData{Endpoint: ep, Form: f}
+	if ep.Auth != nil {
+		d.HasBasic = ep.Auth.Basic != nil && ep.Auth.Basic.Password != ""
+		d.HasBear = ep.Auth.Bearer != ""
+	}
+	return d
+}
+
+func (h *handler) endpointEdit(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "endpoint_form", "Edit endpoint", formData(ep, endpointForm(ep)))
+}
+
+func (h *handler) endpointUpdate(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	stored := *ep
+	f := parseEndpointForm(r, ep)
+	ep.UpdatedAt = h.cfg.Now().UTC()
+	if !h.prepare(w, r, ep, f, formData(&stored, f), "Edit endpoint") {
+		return
+	}
+	if err := h.st.UpdateEndpoint(r.Context(), ep); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	h.eng.EndpointsChanged(ep.ProjectID)
+	h.setFlash(w, r, "Endpoint saved.")
+	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+}
+
+type endpointDetailData struct {
+	Endpoint    *herald.Endpoint
+	Stats       *store.EndpointStats
+	States      []stateCount
+	Chart       *chart
+	Attempts    []*herald.Attempt
+	EventTypes  []*herald.EventType
+	Secret      string // the secret, after a rotation or on request
+	RecoverFrom string
+}
+
+type stateCount struct {
+	State string
+	N     int
+}
+
+func (h *handler) endpointDetail(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	h.renderEndpoint(w, r, ep, "")
+}
+
+func (h *handler) renderEndpoint(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, newSecret string) {
+	ctx := r.Context()
+	now := h.cfg.Now()
+	stats, err := h.st.EndpointStats(ctx, ep.ProjectID, ep.ID, now.Add(-statsWindow))
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	attempts, err := h.st.ListEndpointAttempts(ctx, ep.ProjectID, ep.ID, 25)
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	types, _, err := h.st.ListEventTypes(ctx, ep.ProjectID, store.Page{Limit: 200})
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	d := endpointDetailData{Endpoint: ep, Stats: stats, Attempts: attempts, EventTypes: types,
+		Secret: newSecret, Chart: newChart(stats.Buckets),
+		RecoverFrom: now.Add(-statsWindow).UTC().Format(datetimeLocal)}
+	for _, s := range []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled} {
+		d.States = append(d.States, stateCount{s, stats.Deliveries[s]})
+	}
+	title := ep.Name
+	if title == "" {
+		title = ep.URL
+	}
+	h.render(w, r, http.StatusOK, "endpoint", title, d)
+}
+
+func (h *handler) endpointTest(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	att, err := h.eng.Test(r.Context(), ep.ProjectID, ep.ID, strings.TrimSpace(r.PostFormValue("type")))
+	if err != nil {
+		h.actionError(w, r, ep, err)
+		return
+	}
+	h.setFlash(w, r, "Test event sent: "+attemptOutcome(att)+".")
+	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+}
+
+// actionError reports a failed button: input errors as a flash message on
+// the endpoint page, the rest as an error page.
+func (h *handler) actionError(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, err error) {
+	switch herald.ErrorCode(err) {
+	case herald.EINVALID, herald.ECONFLICT, herald.EUNAVAILABLE:
+		h.setFlash(w, r, "Failed: "+err.Error())
+		http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+	default:
+		h.storeError(w, r, err)
+	}
+}
+
+func attemptOutcome(a *herald.Attempt) string {
+	switch {
+	case a == nil:
+		return "no attempt"
+	case a.ErrorClass != "" && a.ResponseStatus == 0:
+		return fmt.Sprintf("%s error (%s)", a.ErrorClass, a.Error)
+	case a.Succeeded():
+		return fmt.Sprintf("HTTP %d in %d ms", a.ResponseStatus, a.DurationMS)
+	}
+	return fmt.Sprintf("failed with HTTP %d in %d ms", a.ResponseStatus, a.DurationMS)
+}
+
+func (h *handler) endpointRecover(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	f := newForm()
+	f.Values["since"] = r.PostFormValue("since")
+	since := parseTime(f, "since")
+	if since == nil {
+		h.setFlash(w, r, "Recover: give a start time (YYYY-MM-DDTHH:MM, UTC).")
+		http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+		return
+	}
+	n, err := h.eng.Recover(r.Context(), ep.ProjectID, ep.ID, *since, h.cfg.Now())
+	if err != nil {
+		h.actionError(w, r, ep, err)
+		return
+	}
+	h.setFlash(w, r, fmt.Sprintf("Requeued %d failed deliveries since %s UTC.", n, formatTime(*since)))
+	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+}
+
+// rotateGraceDefault is how long the old secret keeps signing after a
+// rotation, as in the API.
+const rotateGraceDefault = 24 * time.Hour
+
+// endpointRotate replaces the signing secret and answers with the page
+// itself, not a redirect, so the new secret is shown exactly once.
+func (h *handler) endpointRotate(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	grace := rotateGraceDefault
+	if s := strings.TrimSpace(r.PostFormValue("grace_period")); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			h.setFlash(w, r, "Rotate: the grace period is a duration between 0s and 168h, e.g. 24h.")
+			http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+			return
+		}
+		grace = d
+	}
+	now := h.cfg.Now().UTC()
+	until := now.Add(grace)
+	ep.PreviousSecret, ep.PreviousSecretUntil = ep.Secret, &until
+	ep.Secret = webhook.NewSecret()
+	ep.UpdatedAt = now
+	if err := h.st.UpdateEndpoint(r.Context(), ep); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	h.eng.EndpointsChanged(ep.ProjectID)
+	h.renderEndpoint(w, r, ep, ep.Secret)
+}
+
+// endpointSecret shows the current signing secret on request (a POST, so
+// that it is never in a cached or prefetched page).
+func (h *handler) endpointSecret(w http.ResponseWriter, r *http.Request) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	h.renderEndpoint(w, r, ep, ep.Secret)
+}
+
+func (h *handler) endpointEnable(w http.ResponseWriter, r *http.Request)  { h.setEnabled(w, r, true) }
+func (h *handler) endpointDisable(w http.ResponseWriter, r *http.Request) { h.setEnabled(w, r, false) }
+
+// setEnabled switches an endpoint on or off. Enabling also clears a
+// "disabled" health status left by the engine, so deliveries resume.
+func (h *handler) setEnabled(w http.ResponseWriter, r *http.Request, on bool) {
+	ep, ok := h.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	ep.Enabled = on
+	ep.UpdatedAt = h.cfg.Now().UTC()
+	if err := h.st.UpdateEndpoint(ctx, ep); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	if on && ep.Status == herald.EndpointDisabled {
+		if err := h.st.UpdateEndpointHealth(ctx, ep.ID, store.EndpointHealth{Status: herald.EndpointHealthy}); err != nil {
+			h.storeError(w, r, err)
+			return
+		}
+	}
+	h.eng.EndpointsChanged(ep.ProjectID)
+	if on {
+		h.setFlash(w, r, "Endpoint enabled.")
+	} else {
+		h.setFlash(w, r, "Endpoint disabled: it receives nothing until enabled again.")
+	}
+	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+}
+
+func (h *handler) endpointDelete(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	if err := h.st.DeleteEndpoint(r.Context(), prj.ID, r.PathValue("id")); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	h.eng.EndpointsChanged(prj.ID)
+	h.setFlash(w, r, "Endpoint deleted.")
+	http.Redirect(w, r, h.path("p", prj.ID, "endpoints"), http.StatusSeeOther)
+}

@@ -1,0 +1,234 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+)
+
+// eventPageSize is the number of rows on one page of the event log.
+const eventPageSize = 50
+
+// deliveryStates are the states the log filters by.
+var deliveryStates = []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled}
+
+type deliveryRow struct {
+	Delivery *herald.Delivery
+	Endpoint *herald.Endpoint // nil when deleted
+}
+
+type eventLogData struct {
+	Form       *form
+	States     []string
+	Endpoints  []*herald.Endpoint
+	Deliveries bool // status or endpoint filter: the rows are deliveries
+	Events     []*herald.Event
+	Rows       []deliveryRow
+	Next       string // the next page's URL, "" on the last page
+}
+
+// eventLog lists events newest first. Filtering by delivery status or
+// endpoint is a question about deliveries, so those filters list delivery
+// rows (each linking to its event) instead of events.
+func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	ctx := r.Context()
+	q := r.URL.Query()
+	f := newForm()
+	for _, k := range []string{"type", "status", "endpoint", "since", "until"} {
+		f.Values[k] = strings.TrimSpace(q.Get(k))
+	}
+	since, until := parseTime(f, "since"), parseTime(f, "until")
+	if st := f.Values["status"]; st != "" && !contains(deliveryStates, st) {
+		f.add("status", "unknown status")
+	}
+	eps, err := h.st.ProjectEndpoints(ctx, prj.ID)
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	d := eventLogData{Form: f, States: deliveryStates, Endpoints: eps}
+	if f.HasErrors() {
+		h.render(w, r, http.StatusUnprocessableEntity, "events", "Event log", d)
+		return
+	}
+	cursor := q.Get("cursor")
+	var next string
+	if f.Values["status"] != "" || f.Values["endpoint"] != "" {
+		d.Deliveries = true
+		byID := map[string]*herald.Endpoint{}
+		for _, ep := range eps {
+			byID[ep.ID] = ep
+		}
+		filter := store.DeliveryFilter{EndpointID: f.Values["endpoint"], Status: f.Values["status"], Since: since, Until: until}
+		// The store filters deliveries by endpoint and status, not by
+		// event type: for a type, read on until the page is full.
+		for range 10 {
+			var ds []*herald.Delivery
+			ds, next, err = h.st.ListDeliveries(ctx, prj.ID, filter, store.Page{Limit: eventPageSize, Cursor: cursor})
+			if err != nil {
+				h.cursorError(w, r, err)
+				return
+			}
+			for _, dl := range ds {
+				if t := f.Values["type"]; t == "" || dl.EventType == t {
+					d.Rows = append(d.Rows, deliveryRow{Delivery: dl, Endpoint: byID[dl.EndpointID]})
+				}
+			}
+			cursor = next
+			if next == "" || len(d.Rows) >= eventPageSize {
+				break
+			}
+		}
+	} else {
+		d.Events, next, err = h.st.ListEvents(ctx, prj.ID, store.EventFilter{Type: f.Values["type"], Since: since, Until: until},
+			store.Page{Limit: eventPageSize, Cursor: cursor})
+		if err != nil {
+			h.cursorError(w, r, err)
+			return
+		}
+	}
+	if next != "" {
+		nq := url.Values{}
+		for k, v := range f.Values {
+			if v != "" {
+				nq.Set(k, v)
+			}
+		}
+		nq.Set("cursor", next)
+		d.Next = h.path("p", prj.ID, "events") + "?" + nq.Encode()
+	}
+	h.render(w, r, http.StatusOK, "events", "Event log", d)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type eventData struct {
+	Event     *herald.Event
+	Rows      []deliveryRow
+	Endpoints []*herald.Endpoint
+}
+
+func (h *handler) eventDetail(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	ctx := r.Context()
+	ev, err := h.st.GetEvent(ctx, prj.ID, r.PathValue("id"))
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	ds, _, err := h.st.ListDeliveries(ctx, prj.ID, store.DeliveryFilter{EventID: ev.ID}, store.Page{Limit: 200})
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	eps, err := h.st.ProjectEndpoints(ctx, prj.ID)
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	byID := map[string]*herald.Endpoint{}
+	for _, ep := range eps {
+		byID[ep.ID] = ep
+	}
+	d := eventData{Event: ev, Endpoints: eps}
+	for _, dl := range ds {
+		d.Rows = append(d.Rows, deliveryRow{Delivery: dl, Endpoint: byID[dl.EndpointID]})
+	}
+	h.render(w, r, http.StatusOK, "event", "Event "+ev.ID, d)
+}
+
+func (h *handler) eventReplay(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	id := r.PathValue("id")
+	ctx := r.Context()
+	if _, err := h.st.GetEvent(ctx, prj.ID, id); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	epID := strings.TrimSpace(r.PostFormValue("endpoint_id"))
+	back := h.path("p", prj.ID, "events", id)
+	n, err := h.eng.Replay(ctx, prj.ID, id, epID)
+	switch {
+	case err == nil:
+		h.setFlash(w, r, fmt.Sprintf("Replayed: %d new deliveries.", n))
+	case herald.ErrorCode(err) == herald.EINTERNAL:
+		h.storeError(w, r, err)
+		return
+	default:
+		h.setFlash(w, r, "Replay failed: "+err.Error())
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+type attemptView struct {
+	*herald.Attempt
+	Body string // the response body, pretty-printed when it is JSON
+}
+
+type deliveryData struct {
+	Delivery *herald.Delivery
+	Event    *herald.Event
+	Endpoint *herald.Endpoint // nil when deleted
+	Attempts []attemptView
+}
+
+func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	ctx := r.Context()
+	dl, err := h.st.GetDelivery(ctx, prj.ID, r.PathValue("id"))
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	d := deliveryData{Delivery: dl}
+	if d.Event, err = h.st.GetEvent(ctx, prj.ID, dl.EventID); err != nil && !herald.IsNotFound(err) {
+		h.storeError(w, r, err)
+		return
+	}
+	if d.Endpoint, err = h.st.GetEndpoint(ctx, prj.ID, dl.EndpointID); err != nil && !herald.IsNotFound(err) {
+		h.storeError(w, r, err)
+		return
+	}
+	atts, err := h.st.ListAttempts(ctx, prj.ID, dl.ID)
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	for _, a := range atts {
+		d.Attempts = append(d.Attempts, attemptView{Attempt: a, Body: prettyJSON(a.ResponseBody)})
+	}
+	h.render(w, r, http.StatusOK, "delivery", "Delivery "+dl.ID, d)
+}
+
+func (h *handler) deliveryRetry(w http.ResponseWriter, r *http.Request) {
+	prj := projectFrom(r)
+	ctx := r.Context()
+	dl, err := h.st.GetDelivery(ctx, prj.ID, r.PathValue("id"))
+	if err != nil {
+		h.storeError(w, r, err)
+		return
+	}
+	att, err := h.eng.Retry(ctx, prj.ID, dl.ID)
+	switch {
+	case err == nil:
+		h.setFlash(w, r, "Retried: "+attemptOutcome(att)+".")
+	case herald.ErrorCode(err) == herald.EINTERNAL:
+		h.storeError(w, r, err)
+		return
+	default:
+		h.setFlash(w, r, "Retry failed: "+err.Error())
+	}
+	http.Redirect(w, r, h.path("p", prj.ID, "deliveries", dl.ID), http.StatusSeeOther)
+}
