@@ -47,8 +47,12 @@ type object struct {
 // empty body is an empty object when emptyOK (bodies that are optional).
 func decodeObject(data []byte, loc string, v *herald.Validation, emptyOK bool) (*object, bool) {
 	o := &object{loc: loc, fields: map[string]json.RawMessage{}, used: map[string]bool{}, v: v}
-	if emptyOK && len(bytes.TrimSpace(data)) == 0 {
-		return o, true
+	if len(bytes.TrimSpace(data)) == 0 {
+		if emptyOK {
+			return o, true
+		}
+		v.Add(loc, nil, "required: a JSON object")
+		return o, false
 	}
 	if err := json.Unmarshal(data, &o.fields); err != nil {
 		v.Add(loc, nil, "%s", jsonMessage(err, "a JSON object"))

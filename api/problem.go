@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -51,7 +52,12 @@ func problemOf(err error) *Problem {
 		return newProblem(http.StatusInternalServerError, "internal error")
 	}
 	p := newProblem(statusOf(e.Code), e.Message)
-	if e.Fields != nil {
+	if len(e.Fields) > 0 {
+		// The detail names the first field, for clients that show only it.
+		p.Detail = e.Error()
+		if n := len(e.Fields) - 1; n > 0 {
+			p.Detail += fmt.Sprintf(" (and %d more)", n)
+		}
 		p.Errors = e.Fields
 	}
 	return p
@@ -67,7 +73,8 @@ func newProblem(status int, detail string) *Problem {
 	}
 }
 
-// writeProblem writes p. Internal errors are logged with their cause.
+// writeError answers with the problem of err. Internal errors are logged
+// with their cause; the client sees only "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemOf(err)
 	if p.Status >= 500 {

@@ -5,7 +5,33 @@
 // herald error codes to status codes lives in one place (problem.go).
 //
 // The OpenAPI document (openapi.json, embedded) is kept by hand and is the
-// contract; a test keeps it and the routes registered here in step.
+// contract; a test keeps it and the route table in step.
+//
+// Choices where DESIGN.md is silent:
+//
+//   - Access: the admin key reaches everything. A project key reaches its
+//     own project's routes (api-keys included); on another project it gets
+//     404, as if the project did not exist. On POST/GET /v1/projects, and
+//     on PATCH/DELETE of its own project, it gets 403: nothing is hidden
+//     there, the route just needs the admin key.
+//   - Request bodies: any Content-Type is read as JSON. Unknown fields,
+//     wrong types and read-only fields (id, status, created_at…) are 422s
+//     naming the field. Bodies over MaxBodyBytes are 413; the batch route
+//     takes BatchBodyFactor times as much, each event still within
+//     MaxBodyBytes.
+//   - PATCH changes only the fields present; null resets a field to its
+//     default (clears optional ones). An endpoint's secret changes only
+//     through …/secret/rotate. enabled:false marks the endpoint disabled
+//     ("disabled through the API") and cancels its pending deliveries;
+//     enabled:true on a disabled endpoint makes it healthy again.
+//   - Credentials: responses show an endpoint's basic password and bearer
+//     token as "********"; that value sent back in a PATCH keeps the stored
+//     credential. The secret is in the create answer and GET …/secret only.
+//   - Batch idempotency: an event's id is its key; events without one, in a
+//     request with an Idempotency-Key header, get "<header>:<index>".
+//   - The API rate limit is a token bucket per key (burst: one second's
+//     worth); health, readiness, metrics and the OpenAPI document are
+//     neither authenticated nor limited.
 package api
 
 import (
@@ -76,18 +102,18 @@ const (
 
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
-	cfg     Config
-	store   store.Store
-	engine  *delivery.Engine
-	guard   *netguard.Guard
-	log     *slog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
-	routes  []route
+	cfg    Config
+	store  store.Store
+	engine *delivery.Engine
+	guard  *netguard.Guard
+	log    *slog.Logger
+	now    func() time.Time
+	mux    *http.ServeMux
+	routes []route
 	// patterns are the registered mux patterns: the only route labels.
 	patterns map[string]bool
-	limiter *limiter
-	metrics *httpMetrics
+	limiter  *limiter
+	metrics  *httpMetrics
 }
 
 // New returns a Server.
@@ -154,11 +180,11 @@ func New(cfg Config) (*Server, error) {
 type access int
 
 const (
-	public       access = iota // no key
-	adminOnly                  // the admin key; a project key gets 403
-	projectRead                // the admin key, or the project's own key
-	projectAdmin               // the admin key; the project's own key gets 403
-	project                    // the admin key, or the project's own key; the project is loaded
+	public        access = iota // no key
+	adminOnly                   // the admin key; a project key gets 403
+	projectRead                 // the admin key, or the project's own key
+	projectAdmin                // the admin key; the project's own key gets 403
+	projectScoped               // the admin key, or the project's own key; the project is loaded
 )
 
 // route is one entry of the API.
@@ -189,41 +215,41 @@ func (s *Server) routeTable() []route {
 		{"PATCH", "/v1/projects/{project}", projectAdmin, s.updateProject},
 		{"DELETE", "/v1/projects/{project}", projectAdmin, s.deleteProject},
 
-		{"POST", "/v1/projects/{project}/api-keys", project, s.createAPIKey},
-		{"GET", "/v1/projects/{project}/api-keys", project, s.listAPIKeys},
-		{"DELETE", "/v1/projects/{project}/api-keys/{id}", project, s.deleteAPIKey},
+		{"POST", "/v1/projects/{project}/api-keys", projectScoped, s.createAPIKey},
+		{"GET", "/v1/projects/{project}/api-keys", projectScoped, s.listAPIKeys},
+		{"DELETE", "/v1/projects/{project}/api-keys/{id}", projectScoped, s.deleteAPIKey},
 
-		{"POST", "/v1/projects/{project}/event-types", project, s.createEventType},
-		{"GET", "/v1/projects/{project}/event-types", project, s.listEventTypes},
-		{"GET", "/v1/projects/{project}/event-types/{name}", project, s.getEventType},
-		{"PATCH", "/v1/projects/{project}/event-types/{name}", project, s.updateEventType},
-		{"DELETE", "/v1/projects/{project}/event-types/{name}", project, s.deleteEventType},
+		{"POST", "/v1/projects/{project}/event-types", projectScoped, s.createEventType},
+		{"GET", "/v1/projects/{project}/event-types", projectScoped, s.listEventTypes},
+		{"GET", "/v1/projects/{project}/event-types/{name}", projectScoped, s.getEventType},
+		{"PATCH", "/v1/projects/{project}/event-types/{name}", projectScoped, s.updateEventType},
+		{"DELETE", "/v1/projects/{project}/event-types/{name}", projectScoped, s.deleteEventType},
 
-		{"POST", "/v1/projects/{project}/endpoints", project, s.createEndpoint},
-		{"GET", "/v1/projects/{project}/endpoints", project, s.listEndpoints},
-		{"GET", "/v1/projects/{project}/endpoints/{id}", project, s.getEndpoint},
-		{"PATCH", "/v1/projects/{project}/endpoints/{id}", project, s.updateEndpoint},
-		{"DELETE", "/v1/projects/{project}/endpoints/{id}", project, s.deleteEndpoint},
-		{"GET", "/v1/projects/{project}/endpoints/{id}/secret", project, s.getEndpointSecret},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/secret/rotate", project, s.rotateEndpointSecret},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/test", project, s.testEndpoint},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/recover", project, s.recoverEndpoint},
-		{"GET", "/v1/projects/{project}/endpoints/{id}/stats", project, s.endpointStats},
+		{"POST", "/v1/projects/{project}/endpoints", projectScoped, s.createEndpoint},
+		{"GET", "/v1/projects/{project}/endpoints", projectScoped, s.listEndpoints},
+		{"GET", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.getEndpoint},
+		{"PATCH", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.updateEndpoint},
+		{"DELETE", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.deleteEndpoint},
+		{"GET", "/v1/projects/{project}/endpoints/{id}/secret", projectScoped, s.getEndpointSecret},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/secret/rotate", projectScoped, s.rotateEndpointSecret},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/test", projectScoped, s.testEndpoint},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/recover", projectScoped, s.recoverEndpoint},
+		{"GET", "/v1/projects/{project}/endpoints/{id}/stats", projectScoped, s.endpointStats},
 
-		{"POST", "/v1/projects/{project}/events", project, s.ingest},
-		{"POST", "/v1/projects/{project}/events/batch", project, s.ingestBatch},
-		{"GET", "/v1/projects/{project}/events", project, s.listEvents},
-		{"GET", "/v1/projects/{project}/events/{id}", project, s.getEvent},
-		{"POST", "/v1/projects/{project}/events/{id}/replay", project, s.replayEvent},
+		{"POST", "/v1/projects/{project}/events", projectScoped, s.ingest},
+		{"POST", "/v1/projects/{project}/events/batch", projectScoped, s.ingestBatch},
+		{"GET", "/v1/projects/{project}/events", projectScoped, s.listEvents},
+		{"GET", "/v1/projects/{project}/events/{id}", projectScoped, s.getEvent},
+		{"POST", "/v1/projects/{project}/events/{id}/replay", projectScoped, s.replayEvent},
 
-		{"GET", "/v1/projects/{project}/deliveries", project, s.listDeliveries},
-		{"GET", "/v1/projects/{project}/deliveries/{id}", project, s.getDelivery},
-		{"GET", "/v1/projects/{project}/deliveries/{id}/attempts", project, s.listAttempts},
-		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", project, s.retryDelivery},
+		{"GET", "/v1/projects/{project}/deliveries", projectScoped, s.listDeliveries},
+		{"GET", "/v1/projects/{project}/deliveries/{id}", projectScoped, s.getDelivery},
+		{"GET", "/v1/projects/{project}/deliveries/{id}/attempts", projectScoped, s.listAttempts},
+		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", projectScoped, s.retryDelivery},
 
-		{"POST", "/v1/projects/{project}/hooks/{event_type}", project, s.runHook},
+		{"POST", "/v1/projects/{project}/hooks/{event_type}", projectScoped, s.runHook},
 
-		{"POST", "/projects/{project}/events/{event_type}/webhooks", project, s.subscribe},
+		{"POST", "/projects/{project}/events/{event_type}/webhooks", projectScoped, s.subscribe},
 	}
 }
 
@@ -344,14 +370,14 @@ func (s *Server) admit(r *http.Request, a access, c *call) error {
 		if !admin {
 			return errForbidden{"this route needs the admin key"}
 		}
-	case projectRead, projectAdmin, project:
+	case projectRead, projectAdmin, projectScoped:
 		if !admin && projectID != pathProject {
 			return notFound("project")
 		}
 		if a == projectAdmin && !admin {
 			return errForbidden{"changing or deleting a project needs the admin key"}
 		}
-		if a == project {
+		if a == projectScoped {
 			p, err := s.store.GetProject(r.Context(), pathProject)
 			if err != nil {
 				if herald.IsNotFound(err) {

@@ -240,7 +240,7 @@ func TestProblemIsDecodedIntoError(t *testing.T) {
 	if !reflect.DeepEqual(apiErr, want) {
 		t.Fatalf("error = %+v, want %+v", apiErr, want)
 	}
-	if got := err.Error(); got != "herald: 422 Unprocessable Entity: validation failed (body.url: must be http or https)" {
+	if got := err.Error(); got != "herald: 422 Unprocessable Entity: body.url: must be http or https" {
 		t.Fatalf("Error() = %q", got)
 	}
 }

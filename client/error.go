@@ -39,27 +39,27 @@ type FieldError struct {
 	Value any `json:"value,omitempty"`
 }
 
-// Error formats the problem on one line: the status, the title or detail,
-// and the field errors.
+// Error formats the problem on one line: the status and title, then the
+// field errors when there are some (they say more than a detail such as
+// "validation failed"), else the detail.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "herald: %d", e.Status)
 	if e.Title != "" {
 		b.WriteString(" " + e.Title)
 	}
-	if e.Detail != "" && e.Detail != e.Title {
+	switch {
+	case len(e.Errors) > 0:
+		for i, f := range e.Errors {
+			if i == 0 {
+				b.WriteString(": ")
+			} else {
+				b.WriteString("; ")
+			}
+			b.WriteString(f.Location + ": " + f.Message)
+		}
+	case e.Detail != "" && e.Detail != e.Title:
 		b.WriteString(": " + e.Detail)
-	}
-	for i, f := range e.Errors {
-		if i == 0 {
-			b.WriteString(" (")
-		} else {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Location + ": " + f.Message)
-		if i == len(e.Errors)-1 {
-			b.WriteString(")")
-		}
 	}
 	return b.String()
 }

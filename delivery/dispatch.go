@@ -61,6 +61,7 @@ type lane struct {
 	running  bool          // a goroutine serves the lane
 	signal   chan struct{} // wakes the lane goroutine
 	blocked  bool          // the endpoint is off: nothing is claimed for it
+	starved  bool          // skipped by a claim for being full: wake the claim loop when it has room
 }
 
 func newDispatcher(e *Engine) *dispatcher {
@@ -141,6 +142,28 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 	l.reserved++
 	d.held++
 	return true
+}
+
+// hasRoom reports whether a claim now could give the endpoint's lane work.
+func (d *dispatcher) hasRoom(endpointID string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.active {
+		return false
+	}
+	if d.held >= d.maxHeld {
+		d.backlog = true // ask when sends complete
+		return false
+	}
+	l := d.lanes[endpointID]
+	if l == nil || l.ep == nil {
+		return true
+	}
+	if l.load() >= holdCap(l.ep) {
+		l.starved = true // ask when it frees up
+		return false
+	}
+	return !l.blocked
 }
 
 // unreserve gives back a reservation whose delivery was not inserted.
@@ -281,7 +304,11 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		if l.ep == nil {
 			continue
 		}
-		if l.blocked || l.load() >= holdCap(l.ep) || d.e.health.paused(id, now) {
+		switch {
+		case l.load() >= holdCap(l.ep):
+			l.starved = true
+			skip = append(skip, id)
+		case l.blocked || d.e.health.paused(id, now):
 			skip = append(skip, id)
 		}
 	}
@@ -309,7 +336,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		d.accept(ctx, c)
 	}
 	more := len(claims) == limit
-	d.setBacklog(more || len(skip) > 0)
+	d.setBacklog(more)
 	return more
 }
 
@@ -496,16 +523,22 @@ func (d *dispatcher) send(l *lane, c *store.Claim) {
 func (d *dispatcher) done(l *lane, c *store.Claim, release bool) {
 	if release {
 		d.release([]*store.Claim{c})
+		d.e.health.unprobe(l.id) // if it was the probe, the next one is
 	}
 	d.mu.Lock()
 	l.sending--
 	d.held--
-	backlog := d.backlog
+	// Ask the database for more only when it may have some for us: the
+	// last claim was full, or this lane was passed over for being full.
+	wake := d.backlog || (l.starved && l.load() < holdCap(l.ep))
+	if wake {
+		l.starved = false
+	}
 	if len(l.queue) > 0 {
 		d.startLocked(l)
 	}
 	d.mu.Unlock()
-	if backlog {
+	if wake {
 		d.wakeNow()
 	}
 }

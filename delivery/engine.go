@@ -119,7 +119,6 @@ func (c *Config) setDefaults() {
 	}
 }
 
-
 // Run dispatches until ctx ends, then drains (bounded by DrainTimeout) and
 // returns. Maintenance (retention, queue metrics) runs here too. Run may be
 // called once at a time.

@@ -34,6 +34,7 @@ type healthBook struct {
 }
 
 type epHealth struct {
+	projectID    string
 	failures     int
 	failingSince *time.Time
 	openUntil    time.Time // zero: breaker closed
@@ -50,13 +51,35 @@ func newHealthBook(e *Engine) *healthBook {
 func (h *healthBook) stateLocked(ep *herald.Endpoint) *epHealth {
 	s := h.m[ep.ID]
 	if s == nil {
-		s = &epHealth{failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince}
+		s = &epHealth{projectID: ep.ProjectID, failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince,
+			disabled: ep.Status == herald.EndpointDisabled}
 		if ep.PausedUntil != nil {
 			s.openUntil = *ep.PausedUntil
 		}
 		h.m[ep.ID] = s
 	}
 	return s
+}
+
+// unprobe forgets an outstanding probe that was not sent after all.
+func (h *healthBook) unprobe(id string) {
+	h.mu.Lock()
+	if s := h.m[id]; s != nil {
+		s.probing = false
+	}
+	h.mu.Unlock()
+}
+
+// forget drops the project's disabled endpoints' state, so that one
+// re-enabled by an operator starts afresh.
+func (h *healthBook) forget(projectID string) {
+	h.mu.Lock()
+	for id, s := range h.m {
+		if s.projectID == projectID && s.disabled {
+			delete(h.m, id)
+		}
+	}
+	h.mu.Unlock()
 }
 
 // paused reports whether nothing may be sent to the endpoint now (breaker
@@ -99,8 +122,10 @@ const (
 	actDisable
 )
 
-// observe accounts one attempt's outcome and acts on the endpoint.
-func (h *healthBook) observe(ep *herald.Endpoint, att *herald.Attempt, v verdict, now time.Time) {
+// account records one attempt's outcome and returns what it asks of the
+// endpoint (for apply) and the endpoint's health; hs.PausedUntil is set
+// while the breaker is open.
+func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict, now time.Time) (healthAction, store.EndpointHealth) {
 	h.mu.Lock()
 	s := h.stateLocked(ep)
 	act := actNone
@@ -150,14 +175,15 @@ func (h *healthBook) observe(ep *herald.Endpoint, att *herald.Attempt, v verdict
 		hs.Status, hs.DisabledReason, hs.PausedUntil = herald.EndpointDisabled, reason, nil
 	}
 	h.mu.Unlock()
+	return act, hs
+}
 
+// apply carries out an action of account: breaker, health record,
+// operational events.
+func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.EndpointHealth) {
 	if act == actNone {
 		return
 	}
-	h.apply(ep, act, hs)
-}
-
-func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.EndpointHealth) {
 	e := h.e
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -188,14 +214,14 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 		e.disp.kick(ep.ID)
 	case actDisable:
 		log.Warn("endpoint disabled", "reason", hs.DisabledReason)
-		e.EndpointsChanged(ep.ProjectID)
+		e.invalidate(ep.ProjectID)
 		e.emit(ctx, ep.ProjectID, EventEndpointDisabled, map[string]any{
 			"endpoint_id": ep.ID, "url": ep.URL, "reason": hs.DisabledReason,
 			"failing_since": hs.FailingSince,
 		})
 	}
 	if act == actOpen || act == actReopen || act == actClose {
-		e.EndpointsChanged(ep.ProjectID) // status shown by the cache changed
+		e.invalidate(ep.ProjectID) // the cached status changed
 	}
 }
 

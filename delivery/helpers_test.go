@@ -21,7 +21,7 @@ import (
 
 // testBundle is one engine over a real SQLite file with one project.
 type testBundle struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	st      store.Store
 	db      *sqlite.DB
@@ -32,7 +32,7 @@ type testBundle struct {
 
 // setup opens a fresh database and an engine with test-friendly settings;
 // mutate adjusts the config first.
-func setup(t *testing.T, mutate func(*Config)) *testBundle {
+func setup(t testing.TB, mutate func(*Config)) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "herald.db")
@@ -173,7 +173,7 @@ type receiver struct {
 	maxSeen  atomic.Int64
 }
 
-func newReceiver(t *testing.T, respond func(n int, r *http.Request, w http.ResponseWriter)) *receiver {
+func newReceiver(t testing.TB, respond func(n int, r *http.Request, w http.ResponseWriter)) *receiver {
 	rc := &receiver{}
 	if respond == nil {
 		respond = func(int, *http.Request, http.ResponseWriter) {}

@@ -15,14 +15,14 @@ import (
 
 // Limits of an ingested event.
 const (
-	TypeMaxLen      = 128
-	ChannelsMax     = 10
-	ChannelMaxLen   = 128
-	MetadataMax     = 32
-	MetadataKeyMax  = 128
-	MetadataValMax  = 1024
-	ClientIDMaxLen  = 255
-	IngestBatchMax  = 1000
+	TypeMaxLen     = 128
+	ChannelsMax    = 10
+	ChannelMaxLen  = 128
+	MetadataMax    = 32
+	MetadataKeyMax = 128
+	MetadataValMax = 1024
+	ClientIDMaxLen = 255
+	IngestBatchMax = 1000
 )
 
 // Ingest validates, routes and durably stores events; it returns once they
@@ -234,7 +234,9 @@ func (e *Engine) newDelivery(ev *herald.Event, ep *herald.Endpoint, now time.Tim
 // Notifier, other processes) for the pending ones.
 func (e *Engine) insert(ctx context.Context, batch []*store.NewEvent) ([]store.InsertResult, error) {
 	res, err := e.commit.insert(ctx, batch)
-	pending := false
+	// pending: other processes may take the new work; wake: this one has
+	// room for it (a full lane asks for more when it frees up).
+	pending, wake := false, false
 	for j, ne := range batch {
 		inserted := err == nil && !res[j].Replayed && !res[j].Conflict
 		for _, d := range ne.Deliveries {
@@ -246,14 +248,17 @@ func (e *Engine) insert(ctx context.Context, batch []*store.NewEvent) ([]store.I
 				e.disp.unreserve(d.EndpointID)
 			case inserted && d.Status == herald.DeliveryPending:
 				pending = true
+				wake = wake || e.disp.hasRoom(d.EndpointID)
 			}
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if pending {
+	if wake {
 		e.disp.wakeNow()
+	}
+	if pending {
 		if n, ok := e.store.(store.Notifier); ok {
 			if err := n.Notify(ctx); err != nil {
 				e.log.Warn("notify failed", "error", err)

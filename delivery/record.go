@@ -102,9 +102,16 @@ func (r *recorder) write(batch []recorded) {
 func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attempt) {
 	now := e.now()
 	v := decide(ep, att, now)
+	act, hs := e.health.account(ep, att, v, now)
+	if v.Next != nil && hs.PausedUntil != nil && v.Next.Before(*hs.PausedUntil) {
+		// The breaker is open: the retry waits for the probe like the
+		// endpoint's other deliveries (in every process).
+		t := *hs.PausedUntil
+		v.Next = &t
+	}
 	e.rec.add(&store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next}, ep.Ordered)
 	e.count(v, c.Event, now)
-	e.health.observe(ep, att, v, now)
+	e.health.apply(ep, act, hs)
 	if v.Status == herald.DeliveryExhausted {
 		e.emitExhausted(ep, c.Delivery, c.Event, att)
 	}

@@ -51,6 +51,12 @@ func (c *routeCache) init() {
 // EndpointsChanged drops cached routing for the project (call after any
 // endpoint create, update or delete).
 func (e *Engine) EndpointsChanged(projectID string) {
+	e.health.forget(projectID)
+	e.invalidate(projectID)
+}
+
+// invalidate drops the project's cached endpoints.
+func (e *Engine) invalidate(projectID string) {
 	c := &e.routes
 	c.mu.Lock()
 	delete(c.projects, projectID)

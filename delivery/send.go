@@ -44,10 +44,14 @@ type envelope struct {
 
 // Envelope returns the default JSON body of ev as sent to endpoints.
 func Envelope(ev *herald.Event) ([]byte, error) {
+	ts := ev.CreatedAt
+	if ts.IsZero() {
+		ts = ev.OccurredAt
+	}
 	env := envelope{
 		ID:        ev.ID,
 		Type:      ev.Type,
-		Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
+		Timestamp: ts.UTC().Format(time.RFC3339),
 		ProjectID: ev.ProjectID,
 		Data:      ev.Data,
 		Channels:  ev.Channels,

@@ -154,11 +154,15 @@ func (r *Runner) RunJSON(ctx context.Context, p *herald.Project, eventType strin
 // A deny is not an error. Errors are invalid input (*herald.Error
 // EINVALID) or a failure to read the endpoints or store the run.
 func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, req Request) (*Result, error) {
+	if p == nil {
+		return nil, herald.Errorf(herald.ENOTFOUND, "project not found")
+	}
 	var v herald.Validation
 	validateEventType(&v, eventType)
 	if !isObject(req.Data) {
 		v.Add("body.data", nil, "must be a JSON object")
 	}
+	validateMetadata(&v, req.Metadata)
 	timeout := req.Timeout.D()
 	switch {
 	case timeout < 0:
@@ -175,7 +179,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 	// The budget runs on the real (monotonic) clock, whatever Config.Now
 	// says: it bounds real waiting.
 	deadline := time.Now().Add(timeout)
-	now := r.cfg.Now()
+	now := r.cfg.Now().UTC()
 	eps, err := r.store.ProjectEndpoints(ctx, p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("hook: project endpoints: %w", err)
@@ -331,9 +335,9 @@ func (rn *run) current() *herald.Event {
 }
 
 // queue records an ignore endpoint's delivery: pending and due now, sent
-// by the dispatcher once the run is stored, retried on its schedule.
+// by the dispatcher once the run is stored, like any delivery of its endpoint.
 func (rn *run) queue(ep *herald.Endpoint) {
-	now := rn.r.cfg.Now()
+	now := rn.r.cfg.Now().UTC()
 	d := rn.delivery(ep, herald.DeliveryPending)
 	d.NextAttemptAt = &now
 	rn.res.Results = append(rn.res.Results, CallResult{EndpointID: ep.ID, Outcome: OutcomeQueued})
@@ -361,7 +365,7 @@ func (rn *run) record(ep *herald.Endpoint, att *herald.Attempt) {
 }
 
 func (rn *run) delivery(ep *herald.Endpoint, status string) *herald.Delivery {
-	now := rn.r.cfg.Now()
+	now := rn.r.cfg.Now().UTC()
 	d := &herald.Delivery{
 		ID:         herald.NewID(herald.PrefixDelivery),
 		ProjectID:  rn.ev.ProjectID,

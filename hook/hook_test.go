@@ -50,7 +50,7 @@ func setupSync(t testing.TB, sync string) *testBundle {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Synchronous: sync})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	eng, err := delivery.New(delivery.Config{AllowPrivateNetworks: true, PollInterval: 50 * time.Millisecond}, st)
+	eng, err := delivery.New(delivery.Config{AllowPrivateNetworks: true}, st)
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -167,6 +167,15 @@ func hang(_ http.ResponseWriter, r *http.Request, _ call) {
 	}
 }
 
+// deliveryOf returns the stored delivery of the run's event to ep.
+func (b *testBundle) deliveryOf(t *testing.T, eventID, endpointID string) *herald.Delivery {
+	t.Helper()
+	ds, _, err := b.st.ListDeliveries(context.Background(), b.p.ID, store.DeliveryFilter{EventID: eventID, EndpointID: endpointID}, store.Page{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	return ds[0]
+}
+
 func outcomes(res *hook.Result) []string {
 	var out []string
 	for _, r := range res.Results {
@@ -266,6 +275,8 @@ func TestDenyStopsTheRun(t *testing.T) {
 	assert.Equal(t, "example.org addresses cannot register", res.Message)
 	assert.Equal(t, []string{ep.ID + ":denied"}, outcomes(res))
 	assert.Empty(t, later.received(), "a hook after a deny must not be called")
+	// A deny with a 2xx is an answered call: a succeeded delivery.
+	assert.Equal(t, herald.DeliverySucceeded, b.deliveryOf(t, res.EventID, ep.ID).Status)
 }
 
 func TestErrorAnswerWith4xxIsDeny(t *testing.T) {
@@ -283,6 +294,8 @@ func TestErrorAnswerWith4xxIsDeny(t *testing.T) {
 	assert.Equal(t, hook.OutcomeDenied, res.Results[0].Outcome)
 	assert.Equal(t, 404, res.Results[0].Status)
 	assert.Equal(t, ep.ID, res.DeniedBy)
+	// The hook answered, but not with a 2xx: the delivery did not succeed.
+	assert.Equal(t, herald.DeliveryExhausted, b.deliveryOf(t, res.EventID, ep.ID).Status)
 }
 
 func TestDenyWithoutCodeUsesDenied(t *testing.T) {
@@ -394,6 +407,10 @@ func TestRunTimeoutBoundsTheRun(t *testing.T) {
 	assert.Equal(t, second.ID, res.DeniedBy)
 	assert.Equal(t, hook.CodeHookFailed, res.Code)
 	assert.Empty(t, after.received())
+	d := b.deliveryOf(t, res.EventID, second.ID)
+	assert.Equal(t, herald.DeliveryExhausted, d.Status)
+	assert.Zero(t, d.Attempts)
+	assert.Contains(t, d.LastError, "not called")
 }
 
 func TestPerHookTimeout(t *testing.T) {
@@ -471,10 +488,14 @@ func TestIgnoreModeIsQueuedNotAwaited(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the ignore hook was never delivered")
 	}
-	ds, _, err := b.st.ListDeliveries(context.Background(), b.p.ID, store.DeliveryFilter{EndpointID: ign.ID}, store.Page{Limit: 10})
-	require.NoError(t, err)
-	require.Len(t, ds, 1)
-	assert.Equal(t, res.EventID, ds[0].EventID)
+	// The dispatcher records the delivery like any other.
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		ds, _, err := b.st.ListDeliveries(context.Background(), b.p.ID, store.DeliveryFilter{EndpointID: ign.ID}, store.Page{Limit: 10})
+		require.NoError(c, err)
+		require.Len(c, ds, 1)
+		assert.Equal(c, res.EventID, ds[0].EventID)
+		assert.Equal(c, herald.DeliverySucceeded, ds[0].Status)
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 func TestOnlyHooksOfTheEventTypeAreCalled(t *testing.T) {
@@ -624,6 +645,7 @@ func TestBadInputIsInvalid(t *testing.T) {
 		{"timeout not a duration", evType, `{"data":{},"timeout":"soon"}`, "body.timeout"},
 		{"timeout zero", evType, `{"data":{},"timeout":"0s"}`, "body.timeout"},
 		{"metadata not strings", evType, `{"data":{},"metadata":{"a":1}}`, "body.metadata"},
+		{"metadata value too long", evType, `{"data":{},"metadata":{"a":"` + strings.Repeat("x", 1025) + `"}}`, "body.metadata.a"},
 		{"malformed JSON", evType, `{"data":`, "body"},
 		{"not an object", evType, `[]`, "body"},
 		{"empty", evType, ``, "body"},

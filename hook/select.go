@@ -9,42 +9,24 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/filter"
 )
 
-// EventTypeMaxLen is the longest event type name.
-const EventTypeMaxLen = 128
-
-// reservedPrefix starts the names of Herald's own operational events,
-// which are never hooks.
-const reservedPrefix = "herald."
-
-// validateEventType checks a hook's event type name like ingest does:
-// non-empty, at most 128 characters of [A-Za-z0-9_.:-].
+// validateEventType checks a hook's event type name as ingest does
+// (herald.ValidEventTypeName); Herald's own types are not hooks.
 func validateEventType(v *herald.Validation, name string) {
 	const loc = "path.event_type"
 	switch {
 	case name == "":
 		v.Add(loc, name, "is required")
-		return
-	case len(name) > EventTypeMaxLen:
-		v.Add(loc, name, "is too long (%d characters, at most %d)", len(name), EventTypeMaxLen)
-		return
-	case strings.HasPrefix(name, reservedPrefix):
-		v.Add(loc, name, "names beginning with %q are reserved for Herald's own events", reservedPrefix)
-		return
+	case len(name) > herald.EventTypeNameMaxLen:
+		v.Add(loc, name[:herald.EventTypeNameMaxLen]+"…", "is too long (%d characters, at most %d)", len(name), herald.EventTypeNameMaxLen)
+	case !herald.ValidEventTypeName(name):
+		v.Add(loc, name, "may contain only letters, digits and _ . : -")
+	case strings.HasPrefix(name, delivery.OperationalPrefix):
+		v.Add(loc, name, "names beginning with %q are reserved for Herald's own events", delivery.OperationalPrefix)
 	}
-	for _, c := range name {
-		if !nameChar(c) {
-			v.Add(loc, name, "may contain only letters, digits and _ . : - (found %q)", c)
-			return
-		}
-	}
-}
-
-func nameChar(c rune) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == '.' || c == ':' || c == '-'
 }
 
 // candidates returns the endpoints a run considers, in the order they run:
@@ -69,20 +51,16 @@ func candidates(eps []*herald.Endpoint, eventType string, now time.Time) []*hera
 }
 
 // subscribed reports whether patterns name eventType explicitly: the exact
-// name or a trailing wildcard ("user.*"). Unlike queued deliveries, an
-// empty list (a catch-all endpoint) does not subscribe to hooks: a hook
-// blocks an operation, and an endpoint should not start doing that by
-// accident because it listens to everything.
+// name or a trailing wildcard ("user.*"), as for queued deliveries
+// (delivery.MatchType) — except that a catch-all (no patterns, or a bare
+// "*") does not subscribe to hooks: a hook can block an operation, and an
+// endpoint should not start doing that by accident because it listens to
+// everything.
 func subscribed(patterns []string, eventType string) bool {
-	for _, p := range patterns {
-		if p == eventType {
-			return true
-		}
-		if prefix, ok := strings.CutSuffix(p, "*"); ok && prefix != "" && strings.HasPrefix(eventType, prefix) {
-			return true
-		}
+	if slices.Contains(patterns, "*") {
+		patterns = slices.DeleteFunc(slices.Clone(patterns), func(p string) bool { return p == "*" })
 	}
-	return false
+	return len(patterns) > 0 && delivery.MatchType(patterns, eventType)
 }
 
 // filterCache keeps compiled filters by source: compiling CEL costs far

@@ -127,7 +127,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 	b := setup(t)
 	ep := b.endpoint(t, b.a.ID, "https://erp.example.com/webhooks/herald")
-	seedHistory(t, b, ep)
+	failed := seedHistory(t, b, ep)
 	ctx := newBrowser(t)
 	step(t, ctx,
 		chromedp.Navigate(b.srv.URL+"/ui/login"),
@@ -141,6 +141,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		"endpoint-detail.png": "/ui/p/prj_alpha/endpoints/" + ep.ID,
 		"event-log.png":       "/ui/p/prj_alpha/events",
 		"endpoint-form.png":   "/ui/p/prj_alpha/endpoints/" + ep.ID + "/edit",
+		"delivery.png":        "/ui/p/prj_alpha/deliveries/" + failed,
 	} {
 		step(t, ctx, chromedp.Navigate(b.srv.URL+path))
 		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -152,11 +153,12 @@ func TestBrowserScreenshots(t *testing.T) {
 }
 
 // seedHistory stores a day of deliveries and attempts of ep, mostly
-// successful, with an outage in the middle.
-func seedHistory(t *testing.T, b *testBundle, ep *herald.Endpoint) {
+// successful, with an outage in the middle; it returns a failed delivery.
+func seedHistory(t *testing.T, b *testBundle, ep *herald.Endpoint) (failed string) {
 	now := time.Now().UTC()
 	var batch []*store.NewEvent
-	for i := 0; i < 120; i++ {
+	// Oldest first, so that ids (which sort by creation) follow the times.
+	for i := 119; i >= 0; i-- {
 		at := now.Add(-time.Duration(i) * 12 * time.Minute)
 		ok := i%17 != 0 && (i < 40 || i > 52)
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: ep.ProjectID,
@@ -173,8 +175,14 @@ func seedHistory(t *testing.T, b *testBundle, ep *herald.Endpoint) {
 			EndpointID: ep.ID, Number: 1, Trigger: herald.TriggerScheduled, StartedAt: at, DurationMS: int64(40 + (i*37)%200),
 			RequestURL: ep.URL, RequestHeaders: map[string]string{"webhook-id": ev.ID, "content-type": "application/json"},
 			ResponseStatus: code, ErrorClass: class}
+		if !ok {
+			failed = d.ID
+			a.ResponseHeaders = map[string]string{"Content-Type": "application/json", "Retry-After": "30"}
+			a.ResponseBody = `{"error":"maintenance","retry":true}`
+		}
 		batch = append(batch, &store.NewEvent{Event: ev, Deliveries: []*herald.Delivery{d}, Attempts: []*herald.Attempt{a}})
 	}
 	_, err := b.st.InsertEvents(context.Background(), batch)
 	require.NoError(t, err)
+	return failed
 }

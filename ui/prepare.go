@@ -1,22 +1,8 @@
 package ui
 
-import (
-	"strings"
+import "github.com/herald-dev/herald/api"
 
-	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/netguard"
-)
-
-// TEMPORARY (development only, while api does not compile): replaced by
-// `var prepareEndpoint = api.PrepareEndpoint`.
-func prepareEndpoint(ep *herald.Endpoint, g *netguard.Guard) error {
-	ep.SetDefaults()
-	var v herald.Validation
-	if err := ep.Validate(); err != nil {
-		v.Fields = append(v.Fields, err.(*herald.Error).Fields...)
-	}
-	if err := g.CheckURL(ep.URL); err != nil && ep.URL != "" {
-		v.Add("body.url", nil, "%s", strings.TrimPrefix(err.Error(), "url: "))
-	}
-	return v.Err()
-}
+// prepareEndpoint fills an endpoint's defaults and validates it with the
+// API's rules (URL guard, CEL filter, jq template, secret and all), so that
+// the dashboard and the API accept exactly the same endpoints.
+var prepareEndpoint = api.PrepareEndpoint

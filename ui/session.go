@@ -173,6 +173,9 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	// No session yet, so no token: login CSRF is stopped by the origin
 	// check (and a forged login only logs the victim into the attacker's
 	// project, which the token-less form cannot do across sites anyway).
+	if !h.parseForm(w, r) {
+		return
+	}
 	if !sameOrigin(r) {
 		h.errorPage(w, r, http.StatusForbidden, "Cross-site request refused.")
 		return

@@ -172,7 +172,29 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("X-Frame-Options", "DENY")
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, formMaxBytes)
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// formMaxBytes bounds a posted form, as the API bounds a request body.
+const formMaxBytes = 1 << 20
+
+// parseForm reads a posted form; a body over the limit is a 413 page, an
+// unreadable one a 400.
+func (h *handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooLarge):
+		h.errorPage(w, r, http.StatusRequestEntityTooLarge, "The form is too large (at most 1 MiB).")
+	default:
+		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+	}
+	return false
 }
 
 // principal is who a session belongs to.
@@ -214,6 +236,9 @@ func (h *handler) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
+			if !h.parseForm(w, r) {
+				return
+			}
 			if !sameOrigin(r) {
 				h.errorPage(w, r, http.StatusForbidden, "Cross-site request refused.")
 				return

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ type testBundle struct {
 	a, b     *herald.Project
 	keyA     string
 	keyB     string
+	// skew moves the dashboard's clock forward (session expiry).
+	skew atomic.Int64
 }
 
 func setup(t *testing.T) *testBundle {
@@ -60,6 +63,7 @@ func setup(t *testing.T) *testBundle {
 
 	h, err := ui.New(ui.Config{
 		Store: st, Engine: eng, Guard: netguard.New(true, nil), Logger: logger,
+		Now: func() time.Time { return time.Now().Add(time.Duration(b.skew.Load())) },
 		Authenticate: func(ctx context.Context, key string) (string, bool, error) {
 			k, err := st.GetAPIKeyByHash(ctx, herald.HashKey(key))
 			if err != nil {
@@ -372,6 +376,43 @@ func TestAdminPicksAProject(t *testing.T) {
 	require.Contains(t, p.Body, "http://127.0.0.1:1/beta-hook")
 }
 
+func TestSessionExpiresAfter12Hours(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	br.login(b.keyA)
+	b.skew.Store(int64(11 * time.Hour))
+	require.Equal(t, http.StatusOK, br.get("/ui/p/prj_alpha/endpoints").Status)
+	b.skew.Store(int64(12*time.Hour + time.Minute))
+	p := br.get("/ui/p/prj_alpha/endpoints")
+	require.Equal(t, http.StatusSeeOther, p.Status)
+	require.True(t, strings.HasPrefix(p.Location, "/ui/login"))
+}
+
+func TestLoginReturnsToTheRequestedPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	p := br.follow(br.get("/ui/p/prj_alpha/event-types"))
+	require.Contains(t, p.Body, `name="next" value="/ui/p/prj_alpha/event-types"`)
+	p = br.post("/ui/login", url.Values{"key": {b.keyA}, "next": {"/ui/p/prj_alpha/event-types"}})
+	require.Equal(t, "/ui/p/prj_alpha/event-types", p.Location)
+	// Only paths inside the dashboard: no open redirect.
+	p = br.post("/ui/login", url.Values{"key": {b.keyA}, "next": {"//evil.example/ui/"}})
+	require.Equal(t, "/ui/p/prj_alpha/endpoints", p.Location)
+}
+
+func TestOversizedFormIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	br.login(b.keyA)
+	form := fullEndpointForm()
+	form.Set("description", strings.Repeat("x", 2<<20))
+	p := br.post("/ui/p/prj_alpha/endpoints/new", form)
+	require.Equal(t, http.StatusRequestEntityTooLarge, p.Status)
+}
+
 func TestLogoutEndsTheSession(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -454,10 +495,12 @@ func TestEndpointFormShowsFieldErrorsNextToFields(t *testing.T) {
 	form.Set("headers", "Content-Type: text/plain")
 	form.Set("retry_schedule", "5s, soon")
 	form.Set("active_from", "tomorrow")
+	form.Set("filter", "data.amount >")
+	form.Set("body_template", "{unclosed")
 	p := br.post("/ui/p/prj_alpha/endpoints/new", form)
 	require.Equal(t, http.StatusUnprocessableEntity, p.Status)
 
-	for _, id := range []string{"field-url", "field-timeout", "field-order", "field-headers", "field-retry_schedule", "field-active_from"} {
+	for _, id := range []string{"field-url", "field-timeout", "field-order", "field-headers", "field-retry_schedule", "field-active_from", "field-filter", "field-body_template"} {
 		block := fieldBlock(t, p.Body, id)
 		require.Contains(t, block, `class="error"`, "%s has its error next to it", id)
 	}
@@ -711,6 +754,11 @@ func TestRotateSecretShowsNewSecretOnce(t *testing.T) {
 
 	p = br.get("/ui/p/prj_alpha/endpoints/" + ep.ID)
 	require.NotContains(t, html.UnescapeString(p.Body), stored.Secret, "shown once")
+
+	// Reveal shows it again only on an explicit (POST) request.
+	p = br.post("/ui/p/prj_alpha/endpoints/"+ep.ID+"/secret", nil)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.Contains(t, html.UnescapeString(p.Body), stored.Secret)
 
 	p = br.post("/ui/p/prj_alpha/endpoints/"+ep.ID+"/rotate", url.Values{"grace_period": {"forever"}})
 	require.Equal(t, http.StatusSeeOther, p.Status)

@@ -32,9 +32,16 @@ const eligibleSQL = `d.endpoint_id <> ALL($4) AND (
 			WHERE o.endpoint_id = d.endpoint_id AND o.status = 'in_flight' AND o.locked_until >= $1 AND o.id <> d.id)))`
 
 // dueSQL is a delivery whose time has come: pending and scheduled by now,
-// or in flight under a lease that has expired (its process died).
-const dueSQL = `((d.status = 'pending' AND d.next_attempt_at <= $1) OR (d.status = 'in_flight' AND d.locked_until < $1))`
+// or in flight under a lease that has expired (its process died). It
+// re-checks rows as they are locked, so it is written as a CASE, which no
+// index matches: the planner then always finds the rows by primary key
+// rather than rescanning the due indexes.
+const dueSQL = `CASE d.status WHEN 'pending' THEN d.next_attempt_at <= $1 WHEN 'in_flight' THEN d.locked_until < $1 ELSE false END`
 
+// The joins back to deliveries and events go through id = ANY(ARRAY(…)):
+// primary key probes for the few rows at hand, where the planner, guessing
+// the CTEs' sizes, would otherwise hash-join whole tables.
+//
 // claimSQL takes a window of candidates (a few times the limit, so that
 // rows another process is locking right now can be skipped without coming
 // back empty) from the heads of the two due indexes. Candidates whose
@@ -60,24 +67,25 @@ var claimSQL = `WITH due AS (
 	SELECT c.*, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
 	FROM c WHERE live
 ), picked AS (
-	SELECT d.id FROM deliveries d JOIN ranked r ON r.id = d.id
-	WHERE ($6 = 0 OR r.rn <= $6) AND ` + dueSQL + `
-	ORDER BY r.next_attempt_at, r.priority, r.seq
+	SELECT d.id FROM deliveries d
+	WHERE d.id = ANY (ARRAY(SELECT id FROM ranked WHERE $6 = 0 OR rn <= $6)) AND ` + dueSQL + `
+	ORDER BY d.next_attempt_at, d.priority, d.seq
 	LIMIT $7
 	FOR UPDATE OF d SKIP LOCKED
 ), dead AS (
-	SELECT d.id FROM deliveries d JOIN c ON c.id = d.id AND NOT c.live
-	WHERE ` + dueSQL + `
+	SELECT d.id FROM deliveries d
+	WHERE d.id = ANY (ARRAY(SELECT id FROM c WHERE NOT live)) AND ` + dueSQL + `
 	FOR UPDATE OF d SKIP LOCKED
 ), canceled AS (
 	UPDATE deliveries d SET status = 'canceled', locked_by = '', locked_until = NULL, next_attempt_at = NULL, updated_at = $1
-	FROM dead WHERE d.id = dead.id
+	WHERE d.id = ANY (ARRAY(SELECT id FROM dead))
 ), claimed AS (
 	UPDATE deliveries d SET status = 'in_flight', locked_by = $2, locked_until = $3, updated_at = $1
-	FROM picked WHERE d.id = picked.id
+	WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
 	RETURNING ` + qualify("d", deliveryCols) + `
 )
-SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + ` FROM claimed c JOIN events e ON e.id = c.event_id`
+SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + `
+FROM claimed c JOIN events e ON e.id = c.event_id AND e.id = ANY (ARRAY(SELECT event_id FROM claimed))`
 
 // qualify prefixes each column of a column list with a table alias.
 func qualify(alias, cols string) string {

@@ -1,10 +1,7 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
-	"errors"
-	"slices"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -13,10 +10,10 @@ import (
 )
 
 // InsertEvents inserts events with their deliveries and attempts in one
-// transaction and three round trips at most: idempotency keys first (an
-// INSERT … ON CONFLICT per key, so the primary key decides between
-// processes), then every new row in bulk (unnest arrays), then the original
-// events of replays.
+// transaction, in a handful of statements whatever the batch size:
+// idempotency keys first (INSERT … ON CONFLICT, so the primary key decides
+// between processes), then every new row in bulk (unnest arrays), then the
+// original events of replays.
 func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.InsertResult, error) {
 	if len(evs) == 0 {
 		return nil, nil
@@ -94,23 +91,38 @@ func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.
 		}
 	}
 	if len(replays) > 0 {
-		b := &pgx.Batch{}
-		for _, i := range replays {
-			b.Queue("SELECT "+eventCols+", (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id) FROM events e WHERE id = $1",
-				prior[i].eventID)
+		ids := make([]string, len(replays))
+		for j, i := range replays {
+			ids[j] = prior[i].eventID
 		}
-		br := tx.SendBatch(ctx, b)
-		for _, i := range replays {
-			var n int
-			e, err := scanEvent(br.QueryRow(), &n)
-			if err != nil {
-				br.Close()
-				return nil, dbErr(err, "event "+prior[i].eventID)
-			}
-			results[i].Event, results[i].Deliveries = e, n
-		}
-		if err := br.Close(); err != nil {
+		rows, err := tx.Query(ctx, "SELECT "+eventCols+`, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id)
+			FROM events e WHERE id = ANY($1)`, ids)
+		if err != nil {
 			return nil, dbErr(err, "events")
+		}
+		type original struct {
+			e *herald.Event
+			n int
+		}
+		byID := make(map[string]original, len(ids))
+		for rows.Next() {
+			var o original
+			if o.e, err = scanEvent(rows, &o.n); err != nil {
+				rows.Close()
+				return nil, dbErr(err, "events")
+			}
+			byID[o.e.ID] = o
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, dbErr(err, "events")
+		}
+		for _, i := range replays {
+			o, ok := byID[prior[i].eventID]
+			if !ok {
+				return nil, notFound("event " + prior[i].eventID)
+			}
+			results[i].Event, results[i].Deliveries = o.e, o.n
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -122,58 +134,83 @@ func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.
 // priorKey is the live idempotency key an event clashed with.
 type priorKey struct{ eventID, bodyHash string }
 
-// claimKeys takes the idempotency keys of evs. A key is taken when absent or
-// expired (older than the window); otherwise prior[i] says whose it is. Keys
-// are taken in a fixed order (project, key, position) so that two
-// concurrent batches cannot deadlock on each other's keys, and a key that
-// appears twice in one batch goes to its first event.
+// claimKeys takes the idempotency keys of evs in two statements whatever
+// their number. A key is taken when absent or expired (older than the
+// window); otherwise prior[i] says whose it is. The insert takes keys in
+// (project, key) order, so two concurrent batches cannot deadlock on each
+// other's keys, and a key that appears twice in one batch goes to its first
+// event.
 func claimKeys(ctx context.Context, tx pgx.Tx, evs []*store.NewEvent, now time.Time) (map[int]priorKey, error) {
-	var keyed []int
+	var projects, keys, ids, hashes []string
+	var created []time.Time
+	var idx []int
 	for i, ne := range evs {
-		if ne.Event.IdempotencyKey != "" {
-			keyed = append(keyed, i)
+		if e := ne.Event; e.IdempotencyKey != "" {
+			projects, keys, ids = append(projects, e.ProjectID), append(keys, e.IdempotencyKey), append(ids, e.ID)
+			hashes, created, idx = append(hashes, e.BodyHash), append(created, e.CreatedAt), append(idx, i)
 		}
 	}
-	if len(keyed) == 0 {
+	if len(idx) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(keyed, func(a, b int) int {
-		ea, eb := evs[a].Event, evs[b].Event
-		return cmp.Or(cmp.Compare(ea.ProjectID, eb.ProjectID), cmp.Compare(ea.IdempotencyKey, eb.IdempotencyKey), cmp.Compare(a, b))
-	})
-	expired := now.Add(-store.IdempotencyWindow)
-	b := &pgx.Batch{}
-	for _, i := range keyed {
-		e := evs[i].Event
-		b.Queue(`INSERT INTO idempotency_keys AS k (project_id, key, event_id, body_hash, created_at)
-			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (project_id, key) DO UPDATE
-				SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at
-				WHERE k.created_at < $6
-			RETURNING true`, e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, e.CreatedAt, expired)
-		// A statement of its own: it sees a key another process committed
-		// while the insert above waited for it.
-		b.Queue("SELECT event_id, body_hash FROM idempotency_keys WHERE project_id = $1 AND key = $2",
-			e.ProjectID, e.IdempotencyKey)
+	taken := make(map[string]bool, len(idx)) // by event id
+	rows, err := tx.Query(ctx, `INSERT INTO idempotency_keys AS k (project_id, key, event_id, body_hash, created_at)
+		SELECT DISTINCT ON (project_id, key) project_id, key, event_id, body_hash, created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY
+			AS u(project_id, key, event_id, body_hash, created_at, ord)
+		ORDER BY project_id, key, ord
+		ON CONFLICT (project_id, key) DO UPDATE
+			SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at
+			WHERE k.created_at < $6
+		RETURNING event_id`, projects, keys, ids, hashes, created, now.Add(-store.IdempotencyWindow))
+	if err != nil {
+		return nil, err
 	}
-	br := tx.SendBatch(ctx, b)
-	defer br.Close()
-	prior := make(map[int]priorKey)
-	for _, i := range keyed {
-		var taken bool
-		err := br.QueryRow().Scan(&taken)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return nil, err
 		}
+		taken[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(taken) == len(idx) {
+		return nil, nil
+	}
+
+	// The others' owners, in a statement of its own: it sees keys another
+	// process committed while the insert above waited for them.
+	owners := make(map[[2]string]priorKey)
+	rows, err = tx.Query(ctx, `SELECT k.project_id, k.key, k.event_id, k.body_hash
+		FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS u(project_id, key)
+			ON k.project_id = u.project_id AND k.key = u.key`, projects, keys)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var pk [2]string
 		var p priorKey
-		if err := br.QueryRow().Scan(&p.eventID, &p.bodyHash); err != nil {
+		if err := rows.Scan(&pk[0], &pk[1], &p.eventID, &p.bodyHash); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		if !taken {
-			prior[i] = p
+		owners[pk] = p
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	prior := make(map[int]priorKey)
+	for j, i := range idx {
+		if !taken[ids[j]] {
+			prior[i] = owners[[2]string{projects[j], keys[j]}]
 		}
 	}
-	return prior, br.Close()
+	return prior, nil
 }
 
 func queueEvents(b *pgx.Batch, evs []*herald.Event) {

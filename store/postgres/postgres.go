@@ -50,6 +50,9 @@ type Options struct {
 type DB struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// schema namespaces TryLock's names: deployments in two schemas of one
+	// database (search_path) do not share locks.
+	schema string
 
 	// closed ends the Wakeups listeners when the DB is closed.
 	closed    chan struct{}
@@ -65,7 +68,9 @@ type DB struct {
 
 // Open connects to the database at url (postgres://…), applies the
 // embedded migrations and returns the store. Several processes may Open the
-// same database at once: migrations run under an advisory lock.
+// same database at once: migrations run under an advisory lock. The tables
+// live in the first schema of the search path (e.g. ?search_path=herald in
+// url).
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -87,7 +92,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	db := &DB{pool: pool, now: opts.Now, closed: make(chan struct{}), held: make(map[int]func())}
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := &DB{pool: pool, now: opts.Now, schema: schema, closed: make(chan struct{}), held: make(map[int]func())}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -101,6 +111,12 @@ var migrationLockID = lockKey("herald-migrate")
 // migrate applies the embedded migrations over a short-lived database/sql
 // handle of its own, so that the pool's size cannot starve it.
 func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
+	cc = cc.Copy()
+	// Each migration step commits, and waiting for each flush is most of
+	// the time an empty database takes to migrate. Not waiting is safe: a
+	// later durable commit (anyone's) flushes the WAL before it, so a crash
+	// can only lose the tail of the migration, which reruns.
+	cc.RuntimeParams["synchronous_commit"] = "off"
 	sqlDB := stdlib.OpenDB(*cc)
 	defer sqlDB.Close()
 	dir, err := fs.Sub(migrations, "migrations")
@@ -157,9 +173,6 @@ func (db *DB) Close() error {
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
-// Pool is the underlying connection pool, for tests and diagnostics.
-func (db *DB) Pool() *pgxpool.Pool { return db.pool }
-
 // TryLock takes a session advisory lock on a connection reserved until
 // release: the lock lives exactly as long as that session, so a process that
 // dies loses it at once.
@@ -168,7 +181,7 @@ func (db *DB) TryLock(ctx context.Context, name string) (func(), bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	key := lockKey(name)
+	key := lockKey(db.schema + ":" + name)
 	var ok bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
 		conn.Release()

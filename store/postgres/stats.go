@@ -15,8 +15,9 @@ var deliveryStates = []string{herald.DeliveryPending, herald.DeliveryInFlight, h
 	herald.DeliveryExhausted, herald.DeliveryCanceled}
 
 // bucketWidths are the chart resolutions, finest first; EndpointStats uses
-// the finest that cuts the window into at most maxBuckets.
-var bucketWidths = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
+// the finest that cuts the window (since to now) into fewer than maxBuckets.
+// Buckets start on multiples of their width (UTC), as in store/sqlite.
+var bucketWidths = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
 
 const maxBuckets = 60
 
@@ -26,13 +27,17 @@ const maxBuckets = 60
 func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, since time.Time) (*store.EndpointStats, error) {
 	since = tm(since)
 	now := tm(db.now())
-	width := bucketWidths[len(bucketWidths)-1]
+	span := now.Sub(since)
+	// Past the widest resolution, whole days: a window of years still
+	// makes at most about maxBuckets buckets.
+	width := (span/maxBuckets + 24*time.Hour).Truncate(24 * time.Hour)
 	for _, w := range bucketWidths {
-		if now.Sub(since) <= w*maxBuckets {
+		if span/w < maxBuckets {
 			width = w
 			break
 		}
 	}
+	start := since.Truncate(width)
 	st := &store.EndpointStats{Since: since, Deliveries: make(map[string]int, len(deliveryStates))}
 	for _, s := range deliveryStates {
 		st.Deliveries[s] = 0
@@ -48,9 +53,9 @@ func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, s
 		coalesce(percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms), 0)`
 	b.Queue("SELECT "+summary+" FROM attempts WHERE project_id = $1 AND endpoint_id = $2 AND started_at >= $3",
 		projectID, endpointID, since)
-	b.Queue("SELECT date_bin($4, started_at, $3) AS bucket, "+summary+`
+	b.Queue("SELECT date_bin($5, started_at, $4) AS bucket, "+summary+`
 		FROM attempts WHERE project_id = $1 AND endpoint_id = $2 AND started_at >= $3
-		GROUP BY bucket ORDER BY bucket`, projectID, endpointID, since, width)
+		GROUP BY bucket ORDER BY bucket`, projectID, endpointID, since, start, width)
 	br := db.pool.SendBatch(ctx, b)
 	defer br.Close()
 
@@ -83,10 +88,10 @@ func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, s
 		st.SuccessRate = float64(st.Succeeded) / float64(st.Attempts)
 	}
 
-	// Every bucket from since to now, the empty ones too, so that a chart
-	// shows gaps as zeros.
+	// Every bucket from start to now, the empty ones too, so that a chart
+	// has an even time axis. Attempts stamped after now (another
+	// process's clock) fall outside.
 	filled := make(map[int64]store.StatsBucket)
-	last := since
 	rows, err = br.Query()
 	if err != nil {
 		return nil, dbErr(err, "endpoint stats")
@@ -100,18 +105,19 @@ func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, s
 		}
 		bk.Start = bk.Start.UTC()
 		filled[bk.Start.UnixMicro()] = bk
-		last = bk.Start
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, dbErr(err, "endpoint stats")
 	}
-	for t := since; !t.After(now) || !t.After(last); t = t.Add(width) {
-		bk, ok := filled[t.UnixMicro()]
-		if !ok {
-			bk = store.StatsBucket{Start: t}
+	if now.After(since) {
+		for t := start; !t.After(now); t = t.Add(width) {
+			bk, ok := filled[t.UnixMicro()]
+			if !ok {
+				bk = store.StatsBucket{Start: t}
+			}
+			st.Buckets = append(st.Buckets, bk)
 		}
-		st.Buckets = append(st.Buckets, bk)
 	}
 	return st, br.Close()
 }

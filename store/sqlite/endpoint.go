@@ -101,7 +101,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	args = append(args, ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, nsPtr(ep.FailingSince), nsPtr(ep.PausedUntil),
 		ns(ep.CreatedAt), ns(ep.UpdatedAt))
 	_, err = db.w.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
-	return conflict(err, "endpoint %s", ep.ID)
+	return conflict(err, "endpoint "+ep.ID, "project "+ep.ProjectID)
 }
 
 // GetEndpoint returns a project's endpoint.
@@ -191,4 +191,3 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
 		return cancelEndpoint(ctx, tx, id, now)
 	})
 }
-

@@ -163,7 +163,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 			_, err := eventIns.ExecContext(ctx, e.ID, e.ProjectID, e.Type, string(e.Data), jsonList(e.Channels), jsonMap(e.Metadata),
 				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook)
 			if err != nil {
-				return conflict(err, "event %s", e.ID)
+				return conflict(err, "event "+e.ID, "project "+e.ProjectID)
 			}
 			if e.IdempotencyKey != "" {
 				if _, err := keyPut.ExecContext(ctx, e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, ns(e.CreatedAt)); err != nil {
@@ -175,7 +175,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 			}
 			for _, a := range ne.Attempts {
 				if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
-					return conflict(err, "attempt %s", a.ID)
+					return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
 				}
 			}
 			results[i] = store.InsertResult{Event: e, Deliveries: len(ne.Deliveries)}
@@ -192,7 +192,7 @@ func (db *DB) insertDeliveries(ctx context.Context, ins *sql.Stmt, ds []*herald.
 	seq := db.nextSeq(len(ds))
 	for _, d := range ds {
 		if _, err := ins.ExecContext(ctx, deliveryArgs(d, seq)...); err != nil {
-			return conflict(err, "delivery %s", d.ID)
+			return conflict(err, "delivery "+d.ID, "event "+d.EventID)
 		}
 		d.Seq = seq
 		seq++

@@ -36,7 +36,7 @@ func (db *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string
 func (db *DB) CreateProject(ctx context.Context, p *herald.Project) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO projects (id, name, strict_event_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 		p.ID, p.Name, p.StrictEventTypes, ns(p.CreatedAt), ns(p.UpdatedAt))
-	return conflict(err, "project %s", p.ID)
+	return conflict(err, "project "+p.ID, "")
 }
 
 const projectCols = `id, name, strict_event_types, created_at, updated_at`
@@ -85,7 +85,7 @@ func (db *DB) DeleteProject(ctx context.Context, id string) error {
 func (db *DB) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
 		k.ID, nullStr(k.ProjectID), k.Hash, k.Prefix, ns(k.CreatedAt))
-	return conflict(err, "api key %s", k.ID)
+	return conflict(err, "api key "+k.ID, "project "+k.ProjectID)
 }
 
 const apiKeyCols = `id, COALESCE(project_id, ''), hash, prefix, created_at`
@@ -132,7 +132,7 @@ func rawOrNull(r json.RawMessage) any {
 func (db *DB) CreateEventType(ctx context.Context, et *herald.EventType) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO event_types (project_id, name, description, schema, example, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		et.ProjectID, et.Name, et.Description, rawOrNull(et.Schema), rawOrNull(et.Example), ns(et.CreatedAt), ns(et.UpdatedAt))
-	return conflict(err, "event type %s", et.Name)
+	return conflict(err, "event type "+et.Name, "project "+et.ProjectID)
 }
 
 const eventTypeCols = `project_id, name, description, schema, example, created_at, updated_at`

@@ -11,50 +11,51 @@ import (
 	"github.com/herald-dev/herald/store"
 )
 
-// claimSQL picks the deliveries to lease, in claim order. It first takes a
+// claimSQL picks the deliveries to lease, in claim order. It takes a
 // bounded window from the head of the two due queues (pending by
 // next_attempt_at, and expired leases) through their indexes, so a large
-// backlog costs no more than a small one; then applies the endpoint rules to
-// that window. live=0 rows belong to a missing or disabled endpoint: the
-// caller cancels them instead of leasing them.
+// backlog costs no more than a small one. An ordered endpoint's deliveries
+// other than its claimable head are filtered out during that scan, so a
+// long ordered backlog cannot fill the window and starve other endpoints.
+// The per-endpoint cap then applies to the window. live=0 rows belong to a
+// missing or disabled endpoint: the caller cancels them instead.
 //
 // ?1 now, ?2 JSON list of endpoints to skip, ?3 window size,
 // ?4 per-endpoint cap (0 = none), ?5 limit.
 const claimSQL = `
 WITH due AS (
 	SELECT * FROM (
-		SELECT id, endpoint_id, next_attempt_at, priority, seq FROM deliveries
-		WHERE status = 'pending' AND next_attempt_at <= ?1
-			AND endpoint_id NOT IN (SELECT value FROM json_each(?2))
-		ORDER BY next_attempt_at, priority LIMIT ?3)
+		SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
+		WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
+			AND NOT EXISTS (` + orderedBlocked + `)
+		ORDER BY d.next_attempt_at, d.priority LIMIT ?3)
 	UNION ALL
 	SELECT * FROM (
-		SELECT id, endpoint_id, next_attempt_at, priority, seq FROM deliveries
-		WHERE status = 'in_flight' AND locked_until < ?1
-			AND endpoint_id NOT IN (SELECT value FROM json_each(?2))
-		ORDER BY locked_until LIMIT ?3)
+		SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
+		WHERE d.status = 'in_flight' AND d.locked_until < ?1
+			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
+			AND NOT EXISTS (` + orderedBlocked + `)
+		ORDER BY d.locked_until LIMIT ?3)
 ),
 c AS (
 	SELECT due.*,
 		(e.id IS NOT NULL AND e.enabled = 1 AND e.status != 'disabled') AS live,
-		COALESCE(e.ordered, 0) AS ordered
+		ROW_NUMBER() OVER (PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.priority, due.seq) AS rn
 	FROM due LEFT JOIN endpoints e ON e.id = due.endpoint_id
-),
-r AS (
-	SELECT c.*, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
-	FROM c
-	WHERE live = 0 OR ordered = 0 OR (
-		-- an ordered endpoint: only its oldest unfinished delivery, and only
-		-- while no other one holds a live lease
-		seq = (SELECT MIN(x.seq) FROM deliveries x
-			WHERE x.endpoint_id = c.endpoint_id AND x.status IN ('pending', 'in_flight'))
-		AND NOT EXISTS (SELECT 1 FROM deliveries y
-			WHERE y.endpoint_id = c.endpoint_id AND y.status = 'in_flight' AND y.locked_until >= ?1 AND y.id != c.id))
 )
-SELECT id, live FROM r
+SELECT id, live FROM c
 WHERE live = 0 OR ?4 <= 0 OR rn <= ?4
 ORDER BY next_attempt_at, priority, seq
 LIMIT ?5`
+
+// orderedBlocked holds for a delivery d of an ordered endpoint that is not
+// claimable: not the endpoint's oldest unfinished delivery, or another of
+// its deliveries holds a live lease.
+const orderedBlocked = `SELECT 1 FROM endpoints oe WHERE oe.id = d.endpoint_id AND oe.ordered = 1 AND (
+	d.seq > (SELECT MIN(x.seq) FROM deliveries x WHERE x.endpoint_id = d.endpoint_id AND x.status IN ('pending', 'in_flight'))
+	OR EXISTS (SELECT 1 FROM deliveries y INDEXED BY deliveries_endpoint WHERE y.endpoint_id = d.endpoint_id AND y.status = 'in_flight'
+		AND y.locked_until >= ?1 AND y.id != d.id))`
 
 // ClaimDeliveries leases due deliveries to p.Owner and returns them with
 // their events, in claim order.
@@ -163,7 +164,7 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 		for _, r := range results {
 			a := r.Attempt
 			if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
-				return conflict(err, "attempt %s", a.ID)
+				return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
 			}
 			var next any
 			if r.Status == herald.DeliveryPending {

@@ -223,16 +223,16 @@ func notFound(err error, format string, args ...any) error {
 	return err
 }
 
-// conflict maps a unique-key clash to ECONFLICT, and a missing parent
-// (foreign key) to ENOTFOUND.
-func conflict(err error, format string, args ...any) error {
+// conflict maps a unique-key clash on thing to ECONFLICT, and a missing
+// parent (a foreign key) to ENOTFOUND naming the parent.
+func conflict(err error, thing, parent string) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return herald.Errorf(herald.ECONFLICT, format+" already exists", args...)
+			return herald.Errorf(herald.ECONFLICT, "%s already exists", thing)
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return herald.Errorf(herald.ENOTFOUND, "the parent of "+format+" does not exist", args...)
+			return herald.Errorf(herald.ENOTFOUND, "%s not found (for %s)", parent, thing)
 		}
 	}
 	return err

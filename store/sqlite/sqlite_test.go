@@ -117,6 +117,38 @@ func TestDurabilityPragmas(t *testing.T) {
 	require.ErrorContains(t, err, "synchronous")
 }
 
+// TestClockDecidesIdempotencyWindow: the injected clock, not the wall
+// clock, says when an idempotency key is free again.
+func TestClockDecidesIdempotencyWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	clock := now
+	db := openTemp(t, Options{Now: func() time.Time { return clock }})
+	require.NoError(t, db.CreateProject(ctx, &herald.Project{ID: "prj_c", Name: "c", CreatedAt: now, UpdatedAt: now}))
+	ev := func(hash string) *store.NewEvent {
+		return &store.NewEvent{Event: &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: "prj_c", Type: "t", Data: json.RawMessage(`{}`),
+			CreatedAt: now, OccurredAt: now, IdempotencyKey: "k", BodyHash: hash}}
+	}
+	_, err := db.InsertEvents(ctx, []*store.NewEvent{ev("a")})
+	require.NoError(t, err)
+	res, err := db.InsertEvents(ctx, []*store.NewEvent{ev("b")})
+	require.NoError(t, err)
+	require.True(t, res[0].Conflict)
+	clock = now.Add(store.IdempotencyWindow + time.Second)
+	res, err = db.InsertEvents(ctx, []*store.NewEvent{ev("b")})
+	require.NoError(t, err)
+	require.False(t, res[0].Conflict || res[0].Replayed)
+}
+
+func TestMissingParentNotFound(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t, Options{})
+	err := db.CreateEndpoint(context.Background(), &herald.Endpoint{ID: "ep_x", ProjectID: "prj_missing"})
+	require.Equal(t, herald.ENOTFOUND, herald.ErrorCode(err))
+	require.ErrorContains(t, err, "project prj_missing not found")
+}
+
 // benchStore opens a store with one project and endpoint for benchmarks.
 func benchStore(b *testing.B, sync string) (*DB, *herald.Endpoint) {
 	db := openTemp(b, Options{Synchronous: sync})

@@ -322,7 +322,9 @@ func (s *suite) pagination(t *testing.T) {
 		for range n {
 			want = append(want, b.newEndpoint(t, nil).ID)
 		}
-		got := pages(t, func(p store.Page) ([]*herald.Endpoint, string, error) { return b.st.ListEndpoints(b.ctx, b.project.ID, p) },
+		got := pages(t, func(p store.Page) ([]*herald.Endpoint, string, error) {
+			return b.st.ListEndpoints(b.ctx, b.project.ID, p)
+		},
 			func(e *herald.Endpoint) string { return e.ID })
 		require.Equal(t, reversed(want), got)
 	})
@@ -335,7 +337,9 @@ func (s *suite) pagination(t *testing.T) {
 			require.NoError(t, b.st.CreateEventType(b.ctx, &herald.EventType{ProjectID: b.project.ID, Name: name, CreatedAt: at, UpdatedAt: at}))
 			want = append(want, name)
 		}
-		got := pages(t, func(p store.Page) ([]*herald.EventType, string, error) { return b.st.ListEventTypes(b.ctx, b.project.ID, p) },
+		got := pages(t, func(p store.Page) ([]*herald.EventType, string, error) {
+			return b.st.ListEventTypes(b.ctx, b.project.ID, p)
+		},
 			func(e *herald.EventType) string { return e.Name })
 		require.ElementsMatch(t, want, got)
 		// newest first: created_at never increases along the list

@@ -117,6 +117,27 @@ func (s *suite) claim(t *testing.T) {
 		require.Equal(t, []string{first[0].ID}, claimedIDs(b.claim(t, store.ClaimParams{Now: b.now, Lease: time.Second})))
 		require.Equal(t, []string{first[0].ID}, claimedIDs(b.claim(t, store.ClaimParams{Now: b.now.Add(time.Minute)})))
 	})
+	t.Run("OrderedBacklogDoesNotBlockOtherEndpoints", func(t *testing.T) {
+		b := s.setup(t)
+		ord := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.Ordered = true })
+		free := b.newEndpoint(t, nil)
+		var backlog []*store.NewEvent
+		var head string
+		for i := range 1500 {
+			ev := b.newEvent("t", b.now)
+			d := newDelivery(ev, ord, b.now.Add(-time.Hour))
+			if i == 0 {
+				head = d.ID
+			}
+			backlog = append(backlog, &store.NewEvent{Event: ev, Deliveries: []*herald.Delivery{d}})
+		}
+		b.insert(t, backlog...)
+		_, other := b.enqueue(t, b.now, free)
+		require.Equal(t, []string{head, other[0].ID}, claimedIDs(b.claim(t, store.ClaimParams{Now: b.now, Limit: 10, Lease: time.Hour})))
+		_, more := b.enqueue(t, b.now, free)
+		require.Equal(t, []string{more[0].ID}, claimedIDs(b.claim(t, store.ClaimParams{Now: b.now, Limit: 10})),
+			"while the ordered head is in flight")
+	})
 	t.Run("DisabledOrDeletedEndpointNotClaimed", func(t *testing.T) {
 		b := s.setup(t)
 		live := b.newEndpoint(t, nil)

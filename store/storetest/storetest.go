@@ -10,6 +10,11 @@
 //     byte-equal text (jsonb reformats);
 //   - the store's own clock (used for "now" in idempotency windows, release,
 //     requeue and stats) is close to the wall clock;
+//   - the backend numbers deliveries (Delivery.Seq) in ingest order, in
+//     InsertEvents and InsertDeliveries alike; the caller's Seq is ignored;
+//   - ListAttempts of an unknown delivery is an empty list, not ENOTFOUND;
+//   - ClaimDeliveries never leases a delivery whose endpoint is missing,
+//     disabled or enabled=false (SQLite cancels such due deliveries);
 //   - TryLock is exclusive within one process too, so a second TryLock of a
 //     held name fails even from the same *Store (SQLite implements it with an
 //     in-process mutex; PostgreSQL with advisory locks on separate sessions).

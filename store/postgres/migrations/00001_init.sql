@@ -127,11 +127,11 @@ CREATE TABLE deliveries (
     updated_at      timestamptz NOT NULL,
     succeeded_at    timestamptz
 );
--- The claim's two ways of being due, and the ordered endpoints' head.
+-- The claim's two ways of being due (pending by schedule, in flight under
+-- an expired lease), and an ordered endpoint's head and live lease.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at, priority, seq) WHERE status = 'pending';
-CREATE INDEX deliveries_lease ON deliveries (locked_until) WHERE status = 'in_flight';
-CREATE INDEX deliveries_unfinished ON deliveries (endpoint_id, seq) WHERE status IN ('pending', 'in_flight');
 CREATE INDEX deliveries_in_flight ON deliveries (endpoint_id, locked_until) WHERE status = 'in_flight';
+CREATE INDEX deliveries_unfinished ON deliveries (endpoint_id, seq) WHERE status IN ('pending', 'in_flight');
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_project ON deliveries (project_id, created_at DESC, id DESC);
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, created_at);

@@ -1,0 +1,130 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/store/postgres"
+	"github.com/stretchr/testify/require"
+)
+
+// benchFixture is a database with one project and two endpoints.
+func benchFixture(b *testing.B) (*fixture, []*herald.Endpoint) {
+	url := newDatabase(b)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	f := &fixture{ctx: context.Background(), a: open(b, url, postgres.Options{}), b: open(b, url, postgres.Options{}), now: now}
+	f.project = &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "bench", CreatedAt: now, UpdatedAt: now}
+	require.NoError(b, f.a.CreateProject(f.ctx, f.project))
+	var eps []*herald.Endpoint
+	for range 2 {
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), ProjectID: f.project.ID, URL: "https://example.com/",
+			Enabled: true, Status: herald.EndpointHealthy, CreatedAt: now, UpdatedAt: now}
+		require.NoError(b, f.a.CreateEndpoint(f.ctx, ep))
+		eps = append(eps, ep)
+	}
+	return f, eps
+}
+
+// BenchmarkInsertEvents: one InsertEvents call (one transaction) of a batch
+// of events, each with an idempotency key and two deliveries, as the ingest
+// group commit makes them.
+func BenchmarkInsertEvents(b *testing.B) {
+	baseURL(b)
+	for _, size := range []int{1, 50, 200} {
+		b.Run(batchName(size), func(b *testing.B) {
+			f, eps := benchFixture(b)
+			n := 0
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				batch := f.events(size, func(int) string { n++; return herald.NewID("") }, eps...)
+				b.StartTimer()
+				_, err := f.a.InsertEvents(f.ctx, batch)
+				require.NoError(b, err)
+			}
+			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkInsertEventsTwoProcesses: two handles (processes) each with
+// several concurrent ingest batches of 50, as two herald serve would.
+func BenchmarkInsertEventsTwoProcesses(b *testing.B) {
+	baseURL(b)
+	const size, perProcess = 50, 4
+	f, eps := benchFixture(b)
+	batches := make(chan []*store.NewEvent, 2*perProcess)
+	go func() {
+		defer close(batches)
+		for range b.N {
+			batches <- f.events(size, func(int) string { return herald.NewID("") }, eps...)
+		}
+	}()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, db := range []*postgres.DB{f.a, f.b} {
+		for range perProcess {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for batch := range batches {
+					if _, err := db.InsertEvents(f.ctx, batch); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkClaimComplete: claim up to 100 due deliveries and record their
+// attempts in one CompleteAttempts, over a backlog refilled outside the
+// timer.
+func BenchmarkClaimComplete(b *testing.B) {
+	baseURL(b)
+	const size = 100
+	f, eps := benchFixture(b)
+	// a standing backlog, so claims search a realistic queue
+	_, err := f.a.InsertEvents(f.ctx, f.events(5000, nil, eps...))
+	require.NoError(b, err)
+	b.ResetTimer()
+	claimed := 0
+	for range b.N {
+		cs, err := f.a.ClaimDeliveries(f.ctx, store.ClaimParams{Owner: "bench", Now: time.Now(), Lease: time.Minute, Limit: size, PerEndpointLimit: size})
+		require.NoError(b, err)
+		results := make([]*store.AttemptResult, len(cs))
+		for i, c := range cs {
+			d := c.Delivery
+			results[i] = &store.AttemptResult{Status: herald.DeliverySucceeded, Attempt: &herald.Attempt{
+				ID: herald.NewID(herald.PrefixAttempt), ProjectID: d.ProjectID, DeliveryID: d.ID, EventID: d.EventID,
+				EndpointID: d.EndpointID, Number: 1, StartedAt: time.Now(), DurationMS: 3, ResponseStatus: 200,
+				RequestHeaders: map[string]string{"webhook-id": d.EventID}}}
+		}
+		require.NoError(b, f.a.CompleteAttempts(f.ctx, results))
+		claimed += len(cs)
+		if len(cs) < size {
+			b.StopTimer()
+			_, err := f.a.InsertEvents(f.ctx, f.events(5000, nil, eps...))
+			require.NoError(b, err)
+			b.StartTimer()
+		}
+	}
+	b.ReportMetric(float64(claimed)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+func batchName(n int) string {
+	switch n {
+	case 1:
+		return "batch=1"
+	case 50:
+		return "batch=50"
+	}
+	return "batch=200"
+}
