@@ -41,8 +41,18 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 // is off unless a mod says otherwise.
 func setup(t *testing.T, mods ...func(*Config)) *bundle {
 	t.Helper()
+	b := start(t, sqlite.Options{}, mods...)
+	b.t = t
+	return b
+}
+
+// start is setup for any testing.TB (fuzz targets build one server per
+// process with it); the bundle's t is left nil, so its request helpers
+// are for tests only.
+func start(t testing.TB, opts sqlite.Options, mods ...func(*Config)) *bundle {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 
@@ -69,7 +79,7 @@ func setup(t *testing.T, mods ...func(*Config)) *bundle {
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &bundle{t: t, url: ts.URL, store: st, engine: eng, server: srv, admin: admin, reg: reg}
+	return &bundle{url: ts.URL, store: st, engine: eng, server: srv, admin: admin, reg: reg}
 }
 
 // resp is an answer, read whole.

@@ -332,10 +332,17 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		}
 		return false
 	}
+	perEndpoint := make(map[string]int)
+	capped := false
 	for _, c := range claims {
+		n := perEndpoint[c.Delivery.EndpointID] + 1
+		perEndpoint[c.Delivery.EndpointID] = n
+		capped = capped || n >= claimPerEndpoint
 		d.accept(ctx, c)
 	}
-	more := len(claims) == limit
+	// A full batch, or an endpoint that reached its cap, suggests more due
+	// work: ask again while lanes have room.
+	more := len(claims) == limit || capped
 	d.setBacklog(more)
 	return more
 }

@@ -14,11 +14,13 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/store/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestDeliveryRetriesUntilSuccess(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	reg := prometheus.NewRegistry()
+	b := setup(t, func(c *Config) { c.Registerer = reg })
 	rc := newReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
 		if n < 3 {
 			w.WriteHeader(500)
@@ -53,6 +55,38 @@ func TestDeliveryRetriesUntilSuccess(t *testing.T) {
 	}
 	if atts[0].RequestHeaders["Webhook-Signature"] != redacted {
 		t.Errorf("stored signature not redacted: %q", atts[0].RequestHeaders["Webhook-Signature"])
+	}
+
+	// The metrics tell the same story.
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "{" + l.GetValue() + "}"
+			}
+			switch {
+			case m.GetCounter() != nil:
+				got[key] = m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				got[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for k, want := range map[string]float64{
+		"herald_events_ingested_total":    1,
+		"herald_attempts_total{retry}":    2,
+		"herald_attempts_total{success}":  1,
+		"herald_delivery_latency_seconds": 1,
+		"herald_ingest_commit_events":     1,
+	} {
+		if got[k] != want {
+			t.Errorf("metric %s = %v, want %v", k, got[k], want)
+		}
 	}
 }
 
@@ -417,4 +451,22 @@ func TestRetentionPurgesOldEvents(t *testing.T) {
 	if _, err := b.st.GetEvent(b.ctx, b.project.ID, res.Event.ID); !herald.IsNotFound(err) {
 		t.Errorf("event past retention: %v, want purged", err)
 	}
+}
+
+func TestBacklogInTheDatabaseDrainsWithoutWaitingForThePoll(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.PollInterval = time.Hour })
+	rc := newReceiver(t, nil)
+	b.endpoint(rc.URL, nil)
+	const n = 100
+	in := make([]EventInput, n)
+	for i := range in {
+		in[i] = EventInput{Type: "user.created", Data: json.RawMessage(`{}`)}
+	}
+	// Ingested while no dispatcher runs: the backlog is in the database.
+	if _, err := b.e.Ingest(b.ctx, b.project, in); err != nil {
+		t.Fatal(err)
+	}
+	b.run(b.e)
+	waitFor(t, "backlog delivered", func() bool { return rc.count() == n })
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -19,26 +20,29 @@ const (
 // results have accumulated while the previous CompleteAttempts ran and
 // writes them in one call.
 type recorder struct {
-	e    *Engine
-	ch   chan recorded
-	done chan struct{}
+	e     *Engine
+	ch    chan recorded
+	done  chan struct{}
+	after sync.WaitGroup
 }
 
 type recorded struct {
 	r       *store.AttemptResult
 	ordered bool
+	after   func() // run once the result is written (e.g. report exhaustion)
 }
 
 func newRecorder(e *Engine) *recorder {
 	return &recorder{e: e, ch: make(chan recorded, recordQueue), done: make(chan struct{})}
 }
 
-func (r *recorder) add(res *store.AttemptResult, ordered bool) { r.ch <- recorded{res, ordered} }
+func (r *recorder) add(x recorded) { r.ch <- x }
 
 // close flushes what is queued and waits for the last write.
 func (r *recorder) close() {
 	close(r.ch)
 	<-r.done
+	r.after.Wait()
 }
 
 func (r *recorder) run() {
@@ -91,6 +95,9 @@ func (r *recorder) write(batch []recorded) {
 		if x.r.NextAttemptAt != nil {
 			e.disp.wakeAt(*x.r.NextAttemptAt)
 		}
+		if x.after != nil {
+			r.after.Go(x.after)
+		}
 	}
 	if wake {
 		e.disp.wakeNow()
@@ -109,12 +116,15 @@ func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attem
 		t := *hs.PausedUntil
 		v.Next = &t
 	}
-	e.rec.add(&store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next}, ep.Ordered)
+	x := recorded{r: &store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next}, ordered: ep.Ordered}
+	if v.Status == herald.DeliveryExhausted {
+		// Reported once stored, so that the report's reader finds the
+		// delivery exhausted.
+		x.after = func() { e.emitExhausted(ep, c.Delivery, c.Event, att) }
+	}
+	e.rec.add(x)
 	e.count(v, c.Event, now)
 	e.health.apply(ep, act, hs)
-	if v.Status == herald.DeliveryExhausted {
-		e.emitExhausted(ep, c.Delivery, c.Event, att)
-	}
 }
 
 // count updates the attempt metrics.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/webhook"
 )
@@ -103,4 +104,32 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	}
 	b.ReportMetric(at(0.50), "p50-ms")
 	b.ReportMetric(at(0.99), "p99-ms")
+}
+
+// BenchmarkThreeSends measures the calls of a three-hook run alone: three
+// signed requests to a local hook answering at once, one after the other,
+// without selection or storage.
+func BenchmarkThreeSends(b *testing.B) {
+	tb := setup(b)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		webhook.Allow(w)
+	}))
+	b.Cleanup(srv.Close)
+	ep := tb.endpoint(b, srv.URL)
+	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: tb.p.ID, Type: evType,
+		Data: []byte(`{"email":"neo@example.com"}`), CreatedAt: time.Now(), Hook: true}
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, 4096)
+	for b.Loop() {
+		start := time.Now()
+		for range 3 {
+			res := tb.eng.Send(ctx, delivery.SendRequest{Endpoint: ep, Event: ev, Attempt: 1, Trigger: herald.TriggerHook, KeepBody: true})
+			if !res.Attempt.Succeeded() {
+				b.Fatalf("send: %s", res.Attempt.Error)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportPercentiles(b, lat)
 }

@@ -126,15 +126,25 @@ func (v *Verifier) checkTimestamp(unix int64) error {
 	if v.NowFunc != nil {
 		now = v.NowFunc
 	}
-	diff := now().Sub(time.Unix(unix, 0))
+	// time.Unix wraps around beyond about ±2.9e11 years, turning a far
+	// future into a far past; clamping keeps the order. Ordering before
+	// subtracting matters too: Sub saturates at ±292 years, and negating
+	// the minimum Duration overflows, which once let a timestamp millions
+	// of years ahead pass as within the tolerance.
+	unix = min(max(unix, -maxUnix), maxUnix)
+	ts, n := time.Unix(unix, 0), now()
 	switch {
-	case diff > tol:
-		return fmt.Errorf("%w: %s old", ErrTimestampTooOld, diff.Truncate(time.Second))
-	case -diff > tol:
-		return fmt.Errorf("%w: %s ahead", ErrTimestampTooNew, (-diff).Truncate(time.Second))
+	case n.After(ts) && n.Sub(ts) > tol:
+		return fmt.Errorf("%w: %s old", ErrTimestampTooOld, n.Sub(ts).Truncate(time.Second))
+	case ts.After(n) && ts.Sub(n) > tol:
+		return fmt.Errorf("%w: %s ahead", ErrTimestampTooNew, ts.Sub(n).Truncate(time.Second))
 	}
 	return nil
 }
+
+// maxUnix bounds the timestamps checkTimestamp compares, far inside the
+// range time.Time represents and far beyond any real clock.
+const maxUnix = 1 << 60
 
 // Verify checks a webhook signed with secret, with the default tolerance.
 // See Verifier.Verify.

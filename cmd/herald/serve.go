@@ -18,6 +18,8 @@ import (
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/hook"
 	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/secret"
+	"github.com/herald-dev/herald/store/sealed"
 	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/store/postgres"
 	"github.com/herald-dev/herald/store/sqlite"
@@ -72,6 +74,16 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 	if err != nil {
 		return nil, err
 	}
+	// Always wrapped: with no key, a nil cipher stores plaintext and refuses
+	// encrypted rows with a clear error instead of signing with ciphertext.
+	var c *secret.Cipher
+	if cfg.EncryptionKey != "" {
+		if c, err = secret.NewCipher(cfg.EncryptionKey); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
+		}
+	}
+	st = sealed.New(st, c)
 	a, err := wire(ctx, cfg, st, logger, stdout)
 	if err != nil {
 		st.Close()
