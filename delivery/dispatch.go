@@ -405,7 +405,8 @@ func (d *dispatcher) runLane(l *lane) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
-		if !d.active || len(l.queue) == 0 {
+		if !d.active || d.ctx.Err() != nil || len(l.queue) == 0 {
+			// Stopping: what is queued is handed back by stop.
 			l.running = false
 			d.mu.Unlock()
 			return
@@ -467,6 +468,7 @@ func (d *dispatcher) waitLane(l *lane, wait time.Duration) {
 
 // requeue puts a claim that was not sent back at the head of its lane.
 func (d *dispatcher) requeue(l *lane, c *store.Claim) {
+	d.e.health.unprobe(l.id)
 	d.mu.Lock()
 	l.sending--
 	l.queue = append([]*store.Claim{c}, l.queue...)

@@ -242,7 +242,7 @@ func isClosed(c chan struct{}) bool {
 // is redacted.
 var harmlessHeaders = map[string]bool{
 	"Accept": true, "Accept-Language": true, "Accept-Encoding": true, "Cache-Control": true,
-	"Content-Language": true, "Pragma": true, "X-Herald-Env": true, "X-Environment": true,
+	"Content-Language": true, "Pragma": true,
 }
 
 // recordedHeaders is the request's headers as stored with the attempt, with

@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
+	"github.com/stretchr/testify/require"
+)
+
+// benchDB is a database (synchronous=FULL, the default) with one project
+// and n endpoints.
+func benchDB(b *testing.B, n int) (*DB, *herald.Project, []*herald.Endpoint) {
+	db := openTemp(b, Options{})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "bench", CreatedAt: now, UpdatedAt: now}
+	require.NoError(b, db.CreateProject(ctx, p))
+	eps := make([]*herald.Endpoint, n)
+	for i := range eps {
+		eps[i] = &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), ProjectID: p.ID, URL: "https://example.com/",
+			Enabled: true, Status: herald.EndpointHealthy, CreatedAt: now, UpdatedAt: now}
+		require.NoError(b, db.CreateEndpoint(ctx, eps[i]))
+	}
+	return db, p, eps
+}
+
+// benchEvents makes size events, each with an idempotency key and one
+// pending delivery per endpoint, as the ingest group commit makes them.
+func benchEvents(p *herald.Project, size int, eps ...*herald.Endpoint) []*store.NewEvent {
+	now := time.Now().UTC()
+	out := make([]*store.NewEvent, size)
+	for i := range out {
+		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: p.ID, Type: "bench.created",
+			Data:      json.RawMessage(`{"bench_id":"` + herald.NewID("") + `","sent_ns":1763892000000000000}`),
+			CreatedAt: now, OccurredAt: now, IdempotencyKey: herald.NewID(""), BodyHash: "0123456789abcdef"}
+		ne := &store.NewEvent{Event: ev}
+		for _, ep := range eps {
+			ne.Deliveries = append(ne.Deliveries, &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: p.ID,
+				EventID: ev.ID, EndpointID: ep.ID, EventType: ev.Type, Status: herald.DeliveryPending, NextAttemptAt: &now,
+				CreatedAt: now, UpdatedAt: now})
+		}
+		out[i] = ne
+	}
+	return out
+}
+
+// benchResults makes a succeeded attempt for each claim, with the headers
+// a delivery records.
+func benchResults(cs []*store.Claim) []*store.AttemptResult {
+	results := make([]*store.AttemptResult, len(cs))
+	for i, c := range cs {
+		d := c.Delivery
+		results[i] = &store.AttemptResult{Status: herald.DeliverySucceeded, Attempt: &herald.Attempt{
+			ID: herald.NewID(herald.PrefixAttempt), ProjectID: d.ProjectID, DeliveryID: d.ID, EventID: d.EventID,
+			EndpointID: d.EndpointID, Number: 1, Trigger: herald.TriggerScheduled, StartedAt: time.Now(), DurationMS: 1,
+			RequestURL: "https://example.com/", ResponseStatus: 200,
+			RequestHeaders: map[string]string{"Content-Type": "application/json", "User-Agent": "Herald/dev", "Webhook-Id": d.EventID,
+				"Webhook-Timestamp": "1763892000", "Webhook-Signature": "[redacted]", "Webhook-Attempt": "1"},
+			ResponseHeaders: map[string]string{"Date": "Sun, 23 Nov 2026 10:00:00 GMT", "Content-Length": "0"}}}
+	}
+	return results
+}
+
+// BenchmarkCompleteAttempts: record 100 attempts (with the request and
+// response headers a delivery keeps) and move their deliveries on, in one
+// transaction: the recorder's unit.
+func BenchmarkCompleteAttempts(b *testing.B) {
+	const size = 100
+	db, p, eps := benchDB(b, 1)
+	ctx := context.Background()
+	done := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		_, err := db.InsertEvents(ctx, benchEvents(p, size, eps...))
+		require.NoError(b, err)
+		cs, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "bench", Now: time.Now(), Lease: time.Minute, Limit: size})
+		require.NoError(b, err)
+		results := benchResults(cs)
+		b.StartTimer()
+		require.NoError(b, db.CompleteAttempts(ctx, results))
+		done += len(results)
+	}
+	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "attempts/s")
+}
+
+// BenchmarkClaimSkippedBacklog: a claim that finds nothing because the one
+// endpoint with work (a backlog of 20,000) is full and skipped — what the
+// dispatcher asks whenever a busy lane is at capacity. Its cost must not
+// grow with the backlog.
+func BenchmarkClaimSkippedBacklog(b *testing.B) {
+	db, p, eps := benchDB(b, 2)
+	ctx := context.Background()
+	for range 40 {
+		_, err := db.InsertEvents(ctx, benchEvents(p, 500, eps[0]))
+		require.NoError(b, err)
+	}
+	skip := []string{eps[0].ID}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		cs, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "bench", Now: time.Now(), Lease: time.Minute, Limit: 256,
+			PerEndpointLimit: 20, SkipEndpoints: skip})
+		require.NoError(b, err)
+		require.Empty(b, cs)
+	}
+}
