@@ -85,7 +85,9 @@ type EndpointCreate struct {
 	Timeout       string            `json:"timeout,omitempty"`
 	ResponseMode  string            `json:"response_mode,omitempty"`
 	FailurePolicy string            `json:"failure_policy,omitempty"`
-	RetrySchedule []string          `json:"retry_schedule,omitempty"`
+	// RetrySchedule: nil takes the server's default; a non-nil empty
+	// slice means one attempt and no retries.
+	RetrySchedule []string          `json:"retry_schedule,omitzero"`
 	RateLimit     int               `json:"rate_limit,omitempty"`
 	MaxInFlight   int               `json:"max_in_flight,omitempty"`
 	Ordered       bool              `json:"ordered,omitempty"`

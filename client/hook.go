@@ -35,6 +35,9 @@ type HookResult struct {
 	DeniedBy string `json:"denied_by,omitempty"`
 	Code     string `json:"code,omitempty"`
 	Message  string `json:"message,omitempty"`
+	// EventID is the event that records the run in the log; it is also
+	// the webhook-id of every call the run made.
+	EventID string `json:"event_id"`
 	// Results has one entry per endpoint, in the order they ran.
 	Results []HookCallResult `json:"results"`
 }

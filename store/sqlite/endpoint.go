@@ -100,7 +100,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	args := append([]any{ep.ID, ep.ProjectID}, cfg...)
 	args = append(args, ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, nsPtr(ep.FailingSince), nsPtr(ep.PausedUntil),
 		ns(ep.CreatedAt), ns(ep.UpdatedAt))
-	_, err = db.w.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+	_, err = db.exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
 	return conflict(err, "endpoint "+ep.ID, "project "+ep.ProjectID)
 }
 
@@ -143,7 +143,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	args := append(cfg, ns(ep.UpdatedAt), ep.ID, ep.ProjectID)
-	res, err := db.w.ExecContext(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
+	res, err := db.exec(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
 		filter = ?, enabled = ?, active_from = ?, active_until = ?, ord = ?, timeout = ?, response_mode = ?, failure_policy = ?,
 		retry_schedule = ?, rate_limit = ?, max_in_flight = ?, ordered = ?, auth = ?, headers = ?, body_template = ?, metadata = ?,
 		secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?
@@ -155,7 +155,7 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 // endpoint off and cancels its unfinished deliveries.
 func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h store.EndpointHealth) error {
 	now := ns(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		q := `UPDATE endpoints SET status = ?, disabled_reason = ?, consecutive_failures = ?, failing_since = ?, paused_until = ?`
 		if h.Status == herald.EndpointDisabled {
 			q += `, enabled = 0`
@@ -183,7 +183,7 @@ func cancelEndpoint(ctx context.Context, tx *sql.Tx, endpointID string, now int6
 // DeleteEndpoint removes the endpoint and cancels its unfinished deliveries.
 func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
 	now := ns(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID)
 		if err := mustAffect(res, err, "endpoint %s", id); err != nil {
 			return err

@@ -15,10 +15,12 @@ import (
 // of thousands of rows parses each statement once.
 type statements struct {
 	keyGet, keyPut, eventIns, eventGet, deliveryIns, deliveryCount, attemptIns *sql.Stmt
+	claim, windowFull, lease, cancelDead, claimEvents, complete                *sql.Stmt
 }
 
 func (s *statements) close() {
-	for _, st := range []*sql.Stmt{s.keyGet, s.keyPut, s.eventIns, s.eventGet, s.deliveryIns, s.deliveryCount, s.attemptIns} {
+	for _, st := range []*sql.Stmt{s.keyGet, s.keyPut, s.eventIns, s.eventGet, s.deliveryIns, s.deliveryCount, s.attemptIns,
+		s.claim, s.windowFull, s.lease, s.cancelDead, s.claimEvents, s.complete} {
 		if st != nil {
 			st.Close()
 		}
@@ -52,6 +54,12 @@ func (db *DB) prepare(ctx context.Context) error {
 		deliveryIns:   p(`INSERT INTO deliveries (` + deliveryCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		deliveryCount: p(`SELECT COUNT(*) FROM deliveries WHERE event_id = ?`),
 		attemptIns:    p(`INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		claim:         p(claimSQL),
+		windowFull:    p(windowFullSQL),
+		lease:         p(leaseSQL),
+		cancelDead:    p(cancelDeadSQL),
+		claimEvents:   p(claimEventsSQL),
+		complete:      p(completeSQL),
 	}
 	return err
 }
@@ -126,7 +134,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 	results := make([]store.InsertResult, len(events))
 	now := db.now()
 	windowStart := ns(now.Add(-store.IdempotencyWindow))
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		keyGet := tx.StmtContext(ctx, db.stmts.keyGet)
 		keyPut := tx.StmtContext(ctx, db.stmts.keyPut)
 		eventIns := tx.StmtContext(ctx, db.stmts.eventIns)
@@ -202,7 +210,7 @@ func (db *DB) insertDeliveries(ctx context.Context, ins *sql.Stmt, ds []*herald.
 
 // InsertDeliveries adds deliveries to existing events.
 func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return db.insertDeliveries(ctx, tx.StmtContext(ctx, db.stmts.deliveryIns), ds)
 	})
 }

@@ -23,7 +23,7 @@ func (db *DB) GetSetting(ctx context.Context, key string) (string, error) {
 // SetSettingIfAbsent stores value unless key exists, and returns what is stored.
 func (db *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
 	var v string
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
 			return err
 		}
@@ -34,7 +34,7 @@ func (db *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string
 
 // CreateProject stores a new project.
 func (db *DB) CreateProject(ctx context.Context, p *herald.Project) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO projects (id, name, strict_event_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO projects (id, name, strict_event_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 		p.ID, p.Name, p.StrictEventTypes, ns(p.CreatedAt), ns(p.UpdatedAt))
 	return conflict(err, "project "+p.ID, "")
 }
@@ -70,20 +70,20 @@ func (db *DB) ListProjects(ctx context.Context, page store.Page) ([]*herald.Proj
 
 // UpdateProject writes the project's name and settings.
 func (db *DB) UpdateProject(ctx context.Context, p *herald.Project) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE projects SET name = ?, strict_event_types = ?, updated_at = ? WHERE id = ?`,
+	res, err := db.exec(ctx, `UPDATE projects SET name = ?, strict_event_types = ?, updated_at = ? WHERE id = ?`,
 		p.Name, p.StrictEventTypes, ns(p.UpdatedAt), p.ID)
 	return mustAffect(res, err, "project %s", p.ID)
 }
 
 // DeleteProject removes the project; foreign keys cascade to what it owns.
 func (db *DB) DeleteProject(ctx context.Context, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id)
+	res, err := db.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)
 	return mustAffect(res, err, "project %s", id)
 }
 
 // CreateAPIKey stores a key's hash.
 func (db *DB) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
 		k.ID, nullStr(k.ProjectID), k.Hash, k.Prefix, ns(k.CreatedAt))
 	return conflict(err, "api key "+k.ID, "project "+k.ProjectID)
 }
@@ -117,7 +117,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, projectID string) ([]*herald.APIK
 
 // DeleteAPIKey revokes a key.
 func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ? AND COALESCE(project_id, '') = ?`, id, projectID)
+	res, err := db.exec(ctx, `DELETE FROM api_keys WHERE id = ? AND COALESCE(project_id, '') = ?`, id, projectID)
 	return mustAffect(res, err, "api key %s", id)
 }
 
@@ -130,7 +130,7 @@ func rawOrNull(r json.RawMessage) any {
 
 // CreateEventType stores a new event type.
 func (db *DB) CreateEventType(ctx context.Context, et *herald.EventType) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO event_types (project_id, name, description, schema, example, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.exec(ctx, `INSERT INTO event_types (project_id, name, description, schema, example, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		et.ProjectID, et.Name, et.Description, rawOrNull(et.Schema), rawOrNull(et.Example), ns(et.CreatedAt), ns(et.UpdatedAt))
 	return conflict(err, "event type "+et.Name, "project "+et.ProjectID)
 }
@@ -212,14 +212,14 @@ func decodeTypeCursor(c string) (int64, string, error) {
 
 // UpdateEventType writes an event type's description, schema and example.
 func (db *DB) UpdateEventType(ctx context.Context, et *herald.EventType) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE event_types SET description = ?, schema = ?, example = ?, updated_at = ? WHERE project_id = ? AND name = ?`,
+	res, err := db.exec(ctx, `UPDATE event_types SET description = ?, schema = ?, example = ?, updated_at = ? WHERE project_id = ? AND name = ?`,
 		et.Description, rawOrNull(et.Schema), rawOrNull(et.Example), ns(et.UpdatedAt), et.ProjectID, et.Name)
 	return mustAffect(res, err, "event type %s", et.Name)
 }
 
 // DeleteEventType removes an event type.
 func (db *DB) DeleteEventType(ctx context.Context, projectID, name string) error {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM event_types WHERE project_id = ? AND name = ?`, projectID, name)
+	res, err := db.exec(ctx, `DELETE FROM event_types WHERE project_id = ? AND name = ?`, projectID, name)
 	return mustAffect(res, err, "event type %s", name)
 }
 

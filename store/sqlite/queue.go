@@ -11,32 +11,59 @@ import (
 	"github.com/herald-dev/herald/store"
 )
 
-// claimSQL picks the deliveries to lease, in claim order. It takes a
-// bounded window from the head of the two due queues (pending by
-// next_attempt_at, and expired leases) through their indexes, so a large
-// backlog costs no more than a small one. An ordered endpoint's deliveries
-// other than its claimable head are filtered out during that scan, so a
-// long ordered backlog cannot fill the window and starve other endpoints.
-// The per-endpoint cap then applies to the window. live=0 rows belong to a
-// missing or disabled endpoint: the caller cancels them instead.
+// claimSQL picks the deliveries to lease, in claim order, from two cheap
+// sources that never scan a backlog:
 //
-// ?1 now, ?2 JSON list of endpoints to skip, ?3 window size,
-// ?4 per-endpoint cap (0 = none), ?5 limit.
+//   - pend: the head of the due queue (partial index deliveries_due), a
+//     window of ?3 rows. An ordered endpoint's deliveries other than its
+//     claimable head are filtered out during that scan, so that a long
+//     ordered backlog cannot fill the window.
+//   - deep, only when ?6 is true: when the window was full of deliveries of
+//     skipped endpoints (a busy endpoint whose lane is full), the other
+//     endpoints' due work may lie beyond it. A loose index scan over
+//     deliveries_endpoint_due visits each endpoint with pending work once
+//     (a seek per endpoint, however long its backlog) and takes up to ?7 of
+//     each unskipped, unordered endpoint's due deliveries.
+//
+// plus expired leases (partial index deliveries_lease). The per-endpoint
+// cap then applies to the union. live=0 rows belong to a missing or
+// disabled endpoint: the caller cancels them instead.
+//
+// ?1 now, ?2 JSON list of endpoints to skip, ?3 window size, ?4 per-endpoint
+// cap (0 = none), ?5 limit, ?6 search beyond the window, ?7 deep per-endpoint take.
 const claimSQL = `
-WITH due AS (
-	SELECT * FROM (
-		SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
-		WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
-			AND NOT EXISTS (` + orderedBlocked + `)
-		ORDER BY d.next_attempt_at, d.priority LIMIT ?3)
+WITH RECURSIVE pend AS (
+	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d INDEXED BY deliveries_due
+	WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+		AND NOT EXISTS (` + orderedBlocked + `)
+	ORDER BY d.next_attempt_at, d.priority LIMIT ?3
+),
+eps(id) AS (
+	SELECT (SELECT x.endpoint_id FROM deliveries x INDEXED BY deliveries_endpoint_due WHERE x.status = 'pending'
+		ORDER BY x.endpoint_id LIMIT 1) WHERE ?6
 	UNION ALL
-	SELECT * FROM (
-		SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
-		WHERE d.status = 'in_flight' AND d.locked_until < ?1
-			AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
-			AND NOT EXISTS (` + orderedBlocked + `)
-		ORDER BY d.locked_until LIMIT ?3)
+	SELECT (SELECT x.endpoint_id FROM deliveries x INDEXED BY deliveries_endpoint_due WHERE x.status = 'pending' AND x.endpoint_id > eps.id
+		ORDER BY x.endpoint_id LIMIT 1) FROM eps WHERE eps.id IS NOT NULL
+),
+deep AS (
+	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq
+	FROM eps JOIN endpoints e ON e.id = eps.id AND e.ordered = 0
+	JOIN deliveries d ON d.id IN (SELECT x.id FROM deliveries x INDEXED BY deliveries_endpoint_due
+		WHERE x.status = 'pending' AND x.endpoint_id = eps.id AND x.next_attempt_at <= ?1
+		ORDER BY x.next_attempt_at, x.priority LIMIT ?7)
+	WHERE eps.id NOT IN (SELECT value FROM json_each(?2))
+),
+lease AS (
+	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d INDEXED BY deliveries_lease
+	WHERE d.status = 'in_flight' AND d.locked_until < ?1
+		AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
+		AND NOT EXISTS (` + orderedBlocked + `)
+	ORDER BY d.locked_until LIMIT ?3
+),
+due AS (
+	SELECT * FROM (SELECT * FROM pend UNION SELECT * FROM deep) WHERE endpoint_id NOT IN (SELECT value FROM json_each(?2))
+	UNION ALL
+	SELECT * FROM lease
 ),
 c AS (
 	SELECT due.*,
@@ -49,6 +76,11 @@ WHERE live = 0 OR ?4 <= 0 OR rn <= ?4
 ORDER BY next_attempt_at, priority, seq
 LIMIT ?5`
 
+// windowFullSQL tells whether the due queue holds at least ?2 deliveries:
+// then the window may have missed some, and the claim searches deeper.
+const windowFullSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_due
+	WHERE status = 'pending' AND next_attempt_at <= ?1 LIMIT ?2)`
+
 // orderedBlocked holds for a delivery d of an ordered endpoint that is not
 // claimable: not the endpoint's oldest unfinished delivery, or another of
 // its deliveries holds a live lease.
@@ -57,6 +89,48 @@ const orderedBlocked = `SELECT 1 FROM endpoints oe WHERE oe.id = d.endpoint_id A
 	OR EXISTS (SELECT 1 FROM deliveries y INDEXED BY deliveries_endpoint WHERE y.endpoint_id = d.endpoint_id AND y.status = 'in_flight'
 		AND y.locked_until >= ?1 AND y.id != d.id))`
 
+const (
+	leaseSQL = `UPDATE deliveries SET status = 'in_flight', locked_by = ?, locked_until = ?, updated_at = ?
+		WHERE id IN (SELECT value FROM json_each(?)) RETURNING ` + deliveryCols
+	cancelDeadSQL = `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL,
+		next_attempt_at = NULL, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`
+	claimEventsSQL = `SELECT ` + eventCols + ` FROM events WHERE id IN (SELECT value FROM json_each(?))`
+	// completeSQL moves a delivery on after an attempt; see CompleteAttempts.
+	completeSQL = `UPDATE deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3,
+		locked_by = NULL, locked_until = NULL, last_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7,
+		succeeded_at = CASE WHEN ?1 = 'succeeded' THEN ?7 ELSE succeeded_at END
+		WHERE id = ?8 AND (CASE WHEN ?9 THEN NOT (status = 'in_flight' AND locked_until >= ?7) ELSE status != 'canceled' END)`
+	releaseSQL = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, locked_by = NULL, locked_until = NULL, updated_at = ?1
+		WHERE status = 'in_flight' AND locked_by = ?2 AND id IN (SELECT value FROM json_each(?3))`
+)
+
+// claimIDs runs the claim query; it returns the deliveries to lease and
+// those to cancel.
+func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now int64, deep bool) (take, dead []string, err error) {
+	perEndpoint := p.Limit
+	if p.PerEndpointLimit > 0 {
+		perEndpoint = min(p.PerEndpointLimit, p.Limit)
+	}
+	rows, err := tx.StmtContext(ctx, db.stmts.claim).QueryContext(ctx, now, idList(p.SkipEndpoints), p.Limit, p.PerEndpointLimit, p.Limit, deep, perEndpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var live bool
+		if err := rows.Scan(&id, &live); err != nil {
+			return nil, nil, err
+		}
+		if live {
+			take = append(take, id)
+		} else {
+			dead = append(dead, id)
+		}
+	}
+	return take, dead, rows.Err()
+}
+
 // ClaimDeliveries leases due deliveries to p.Owner and returns them with
 // their events, in claim order.
 func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Claim, error) {
@@ -64,44 +138,33 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 		return nil, nil
 	}
 	now := ns(p.Now)
-	window := max(p.Limit*8, 512)
 	var claims []*store.Claim
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = nil
-		rows, err := tx.QueryContext(ctx, claimSQL, now, idList(p.SkipEndpoints), window, p.PerEndpointLimit, p.Limit)
+		take, dead, err := db.claimIDs(ctx, tx, p, now, false)
 		if err != nil {
 			return err
 		}
-		var take, dead []string
-		for rows.Next() {
-			var id string
-			var live bool
-			if err := rows.Scan(&id, &live); err != nil {
-				rows.Close()
+		if len(take)+len(dead) < p.Limit {
+			var n int
+			if err := tx.StmtContext(ctx, db.stmts.windowFull).QueryRowContext(ctx, now, p.Limit).Scan(&n); err != nil {
 				return err
 			}
-			if live {
-				take = append(take, id)
-			} else {
-				dead = append(dead, id)
+			if n >= p.Limit {
+				if take, dead, err = db.claimIDs(ctx, tx, p, now, true); err != nil {
+					return err
+				}
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		if len(dead) > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL,
-				next_attempt_at = NULL, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`, now, idList(dead)); err != nil {
+			if _, err := tx.StmtContext(ctx, db.stmts.cancelDead).ExecContext(ctx, now, idList(dead)); err != nil {
 				return err
 			}
 		}
 		if len(take) == 0 {
 			return nil
 		}
-		rows, err = tx.QueryContext(ctx, `UPDATE deliveries SET status = 'in_flight', locked_by = ?, locked_until = ?, updated_at = ?
-			WHERE id IN (SELECT value FROM json_each(?)) RETURNING `+deliveryCols,
-			p.Owner, ns(p.Now.Add(p.Lease)), now, idList(take))
+		rows, err := tx.StmtContext(ctx, db.stmts.lease).QueryContext(ctx, p.Owner, ns(p.Now.Add(p.Lease)), now, idList(take))
 		if err != nil {
 			return err
 		}
@@ -113,7 +176,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 		for i, d := range ds {
 			eventIDs[i] = d.EventID
 		}
-		rows, err = tx.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE id IN (SELECT value FROM json_each(?))`, idList(eventIDs))
+		rows, err = tx.StmtContext(ctx, db.stmts.claimEvents).QueryContext(ctx, idList(eventIDs))
 		if err != nil {
 			return err
 		}
@@ -151,16 +214,9 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 		return nil
 	}
 	now := ns(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		attemptIns := tx.StmtContext(ctx, db.stmts.attemptIns)
-		set, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3,
-			locked_by = NULL, locked_until = NULL, last_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7,
-			succeeded_at = CASE WHEN ?1 = 'succeeded' THEN ?7 ELSE succeeded_at END
-			WHERE id = ?8 AND (CASE WHEN ?9 THEN NOT (status = 'in_flight' AND locked_until >= ?7) ELSE status != 'canceled' END)`)
-		if err != nil {
-			return err
-		}
-		defer set.Close()
+		set := tx.StmtContext(ctx, db.stmts.complete)
 		for _, r := range results {
 			a := r.Attempt
 			if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
@@ -188,14 +244,13 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs [
 		return nil
 	}
 	now := ns(db.now())
-	_, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, locked_by = NULL, locked_until = NULL, updated_at = ?1
-		WHERE status = 'in_flight' AND locked_by = ?2 AND id IN (SELECT value FROM json_each(?3))`, now, owner, idList(deliveryIDs))
+	_, err := db.exec(ctx, releaseSQL, now, owner, idList(deliveryIDs))
 	return err
 }
 
 // PostponeEndpoint moves the endpoint's pending deliveries due before until to until.
 func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error {
-	_, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?2
+	_, err := db.exec(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?2
 		WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at < ?1`, ns(until), ns(db.now()), endpointID)
 	return err
 }
@@ -204,7 +259,7 @@ func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until tim
 // created in [since, until) pending and due now.
 func (db *DB) RequeueDeliveries(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
 	now := ns(db.now())
-	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, updated_at = ?1
+	res, err := db.exec(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, updated_at = ?1
 		WHERE endpoint_id = ?2 AND project_id = ?3 AND status IN ('exhausted', 'canceled') AND created_at >= ?4 AND created_at < ?5`,
 		now, endpointID, projectID, ns(since), ns(until))
 	if err != nil {
@@ -359,7 +414,7 @@ func (db *DB) Purge(ctx context.Context, before time.Time, limit int) (int, erro
 		limit = 1000
 	}
 	var n int64
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE created_at < ? ORDER BY created_at LIMIT ?)`, ns(before), limit)
 		if err != nil {
 			return err

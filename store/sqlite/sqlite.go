@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -47,6 +48,26 @@ const (
 	busyTimeoutMS      = 10000
 )
 
+// Tuning of the writer.
+const (
+	// writeBatchMax bounds the write transactions merged into one commit.
+	writeBatchMax = 256
+	// writeQueue is how many write transactions may wait for the writer.
+	writeQueue = 1024
+	// writerCacheKB and readerCacheKB size SQLite's page caches: the
+	// writer updates the delivery indexes all the time, and a cache miss
+	// is a pread.
+	writerCacheKB = 32 << 10
+	readerCacheKB = 8 << 10
+	// checkpointEvery: the WAL is copied back into the database by a
+	// background connection this often (when something was written), so
+	// that a commit never pays for a checkpoint. autoCheckpointPages is
+	// the writer's own fallback should the background fall behind.
+	checkpointEvery     = 200 * time.Millisecond
+	autoCheckpointPages = 20000
+	walSizeLimit        = 64 << 20
+)
+
 func (o *Options) validate() error {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -72,6 +93,18 @@ type DB struct {
 	now  func() time.Time
 	w    *sql.DB // one connection: every write and write transaction
 	r    *sql.DB // query_only pool
+	ck   *sql.DB // one connection for background checkpoints
+
+	// Write transactions are queued to one goroutine that merges those
+	// waiting into one SQLite transaction (one fsync), each in its own
+	// savepoint: see tx.
+	writes    chan *writeReq
+	writesMu  sync.RWMutex // held for reading while queuing; Close takes it to stop
+	closed    bool
+	writerEnd chan struct{}
+	dirty     atomic.Bool // written since the last checkpoint
+	stopCk    chan struct{}
+	ckEnd     chan struct{}
 
 	// seq numbers deliveries in ingest order. Writes are serialised on w,
 	// so a counter bumped inside a write transaction is monotonic.
@@ -93,12 +126,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Add("_pragma", "synchronous("+opts.Synchronous+")")
+	common.Add("_pragma", "temp_store(MEMORY)")
 
 	wq := url.Values{}
 	for k, v := range common {
 		wq[k] = append([]string(nil), v...)
 	}
 	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", writerCacheKB))
+	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages))
+	wq.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	wq.Set("_txlock", "immediate") // a write transaction takes the lock at BEGIN, not at its first write
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
@@ -115,18 +152,33 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
+	ck, err := sql.Open("sqlite", "file:"+path+"?"+common.Encode())
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxIdleTime(0)
+
 	rq := common
+	rq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", readerCacheKB))
 	rq.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()
+		ck.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(opts.ReadConns)
 	r.SetMaxIdleConns(opts.ReadConns)
 	r.SetConnMaxIdleTime(0)
 
-	db := &DB{path: path, now: opts.Now, w: w, r: r, locks: map[string]bool{}}
+	db := &DB{path: path, now: opts.Now, w: w, r: r, ck: ck, locks: map[string]bool{},
+		writes: make(chan *writeReq, writeQueue), writerEnd: make(chan struct{}),
+		stopCk: make(chan struct{}), ckEnd: make(chan struct{})}
+	go db.writer()
+	go db.checkpointer()
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -160,10 +212,21 @@ func (db *DB) migrate(ctx context.Context) error {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close releases the database.
+// Close waits for queued writes, then releases the database.
 func (db *DB) Close() error {
+	db.writesMu.Lock()
+	if db.closed {
+		db.writesMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.writes)
+	db.writesMu.Unlock()
+	<-db.writerEnd
+	close(db.stopCk)
+	<-db.ckEnd
 	db.stmts.close()
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.ck.Close(), db.w.Close())
 }
 
 // Ping checks both connection pools answer.
@@ -193,17 +256,185 @@ func (db *DB) TryLock(ctx context.Context, name string) (func(), bool, error) {
 	}, true, nil
 }
 
-// tx runs fn in a write transaction (BEGIN IMMEDIATE on the one writer).
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// errClosed is returned by writes after Close.
+var errClosed = errors.New("sqlite: database is closed")
+
+// writeReq is one write transaction waiting for the writer.
+type writeReq struct {
+	fn    func(ctx context.Context, tx *sql.Tx) error
+	err   error
+	state atomic.Int32 // writeQueued, writeTaken or writeAbandoned
+	done  chan struct{}
+}
+
+const (
+	writeQueued = iota
+	writeTaken
+	writeAbandoned
+)
+
+// tx runs fn in a write transaction and returns once it is committed (or
+// rolled back). Concurrent calls are group-committed: the writer goroutine
+// runs every fn waiting, each in its own savepoint (a failing fn rolls back
+// only its own writes), and commits them together, so that N callers pay
+// one fsync instead of N. fn must use the ctx it is given, not its
+// caller's: a caller's cancellation must not interrupt the connection in
+// the middle of other callers' writes. A caller whose ctx ends before its
+// fn has started gets ctx's error and its fn never runs; once started, the
+// caller waits for the outcome, so an error always means nothing was written.
+func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &writeReq{fn: fn, done: make(chan struct{})}
+	db.writesMu.RLock()
+	if db.closed {
+		db.writesMu.RUnlock()
+		return errClosed
+	}
+	select {
+	case db.writes <- r:
+		db.writesMu.RUnlock()
+	case <-ctx.Done():
+		db.writesMu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(writeQueued, writeAbandoned) {
+			return ctx.Err()
+		}
+		<-r.done
+		return r.err
+	}
+}
+
+// exec runs one statement through the writer (see tx).
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// writer commits queued write transactions in groups until Close.
+func (db *DB) writer() {
+	defer close(db.writerEnd)
+	var batch []*writeReq
+	for {
+		if len(batch) == 0 {
+			r, ok := <-db.writes
+			if !ok {
+				return
+			}
+			batch = append(batch, r)
+		}
+	fill:
+		for len(batch) < writeBatchMax {
+			select {
+			case r, ok := <-db.writes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		batch = db.commitGroup(batch)
+	}
+}
+
+// commitGroup runs the batch's transactions in one SQLite transaction. It
+// returns the requests it did not get to (the transaction failed before
+// them), to be run in the next one.
+func (db *DB) commitGroup(batch []*writeReq) []*writeReq {
+	ctx := context.Background()
+	finish := func(rs []*writeReq, err error) {
+		for _, r := range rs {
+			if err != nil && r.err == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		finish(batch, err)
+		return nil
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
+	db.dirty.Store(true)
+	single := len(batch) == 1 // no savepoint needed: its failure is the transaction's
+	var ran []*writeReq
+	for i, r := range batch {
+		if !r.state.CompareAndSwap(writeQueued, writeTaken) {
+			close(r.done) // abandoned by its caller before it started
+			continue
+		}
+		ran = append(ran, r)
+		if single {
+			if r.err = r.fn(ctx, tx); r.err != nil {
+				tx.Rollback()
+				finish(ran, nil)
+				return nil
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			finish(ran, err)
+			return unrun(batch[i+1:])
+		}
+		if r.err = r.fn(ctx, tx); r.err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				// The failure ended the whole transaction (I/O error, full
+				// disk): everything so far is lost.
+				tx.Rollback()
+				finish(ran, err)
+				return unrun(batch[i+1:])
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+			tx.Rollback()
+			finish(ran, err)
+			return unrun(batch[i+1:])
+		}
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	finish(ran, err)
+	return nil
+}
+
+// unrun returns the requests still to run, in order.
+func unrun(rs []*writeReq) []*writeReq {
+	return append([]*writeReq(nil), rs...)
+}
+
+// checkpointer copies the WAL back into the database in the background.
+func (db *DB) checkpointer() {
+	defer close(db.ckEnd)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCk:
+			return
+		case <-t.C:
+		}
+		if !db.dirty.Swap(false) {
+			continue
+		}
+		// PASSIVE never blocks the writer or readers; what it cannot copy
+		// now it copies next time.
+		if _, err := db.ck.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			db.dirty.Store(true)
+		}
+	}
 }
 
 // nextSeq reserves n delivery sequence numbers; call inside a write tx.
