@@ -72,19 +72,19 @@ type BasicAuth struct {
 // EndpointCreate is the body of CreateEndpoint. Only URL is required;
 // zero fields take the server's defaults (see DESIGN.md, "Endpoint fields").
 type EndpointCreate struct {
-	URL           string            `json:"url"`
-	Name          string            `json:"name,omitempty"`
-	Description   string            `json:"description,omitempty"`
-	EventTypes    []string          `json:"event_types,omitempty"`
-	Channels      []string          `json:"channels,omitempty"`
-	Filter        string            `json:"filter,omitempty"`
-	Enabled       *bool             `json:"enabled,omitempty"` // nil = true
-	ActiveFrom    *time.Time        `json:"active_from,omitempty"`
-	ActiveUntil   *time.Time        `json:"active_until,omitempty"`
-	Order         int               `json:"order,omitempty"`
-	Timeout       string            `json:"timeout,omitempty"`
-	ResponseMode  string            `json:"response_mode,omitempty"`
-	FailurePolicy string            `json:"failure_policy,omitempty"`
+	URL           string     `json:"url"`
+	Name          string     `json:"name,omitempty"`
+	Description   string     `json:"description,omitempty"`
+	EventTypes    []string   `json:"event_types,omitempty"`
+	Channels      []string   `json:"channels,omitempty"`
+	Filter        string     `json:"filter,omitempty"`
+	Enabled       *bool      `json:"enabled,omitempty"` // nil = true
+	ActiveFrom    *time.Time `json:"active_from,omitempty"`
+	ActiveUntil   *time.Time `json:"active_until,omitempty"`
+	Order         int        `json:"order,omitempty"`
+	Timeout       string     `json:"timeout,omitempty"`
+	ResponseMode  string     `json:"response_mode,omitempty"`
+	FailurePolicy string     `json:"failure_policy,omitempty"`
 	// RetrySchedule: nil takes the server's default; a non-nil empty
 	// slice means one attempt and no retries.
 	RetrySchedule []string          `json:"retry_schedule,omitzero"`

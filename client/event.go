@@ -42,24 +42,35 @@ type BatchResult struct {
 	Data []BatchItem `json:"data"`
 }
 
-// BatchItem is the outcome of one event of a batch: its ID, or the Error
-// that refused it.
+// BatchItem is the outcome of one event of a batch: the accepted event
+// (ID, Type, CreatedAt, Deliveries, as SendEvent answers) or the Error that
+// refused it.
 type BatchItem struct {
-	ID    string `json:"id,omitempty"`
-	Error *Error `json:"error,omitempty"`
+	ID         string    `json:"id,omitempty"`
+	Type       string    `json:"type,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	Deliveries int       `json:"deliveries,omitempty"`
+	// Replayed is true when the event's idempotency key had been accepted
+	// before with the same body: ID is the original event.
+	Replayed bool   `json:"replayed,omitempty"`
+	Error    *Error `json:"error,omitempty"`
 }
 
 // UnmarshalJSON accepts the error of an item both as a problem object and
 // as a plain string.
 func (b *BatchItem) UnmarshalJSON(data []byte) error {
 	var raw struct {
-		ID    string          `json:"id"`
-		Error json.RawMessage `json:"error"`
+		ID         string          `json:"id"`
+		Type       string          `json:"type"`
+		CreatedAt  time.Time       `json:"created_at"`
+		Deliveries int             `json:"deliveries"`
+		Replayed   bool            `json:"replayed"`
+		Error      json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	*b = BatchItem{ID: raw.ID}
+	*b = BatchItem{ID: raw.ID, Type: raw.Type, CreatedAt: raw.CreatedAt, Deliveries: raw.Deliveries, Replayed: raw.Replayed}
 	if len(raw.Error) == 0 || string(raw.Error) == "null" {
 		return nil
 	}

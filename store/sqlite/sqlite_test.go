@@ -242,3 +242,45 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestClaimFindsWorkBehindSkippedBacklog: when the head of the due queue
+// is a skipped endpoint's backlog, longer than the claim looks ahead, the
+// claim still finds the other endpoints' due deliveries behind it.
+func TestClaimFindsWorkBehindSkippedBacklog(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t, Options{Synchronous: "NORMAL"})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "p", CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, db.CreateProject(ctx, p))
+	busy, quiet := &herald.Endpoint{}, &herald.Endpoint{}
+	for _, ep := range []*herald.Endpoint{busy, quiet} {
+		*ep = herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), ProjectID: p.ID, URL: "https://example.com/",
+			Enabled: true, Status: herald.EndpointHealthy, CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, db.CreateEndpoint(ctx, ep))
+	}
+	enqueue := func(ep *herald.Endpoint, n int, due time.Time) (ids []string) {
+		var batch []*store.NewEvent
+		for range n {
+			ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: p.ID, Type: "t", Data: json.RawMessage(`{}`), CreatedAt: now, OccurredAt: now}
+			d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: p.ID, EventID: ev.ID, EndpointID: ep.ID,
+				Status: herald.DeliveryPending, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now}
+			batch = append(batch, &store.NewEvent{Event: ev, Deliveries: []*herald.Delivery{d}})
+			ids = append(ids, d.ID)
+		}
+		_, err := db.InsertEvents(ctx, batch)
+		require.NoError(t, err)
+		return ids
+	}
+	enqueue(busy, 100, now.Add(-time.Minute)) // older: first in due order
+	want := enqueue(quiet, 3, now.Add(-time.Second))
+
+	cs, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "o", Now: now, Lease: time.Minute, Limit: 10,
+		PerEndpointLimit: 5, SkipEndpoints: []string{busy.ID}})
+	require.NoError(t, err)
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Delivery.ID)
+	}
+	require.ElementsMatch(t, want, got)
+}
