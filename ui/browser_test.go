@@ -22,6 +22,9 @@ const chromiumPath = "/usr/bin/chromium"
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("HERALD_TEST_CHROMIUM_REQUIRED") != "" {
+			t.Fatalf("HERALD_TEST_CHROMIUM_REQUIRED is set but %s is missing: apt-get install chromium", chromiumPath)
+		}
 		t.Skip("browser tests need chromium: apt-get install chromium")
 	}
 	opts := []chromedp.ExecAllocatorOption{
