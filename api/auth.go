@@ -74,13 +74,18 @@ func EnsureAdminKey(ctx context.Context, st store.Store, configured string) (has
 	return h, key, nil
 }
 
-// limiter is a token bucket per API key (by hash). Buckets idle for
-// limiterIdle are dropped, so that the map stays as small as the set of
-// keys in use.
+// limiter is a token bucket per API key (by hash). Only keys that
+// authenticated get a bucket, so unknown keys cost no memory. A bucket
+// left alone for its refill time is full again, the same as a new one, so
+// dropping it loses nothing: sweeps (every limiterSweep, or as soon as the
+// map reaches limiterMaxBuckets) drop those, and the map holds only the
+// keys used within the last refill time (one second with the default
+// burst).
 type limiter struct {
 	mu      sync.Mutex
 	rps     float64
 	burst   int
+	refill  time.Duration // from empty to full
 	now     func() time.Time
 	buckets map[string]*bucket
 	swept   time.Time
@@ -91,14 +96,18 @@ type bucket struct {
 	seen time.Time
 }
 
-const limiterIdle = 10 * time.Minute
+const (
+	limiterSweep      = time.Minute
+	limiterMaxBuckets = 10_000
+)
 
 func newLimiter(rps float64, now func() time.Time) *limiter {
 	burst := int(rps)
 	if burst < 1 {
 		burst = 1
 	}
-	return &limiter{rps: rps, burst: burst, now: now, buckets: map[string]*bucket{}, swept: now()}
+	refill := time.Duration(float64(burst) / rps * float64(time.Second))
+	return &limiter{rps: rps, burst: burst, refill: refill, now: now, buckets: map[string]*bucket{}, swept: now()}
 }
 
 // allow takes a token for key; when none is left it returns how long until
@@ -106,16 +115,11 @@ func newLimiter(rps float64, now func() time.Time) *limiter {
 func (l *limiter) allow(key string) time.Duration {
 	now := l.now()
 	l.mu.Lock()
-	if now.Sub(l.swept) > limiterIdle {
-		for k, b := range l.buckets {
-			if now.Sub(b.seen) > limiterIdle {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
 	b := l.buckets[key]
 	if b == nil {
+		if now.Sub(l.swept) > limiterSweep || len(l.buckets) >= limiterMaxBuckets {
+			l.sweep(now)
+		}
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rps), l.burst)}
 		l.buckets[key] = b
 	}
@@ -131,4 +135,14 @@ func (l *limiter) allow(key string) time.Duration {
 		return d
 	}
 	return 0
+}
+
+// sweep drops the buckets that have refilled; call with l.mu held.
+func (l *limiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if now.Sub(b.seen) >= l.refill {
+			delete(l.buckets, k)
+		}
+	}
+	l.swept = now
 }

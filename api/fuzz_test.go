@@ -134,6 +134,10 @@ func FuzzIngestDecode(f *testing.F) {
 // FuzzEndpointValidate sends arbitrary JSON as an endpoint to create:
 // PrepareEndpoint and the create route never panic nor answer 5xx, and an
 // accepted endpoint reads back as it was given (url, event_types, timeout).
+// Besides the raw body, the fuzzer picks a url, an event type and a
+// timeout that, when not empty, are set in the body (if it is a JSON
+// object): arbitrary bytes seldom make a valid endpoint, so without them
+// the round trip would rarely be exercised.
 func FuzzEndpointValidate(f *testing.F) {
 	// Private networks refused: the guard is part of what is fuzzed.
 	fs := newFuzzServer(f, func(c *Config) { c.Guard = netguard.New(false, nil) })
@@ -144,9 +148,11 @@ func FuzzEndpointValidate(f *testing.F) {
 		`{"url":"http://127.0.0.1/x","auth":{"basic":{"username":"u","password":"p"}},"retry_schedule":["1s"],"filter":"type == 'a'","body_template":"{a: .data}"}`,
 		`{"url":"https://example.com","auth":{"bearer":"t"},"active_from":"2026-01-01T00:00:00Z","active_until":"2027-01-01T00:00:00Z","response_mode":"data","failure_policy":"fail_open","order":-3,"rate_limit":5,"max_in_flight":2,"ordered":true,"enabled":false}`,
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), "", "", "")
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
+	f.Add([]byte(`{}`), "https://example.com/a?b=c%20d#", "user.*", "1m")
+	f.Fuzz(func(t *testing.T, body []byte, url, eventType, timeout string) {
+		body = overlay(body, url, eventType, timeout)
 		// The function the dashboard shares, on whatever the standard
 		// decoder makes of the input.
 		var ep herald.Endpoint
@@ -205,6 +211,32 @@ func FuzzEndpointValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// overlay sets url, event_types [eventType] and timeout, those not empty,
+// in body when it is a JSON object.
+func overlay(body []byte, url, eventType, timeout string) []byte {
+	if url == "" && eventType == "" && timeout == "" {
+		return body
+	}
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil || m == nil {
+		return body
+	}
+	if url != "" {
+		m["url"] = url
+	}
+	if eventType != "" {
+		m["event_types"] = []string{eventType}
+	}
+	if timeout != "" {
+		m["timeout"] = timeout
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 func equalStrings(a, b []string) bool {

@@ -154,6 +154,9 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, c *call) 
 
 // API keys.
 
+// APIKeysMax is the most API keys a project may have at once.
+const APIKeysMax = 100
+
 type newKey struct {
 	*herald.APIKey
 	key string
@@ -190,6 +193,15 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	if err := v.Err(); err != nil {
 		return err
+	}
+	// Keys are listed unpaged and each may hold a rate-limit bucket: a
+	// bound keeps both small. Concurrent creates may overshoot it by a few.
+	keys, err := s.store.ListAPIKeys(r.Context(), c.project.ID)
+	if err != nil {
+		return err
+	}
+	if len(keys) >= APIKeysMax {
+		return herald.Errorf(herald.ECONFLICT, "the project has %d API keys, the most allowed; revoke one first", len(keys))
 	}
 	k, err := s.newAPIKey(r.Context(), c.project.ID, s.now().UTC())
 	if err != nil {

@@ -190,20 +190,28 @@ func TestUnauthenticatedFloodCreatesNoLimiterState(t *testing.T) {
 	assert.Zero(t, n, "no bucket for a key that does not authenticate")
 }
 
-func TestLimiterDropsIdleBuckets(t *testing.T) {
+// TestLimiterKeepsOnlyRecentlyUsedKeys: a bucket idle for its refill time
+// is full, the same as a new one, so the limiter drops it; the map never
+// holds more than the keys used within the last refill time (plus those
+// added since the last sweep).
+func TestLimiterKeepsOnlyRecentlyUsedKeys(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	l := newLimiter(1, func() time.Time { return now })
-	for i := range 100 {
-		assert.Zero(t, l.allow(fmt.Sprintf("k%d", i)))
+	l := newLimiter(1, func() time.Time { return now }) // refill: 1 s
+	for i := range limiterMaxBuckets {
+		require.Zero(t, l.allow(fmt.Sprintf("k%d", i)))
 	}
-	assert.Positive(t, l.allow("k0"), "the second request in a second waits")
-	require.Len(t, l.buckets, 100)
-	now = now.Add(limiterIdle / 2)
-	l.allow("k0") // k0 stays in use
-	now = now.Add(limiterIdle/2 + time.Second)
-	assert.Zero(t, l.allow("fresh"))
-	assert.Len(t, l.buckets, 2, "only k0 and the new key remain")
+	require.Len(t, l.buckets, limiterMaxBuckets)
+	now = now.Add(500 * time.Millisecond)
+	assert.Positive(t, l.allow("k0"), "k0 has not refilled yet")
+	now = now.Add(600 * time.Millisecond)
+	assert.Zero(t, l.allow("new"))
+	assert.Len(t, l.buckets, 2, "the full map was swept of every refilled bucket: only k0 (seen 0.6 s ago) and the new key remain")
+
+	now = now.Add(limiterSweep + time.Second)
+	assert.Zero(t, l.allow("other"))
+	assert.Len(t, l.buckets, 1, "the periodic sweep dropped every idle bucket")
+	assert.Zero(t, l.allow("k0"), "a dropped bucket comes back full")
 }
 
 // TestSecretsAreNeverLoggedAndAttemptsRedactCredentials runs a whole flow
@@ -410,4 +418,55 @@ func TestKeysAreStoredOnlyAsHashes(t *testing.T) {
 		secretPart := strings.TrimPrefix(strings.TrimPrefix(k, herald.AdminKeyPrefix), herald.ProjectKeyPrefix)
 		assert.NotContains(t, joined, secretPart[len(secretPart)/2:], "half of the %s is stored", what)
 	}
+}
+
+// TestSchemaReferencesAreNeverFetched: an event type's JSON Schema may not
+// make the server fetch a URL ($ref, $schema), which would be a way around
+// the private-network refusal.
+func TestSchemaReferencesAreNeverFetched(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p, key := b.project("shop")
+	var hits sync.Map
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Store(r.URL.Path, true)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"type":"object"}`))
+	}))
+	t.Cleanup(target.Close)
+	for i, schema := range []map[string]any{
+		{"$ref": target.URL + "/ref"},
+		{"$schema": target.URL + "/meta", "type": "object"},
+		{"type": "object", "properties": map[string]any{"a": map[string]any{"$ref": target.URL + "/nested#/x"}}},
+	} {
+		b.do("POST", "/v1/projects/"+p+"/event-types", key, map[string]any{"name": fmt.Sprintf("t%d", i), "schema": schema}).requireField(t, "body.schema")
+	}
+	hits.Range(func(k, _ any) bool {
+		t.Errorf("the server fetched %s", k)
+		return true
+	})
+}
+
+func TestAPIKeysPerProjectAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p, key := b.project("shop") // its first key
+	var last map[string]any
+	for range APIKeysMax - 1 {
+		last = b.do("POST", "/v1/projects/"+p+"/api-keys", key, nil).requireStatus(t, http.StatusCreated).obj(t)
+	}
+	r := b.do("POST", "/v1/projects/"+p+"/api-keys", key, nil).requireStatus(t, http.StatusConflict)
+	assert.Contains(t, r.problem(t).Detail, "revoke one first")
+	b.do("DELETE", "/v1/projects/"+p+"/api-keys/"+last["id"].(string), key, nil).requireStatus(t, http.StatusNoContent)
+	b.do("POST", "/v1/projects/"+p+"/api-keys", key, nil).requireStatus(t, http.StatusCreated)
+}
+
+func TestProjectAndEventTypeLimitsNameTheField(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.do("POST", "/v1/projects", b.admin, map[string]any{"name": strings.Repeat("n", herald.ProjectNameMaxLen+1)}).requireField(t, "body.name")
+	b.do("POST", "/v1/projects", b.admin, map[string]any{"name": "x", "id": strings.Repeat("p", 64)}).requireField(t, "body.id")
+	p, key := b.project("shop")
+	b.do("PATCH", "/v1/projects/"+p, b.admin, map[string]any{"name": strings.Repeat("n", herald.ProjectNameMaxLen+1)}).requireField(t, "body.name")
+	b.do("POST", "/v1/projects/"+p+"/event-types", key, map[string]any{"name": strings.Repeat("t", herald.EventTypeNameMaxLen+1)}).requireField(t, "body.name")
 }

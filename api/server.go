@@ -30,8 +30,11 @@
 //   - Batch idempotency: an event's id is its key; events without one, in a
 //     request with an Idempotency-Key header, get "<header>:<index>".
 //   - The API rate limit is a token bucket per key (burst: one second's
-//     worth); health, readiness, metrics and the OpenAPI document are
-//     neither authenticated nor limited.
+//     worth), taken after the key is authenticated, so unknown keys hold
+//     no limiter state; health, readiness, metrics and the OpenAPI
+//     document are neither authenticated nor limited.
+//   - A project has at most APIKeysMax API keys; creating one more is a
+//     409 until one is revoked.
 package api
 
 import (

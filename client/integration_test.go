@@ -712,3 +712,26 @@ func TestIntegrationSubscribe(t *testing.T) {
 	err = c.Subscribe(ctx, "other", "post.created", rc.url)
 	requireAPIError(t, err, http.StatusNotFound)
 }
+
+func TestIntegrationPageEncodesAsTheServerAnswers(t *testing.T) {
+	t.Parallel()
+	b := setupHerald(t)
+	ctx := context.Background()
+	c := b.project(t, "shop")
+	page, err := c.ListEndpoints(ctx, "shop", client.ListOptions{})
+	require.NoError(t, err)
+
+	req, err := http.NewRequest(http.MethodGet, b.url+"/v1/projects/shop/endpoints", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+integrationAdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+
+	encoded, err := json.Marshal(page)
+	require.NoError(t, err)
+	require.JSONEq(t, string(raw), string(encoded))
+	require.JSONEq(t, `{"data":[],"next_cursor":null}`, string(encoded))
+}

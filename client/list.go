@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"net/url"
 	"strconv"
@@ -14,6 +15,23 @@ type Page[T any] struct {
 	Data []T `json:"data"`
 	// NextCursor fetches the next page; "" on the last page.
 	NextCursor string `json:"next_cursor"`
+}
+
+// MarshalJSON encodes the page as Herald answers it: an empty list as []
+// and no next page as null, so that a page printed again (as the CLI does)
+// reads like the API's own answer.
+func (p Page[T]) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Data       []T     `json:"data"`
+		NextCursor *string `json:"next_cursor"`
+	}{Data: p.Data}
+	if out.Data == nil {
+		out.Data = []T{}
+	}
+	if p.NextCursor != "" {
+		out.NextCursor = &p.NextCursor
+	}
+	return json.Marshal(out)
 }
 
 // ListOptions selects a page of a list.

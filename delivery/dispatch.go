@@ -15,8 +15,14 @@ const (
 	// claimBatchMax bounds one ClaimDeliveries call.
 	claimBatchMax = 256
 	// claimPerEndpoint caps one call's claims per endpoint, so that one
-	// endpoint's backlog does not take every slot.
-	claimPerEndpoint = 2 * herald.MaxInFlightDefault
+	// endpoint's backlog does not take every slot; it is half a batch so
+	// that a busy endpoint's backlog drains in large claims (each claim is
+	// a write transaction).
+	claimPerEndpoint = claimBatchMax / 2
+	// laneHoldMin is the least a lane may hold: a claim is a write
+	// transaction, so a busy endpoint needs room for many claims at a time
+	// to be fed faster than one claim per commit allows.
+	laneHoldMin = 128
 	// leaseMargin: a claim is sent only if its lease outlives the attempt
 	// by this much; otherwise it goes back, so another process could not
 	// take it while it is still being sent here.
@@ -89,10 +95,11 @@ func maxInFlight(ep *herald.Endpoint) int {
 }
 
 // holdCap is how many claims a lane keeps in memory: enough to start the
-// next request as soon as one finishes, little enough that waiting work
-// stays claimable by other processes.
+// next request as soon as one finishes and to take a backlog in large
+// claims, little enough that waiting work stays claimable by other
+// processes; a rate-limited endpoint holds at most about a second of work.
 func holdCap(ep *herald.Endpoint) int {
-	c := 2 * maxInFlight(ep)
+	c := max(2*maxInFlight(ep), laneHoldMin)
 	if ep.RateLimit > 0 {
 		c = min(c, max(ep.RateLimit, maxInFlight(ep)))
 	}
@@ -539,7 +546,9 @@ func (d *dispatcher) done(l *lane, c *store.Claim, release bool) {
 	d.held--
 	// Ask the database for more only when it may have some for us: the
 	// last claim was full, or this lane was passed over for being full.
-	wake := d.backlog || (l.starved && l.load() < holdCap(l.ep))
+	// A starved lane asks once it is half empty, so that its claims come
+	// in large batches rather than one per finished send.
+	wake := d.backlog || (l.starved && l.load() <= holdCap(l.ep)/2)
 	if wake {
 		l.starved = false
 	}

@@ -50,7 +50,7 @@ var cliVerbs = map[string]map[string]cliVerb{
 		"delete": {"--project P ID", cliEndpointsDelete},
 	},
 	"events": {
-		"send": {"--project P --type T [--data JSON] [--channels a,b] [--id ID]", cliEventsSend},
+		"send": {"--project P --type T [--data JSON] [--channels a,b] [--id ID] [--idempotency-key K]", cliEventsSend},
 		"list": {"--project P [--type T] [--channel C] [--since TIME] [--until TIME] [--limit N] [--cursor C]", cliEventsList},
 		"get":  {"--project P ID", cliEventsGet},
 	},

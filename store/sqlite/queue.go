@@ -394,12 +394,32 @@ func percentile(sorted []int64, p float64) int64 {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+// queueStatsSQL counts the unfinished deliveries through the partial
+// queue indexes (never a scan of the whole table), and finds the oldest
+// with a loose index scan: per endpoint, the first unfinished delivery in
+// ingest order (seq), whose created_at is the endpoint's oldest.
+const queueStatsSQL = `
+WITH RECURSIVE eps(id) AS (
+	SELECT (SELECT endpoint_id FROM deliveries INDEXED BY deliveries_endpoint ORDER BY endpoint_id LIMIT 1)
+	UNION ALL
+	SELECT (SELECT endpoint_id FROM deliveries INDEXED BY deliveries_endpoint WHERE endpoint_id > eps.id ORDER BY endpoint_id LIMIT 1)
+	FROM eps WHERE eps.id IS NOT NULL
+)
+SELECT
+	(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_due WHERE status = 'pending') +
+	(SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_lease WHERE status = 'in_flight'),
+	(SELECT MIN(created_at) FROM (
+		SELECT (SELECT x.created_at FROM deliveries x INDEXED BY deliveries_endpoint
+			WHERE x.endpoint_id = eps.id AND x.status = 'pending' ORDER BY x.seq LIMIT 1) AS created_at FROM eps
+		UNION ALL
+		SELECT (SELECT x.created_at FROM deliveries x INDEXED BY deliveries_endpoint
+			WHERE x.endpoint_id = eps.id AND x.status = 'in_flight' ORDER BY x.seq LIMIT 1) FROM eps))`
+
 // QueueStats counts the unfinished deliveries.
 func (db *DB) QueueStats(ctx context.Context) (*store.QueueStats, error) {
 	var qs store.QueueStats
 	var oldest sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status IN ('pending', 'in_flight')`).Scan(&qs.Pending, &oldest)
-	if err != nil {
+	if err := db.r.QueryRowContext(ctx, queueStatsSQL).Scan(&qs.Pending, &oldest); err != nil {
 		return nil, err
 	}
 	qs.OldestPending = fromNull(oldest)

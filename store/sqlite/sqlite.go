@@ -115,6 +115,8 @@ type DB struct {
 
 	locksMu sync.Mutex
 	locks   map[string]bool
+
+	auth authCache
 }
 
 // Open opens (creating if needed) and migrates the database at path.

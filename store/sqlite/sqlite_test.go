@@ -284,3 +284,44 @@ func TestClaimFindsWorkBehindSkippedBacklog(t *testing.T) {
 	}
 	require.ElementsMatch(t, want, got)
 }
+
+// TestAuthCacheForgetsRevokedKeysAndDeletedProjects: the authentication
+// reads are cached, and a revoked key or a deleted or renamed project is
+// seen at once.
+func TestAuthCacheForgetsRevokedKeysAndDeletedProjects(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t, Options{Synchronous: "NORMAL"})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "before", CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, db.CreateProject(ctx, p))
+	k := &herald.APIKey{ID: herald.NewID("key_"), ProjectID: p.ID, Hash: herald.HashKey("secret"), Prefix: "hk_x", CreatedAt: now}
+	require.NoError(t, db.CreateAPIKey(ctx, k))
+
+	for range 2 { // the second reads come from the cache
+		got, err := db.GetAPIKeyByHash(ctx, k.Hash)
+		require.NoError(t, err)
+		require.Equal(t, p.ID, got.ProjectID)
+		gp, err := db.GetProject(ctx, p.ID)
+		require.NoError(t, err)
+		require.Equal(t, "before", gp.Name)
+		gp.Name = "changed by a caller" // must not reach the cache
+	}
+	gp, err := db.GetProject(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "before", gp.Name)
+
+	p.Name = "after"
+	require.NoError(t, db.UpdateProject(ctx, p))
+	gp, err = db.GetProject(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "after", gp.Name)
+
+	require.NoError(t, db.DeleteAPIKey(ctx, p.ID, k.ID))
+	_, err = db.GetAPIKeyByHash(ctx, k.Hash)
+	require.True(t, herald.IsNotFound(err), "revoked key: %v", err)
+
+	require.NoError(t, db.DeleteProject(ctx, p.ID))
+	_, err = db.GetProject(ctx, p.ID)
+	require.True(t, herald.IsNotFound(err), "deleted project: %v", err)
+}

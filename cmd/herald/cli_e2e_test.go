@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests run the CLI against a real Herald in this process: the same
+// wiring as `herald serve` (newApp, app.serve) on a SQLite file in a
+// temporary directory, listening on loopback.
+
+const e2eAdminKey = "hk_admin_cli_e2e"
+
+// startHerald runs Herald until the test ends and returns its base URL.
+func startHerald(t *testing.T) string {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Database = "sqlite:" + filepath.Join(t.TempDir(), "herald.db")
+	cfg.AdminKey = e2eAdminKey
+	cfg.AllowPrivateNetworks = true // the receivers listen on loopback
+	cfg.APIRateLimit = 0
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, logger, io.Discard)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		a.store.Close()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		a.store.Close()
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// cliEnv is the environment of a CLI run against url with key.
+func cliEnv(url, key string) map[string]string {
+	return map[string]string{"HERALD_URL": url, "HERALD_KEY": key}
+}
+
+// cliJSON runs a CLI command that must succeed and decodes what it printed.
+func cliJSON(t *testing.T, env map[string]string, resource string, args ...string) map[string]any {
+	t.Helper()
+	out, err := runCLITest(resource, args, env)
+	if err != nil {
+		t.Fatalf("herald %s %s: %v\n%s", resource, strings.Join(args, " "), err, out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("herald %s %s printed no JSON object: %v\n%s", resource, strings.Join(args, " "), err, out)
+	}
+	return m
+}
+
+// cliFails runs a CLI command that must fail and returns its error text.
+func cliFails(t *testing.T, env map[string]string, resource string, args ...string) string {
+	t.Helper()
+	out, err := runCLITest(resource, args, env)
+	if err == nil {
+		t.Fatalf("herald %s %s succeeded:\n%s", resource, strings.Join(args, " "), out)
+	}
+	return err.Error()
+}
+
+// items returns the "data" list of a printed page.
+func items(t *testing.T, page map[string]any) []map[string]any {
+	t.Helper()
+	raw, ok := page["data"].([]any)
+	if !ok {
+		t.Fatalf("no data list in %v", page)
+	}
+	out := make([]map[string]any, len(raw))
+	for i, r := range raw {
+		out[i] = r.(map[string]any)
+	}
+	return out
+}
+
+// cliProject creates a project with the CLI and returns the environment of
+// its key, with HERALD_PROJECT set.
+func cliProject(t *testing.T, url, slug string) map[string]string {
+	t.Helper()
+	p := cliJSON(t, cliEnv(url, e2eAdminKey), "projects", "create", "--name", "Project "+slug, "--id", slug)
+	key, _ := p["api_key"].(string)
+	if !strings.HasPrefix(key, "hk_") {
+		t.Fatalf("project without an api_key: %v", p)
+	}
+	env := cliEnv(url, key)
+	env["HERALD_PROJECT"] = slug
+	return env
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCLIE2EProjects(t *testing.T) {
+	t.Parallel()
+	url := startHerald(t)
+	admin := cliEnv(url, e2eAdminKey)
+
+	shop := cliJSON(t, admin, "projects", "create", "--name", "Shop", "--id", "shop")
+	if shop["id"] != "shop" || shop["name"] != "Shop" || shop["created_at"] == nil {
+		t.Fatalf("projects create printed %v", shop)
+	}
+	key, _ := shop["api_key"].(string)
+	if !strings.HasPrefix(key, "hk_") {
+		t.Fatalf("api_key = %v", shop["api_key"])
+	}
+	other := cliJSON(t, admin, "projects", "create", "--name", "Forum")
+	if id, _ := other["id"].(string); !strings.HasPrefix(id, "prj_") {
+		t.Fatalf("a project without --id got id %v", other["id"])
+	}
+
+	all := items(t, cliJSON(t, admin, "projects", "list"))
+	if len(all) != 2 {
+		t.Fatalf("projects list: %d projects, want 2", len(all))
+	}
+	// Flags instead of the environment; --url is another name of --server.
+	first := cliJSON(t, nil, "projects", "list", "--url", url, "--key", e2eAdminKey, "--limit", "1")
+	if len(items(t, first)) != 1 || first["next_cursor"] == nil {
+		t.Fatalf("projects list --limit 1 printed %v", first)
+	}
+	second := cliJSON(t, admin, "projects", "list", "--limit", "1", "--cursor", first["next_cursor"].(string))
+	if got := items(t, second); len(got) != 1 || got[0]["id"] == items(t, first)[0]["id"] {
+		t.Fatalf("the second page repeats the first: %v", second)
+	}
+	if raw, ok := second["next_cursor"]; !ok || raw != nil {
+		t.Fatalf("the last page's next_cursor is %#v, want null as the API answers", raw)
+	}
+
+	own := cliJSON(t, cliEnv(url, key), "projects", "get", "shop")
+	if own["name"] != "Shop" || own["api_key"] != nil {
+		t.Fatalf("projects get printed %v", own)
+	}
+	if msg := cliFails(t, cliEnv(url, key), "projects", "get", other["id"].(string)); !strings.HasPrefix(msg, "404") {
+		t.Fatalf("another project's key: %q, want a 404", msg)
+	}
+	if msg := cliFails(t, cliEnv(url, "hk_wrong"), "projects", "list"); !strings.HasPrefix(msg, "401") {
+		t.Fatalf("an unknown key: %q, want a 401", msg)
+	}
+}
+
+func TestCLIE2EEndpoints(t *testing.T) {
+	t.Parallel()
+	url := startHerald(t)
+	env := cliProject(t, url, "shop")
+	rcv := newReceiver(t)
+
+	ep := cliJSON(t, env, "endpoints", "create", "--url", rcv.url, "--event-types", "order.*,user.created",
+		"--name", "CRM", "--timeout", "5s")
+	id, _ := ep["id"].(string)
+	secret, _ := ep["secret"].(string)
+	if !strings.HasPrefix(id, "ep_") || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("endpoints create printed %v", ep)
+	}
+	if ep["url"] != rcv.url || ep["name"] != "CRM" || ep["timeout"] != "5s" || ep["status"] != "healthy" {
+		t.Fatalf("endpoints create printed %v", ep)
+	}
+	if types, _ := json.Marshal(ep["event_types"]); string(types) != `["order.*","user.created"]` {
+		t.Fatalf("event_types = %s", types)
+	}
+
+	msg := cliFails(t, env, "endpoints", "create", "--url", "ftp://example.com/x")
+	if !strings.HasPrefix(msg, "422") || !strings.Contains(msg, "body.url") {
+		t.Fatalf("a bad URL: %q, want a 422 naming body.url", msg)
+	}
+
+	list := items(t, cliJSON(t, env, "endpoints", "list"))
+	if len(list) != 1 || list[0]["id"] != id {
+		t.Fatalf("endpoints list: %v", list)
+	}
+	got := cliJSON(t, env, "endpoints", "get", id)
+	if got["name"] != "CRM" || got["secret"] != nil {
+		t.Fatalf("endpoints get printed %v", got)
+	}
+
+	deleted := cliJSON(t, env, "endpoints", "delete", id)
+	if deleted["deleted"] != id {
+		t.Fatalf("endpoints delete printed %v", deleted)
+	}
+	if msg := cliFails(t, env, "endpoints", "get", id); !strings.HasPrefix(msg, "404") {
+		t.Fatalf("a deleted endpoint: %q, want a 404", msg)
+	}
+	if len(items(t, cliJSON(t, env, "endpoints", "list"))) != 0 {
+		t.Fatal("endpoints list still shows the deleted endpoint")
+	}
+}
+
+func TestCLIE2EEventsAndDeliveries(t *testing.T) {
+	t.Parallel()
+	url := startHerald(t)
+	env := cliProject(t, url, "shop")
+	rcv := newReceiver(t)
+	ep := cliJSON(t, env, "endpoints", "create", "--url", rcv.url, "--event-types", "order.*")
+	epID := ep["id"].(string)
+
+	sent := cliJSON(t, env, "events", "send", "--type", "order.paid", "--data", `{"order_id":"o_1"}`, "--channels", "acct_42")
+	evID, _ := sent["id"].(string)
+	if !strings.HasPrefix(evID, "evt_") || sent["type"] != "order.paid" || sent["deliveries"] != 1.0 || sent["replayed"] != nil {
+		t.Fatalf("events send printed %v", sent)
+	}
+
+	// The same Idempotency-Key and body: the original event, marked replayed.
+	once := cliJSON(t, env, "events", "send", "--type", "order.shipped", "--idempotency-key", "ship-o_1")
+	twice := cliJSON(t, env, "events", "send", "--type", "order.shipped", "--idempotency-key", "ship-o_1")
+	if twice["id"] != once["id"] || twice["replayed"] != true {
+		t.Fatalf("a repeated send printed %v after %v", twice, once)
+	}
+	if msg := cliFails(t, env, "events", "send", "--type", "order.shipped", "--idempotency-key", "ship-o_1", "--data", `{"other":1}`); !strings.HasPrefix(msg, "409") {
+		t.Fatalf("a reused key with another body: %q, want a 409", msg)
+	}
+
+	paid := items(t, cliJSON(t, env, "events", "list", "--type", "order.paid", "--since", "1h"))
+	if len(paid) != 1 || paid[0]["id"] != evID {
+		t.Fatalf("events list --type order.paid: %v", paid)
+	}
+	if inChannel := items(t, cliJSON(t, env, "events", "list", "--channel", "acct_42")); len(inChannel) != 1 {
+		t.Fatalf("events list --channel: %v", inChannel)
+	}
+
+	// Wait for the delivery, reading it as a user would.
+	var dlvID string
+	waitFor(t, "the delivery to succeed", func() bool {
+		ds := items(t, cliJSON(t, env, "deliveries", "list", "--event", evID))
+		if len(ds) != 1 {
+			return false
+		}
+		dlvID = ds[0]["id"].(string)
+		return ds[0]["status"] == "succeeded"
+	})
+	unique, _, missing := rcv.counts()
+	if unique != 2 || len(missing([]string{evID, once["id"].(string)})) != 0 {
+		t.Fatalf("the receiver got %d events; missing %v", unique, missing([]string{evID}))
+	}
+
+	ev := cliJSON(t, env, "events", "get", evID)
+	if data, _ := json.Marshal(ev["data"]); string(data) != `{"order_id":"o_1"}` {
+		t.Fatalf("events get: data %s", data)
+	}
+	if ds, _ := ev["deliveries"].([]any); len(ds) != 1 {
+		t.Fatalf("events get: deliveries %v", ev["deliveries"])
+	}
+
+	d := cliJSON(t, env, "deliveries", "get", dlvID)
+	if d["status"] != "succeeded" || d["endpoint_id"] != epID || d["event_id"] != evID || d["attempts"] != 1.0 {
+		t.Fatalf("deliveries get printed %v", d)
+	}
+	byStatus := items(t, cliJSON(t, env, "deliveries", "list", "--endpoint", epID, "--status", "succeeded"))
+	if len(byStatus) != 2 {
+		t.Fatalf("deliveries list --endpoint --status succeeded: %d, want 2", len(byStatus))
+	}
+	if msg := cliFails(t, env, "deliveries", "list", "--status", "lost"); !strings.HasPrefix(msg, "422") || !strings.Contains(msg, "query.status") {
+		t.Fatalf("a bad status: %q", msg)
+	}
+
+	attempts := items(t, cliJSON(t, env, "deliveries", "attempts", dlvID))
+	if len(attempts) != 1 || attempts[0]["attempt"] != 1.0 || attempts[0]["response_status"] != 204.0 || attempts[0]["request_url"] != rcv.url {
+		t.Fatalf("deliveries attempts: %v", attempts)
+	}
+
+	retried := cliJSON(t, env, "deliveries", "retry", dlvID)
+	if retried["attempt"] != 2.0 || retried["trigger"] != "manual" || retried["response_status"] != 204.0 {
+		t.Fatalf("deliveries retry printed %v", retried)
+	}
+	if got := items(t, cliJSON(t, env, "deliveries", "attempts", dlvID)); len(got) != 2 {
+		t.Fatalf("after a retry, %d attempts", len(got))
+	}
+	if _, total, _ := rcv.counts(); total != 3 {
+		t.Fatalf("the receiver got %d requests, want 3 (two events and the retry)", total)
+	}
+
+	if msg := cliFails(t, env, "events", "get", "evt_missing"); !strings.HasPrefix(msg, "404") {
+		t.Fatalf("a missing event: %q", msg)
+	}
+}
+
+func TestCLIE2EWithoutServerSaysSo(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t) // nothing listens there any more
+	_, err := runCLITest("projects", []string{"list"}, cliEnv("http://"+addr, e2eAdminKey))
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("error = %v, want a refused connection", err)
+	}
+}
