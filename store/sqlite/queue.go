@@ -220,6 +220,12 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 		for _, r := range results {
 			a := r.Attempt
 			if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
+				if isForeignKey(err) {
+					// The delivery is gone (its project or event was deleted
+					// while the attempt ran): there is nothing to record, and
+					// failing the batch would fail the other results with it.
+					continue
+				}
 				return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
 			}
 			var next any

@@ -471,6 +471,12 @@ func conflict(err error, thing, parent string) error {
 	return err
 }
 
+// isForeignKey reports a foreign-key violation (a missing parent row).
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 // mustAffect returns ENOTFOUND when an UPDATE or DELETE matched no row.
 func mustAffect(res sql.Result, err error, format string, args ...any) error {
 	if err != nil {

@@ -325,3 +325,36 @@ func TestAuthCacheForgetsRevokedKeysAndDeletedProjects(t *testing.T) {
 	_, err = db.GetProject(ctx, p.ID)
 	require.True(t, herald.IsNotFound(err), "deleted project: %v", err)
 }
+
+// TestCompleteAttemptsSkipsDeletedDeliveries: a result whose delivery was
+// deleted meanwhile (its project went away) is dropped, and the other
+// results of the batch are still recorded.
+func TestCompleteAttemptsSkipsDeletedDeliveries(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t, Options{Synchronous: "NORMAL"})
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var claims []*store.Claim
+	var projects []*herald.Project
+	for range 2 {
+		p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "p", CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, db.CreateProject(ctx, p))
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), ProjectID: p.ID, URL: "https://example.com/",
+			Enabled: true, Status: herald.EndpointHealthy, CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, db.CreateEndpoint(ctx, ep))
+		_, err := db.InsertEvents(ctx, benchEvents(p, 1, ep))
+		require.NoError(t, err)
+		projects = append(projects, p)
+	}
+	claims, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "o", Now: time.Now(), Lease: time.Minute, Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, claims, 2)
+	require.NoError(t, db.DeleteProject(ctx, claims[0].Delivery.ProjectID))
+
+	require.NoError(t, db.CompleteAttempts(ctx, benchResults(claims)))
+	kept := claims[1].Delivery
+	got, err := db.GetDelivery(ctx, kept.ProjectID, kept.ID)
+	require.NoError(t, err)
+	require.Equal(t, herald.DeliverySucceeded, got.Status)
+	_ = projects
+}
