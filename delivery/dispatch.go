@@ -98,8 +98,16 @@ func maxInFlight(ep *herald.Endpoint) int {
 // next request as soon as one finishes and to take a backlog in large
 // claims, little enough that waiting work stays claimable by other
 // processes; a rate-limited endpoint holds at most about a second of work.
-func holdCap(ep *herald.Endpoint) int {
-	c := max(2*maxInFlight(ep), laneHoldMin)
+//
+// Beyond twice its max_in_flight, a lane may hold more only while the
+// dispatcher is less than half full: otherwise a few stuck endpoints could
+// fill every slot with work they cannot send, and the healthy endpoints
+// would wait behind them (head-of-line blocking).
+func (d *dispatcher) holdCapLocked(ep *herald.Endpoint) int {
+	c := 2 * maxInFlight(ep)
+	if d.held < d.maxHeld/2 {
+		c = max(c, laneHoldMin)
+	}
 	if ep.RateLimit > 0 {
 		c = min(c, max(ep.RateLimit, maxInFlight(ep)))
 	}
@@ -143,7 +151,7 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 		return false
 	}
 	l := d.laneLocked(ep)
-	if l.blocked || l.load() >= holdCap(ep) || d.e.health.paused(ep.ID, d.e.now()) {
+	if l.blocked || l.load() >= d.holdCapLocked(ep) || d.e.health.paused(ep.ID, d.e.now()) {
 		return false
 	}
 	l.reserved++
@@ -166,7 +174,7 @@ func (d *dispatcher) hasRoom(endpointID string) bool {
 	if l == nil || l.ep == nil {
 		return true
 	}
-	if l.load() >= holdCap(l.ep) {
+	if l.load() >= d.holdCapLocked(l.ep) {
 		l.starved = true // ask when it frees up
 		return false
 	}
@@ -306,13 +314,18 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 	now := d.e.now()
 	d.mu.Lock()
 	room := d.maxHeld - d.held
+	// Past half full, one endpoint's backlog must not take what is left.
+	perEndpointLimit := claimPerEndpoint
+	if d.held >= d.maxHeld/2 {
+		perEndpointLimit = max(1, room/4)
+	}
 	var skip []string
 	for id, l := range d.lanes {
 		if l.ep == nil {
 			continue
 		}
 		switch {
-		case l.load() >= holdCap(l.ep):
+		case l.load() >= d.holdCapLocked(l.ep):
 			l.starved = true
 			skip = append(skip, id)
 		case l.blocked || d.e.health.paused(id, now):
@@ -330,7 +343,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		Now:              now,
 		Lease:            d.e.cfg.Lease,
 		Limit:            limit,
-		PerEndpointLimit: claimPerEndpoint,
+		PerEndpointLimit: perEndpointLimit,
 		SkipEndpoints:    skip,
 	})
 	if err != nil {
@@ -344,7 +357,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 	for _, c := range claims {
 		n := perEndpoint[c.Delivery.EndpointID] + 1
 		perEndpoint[c.Delivery.EndpointID] = n
-		capped = capped || n >= claimPerEndpoint
+		capped = capped || n >= perEndpointLimit
 		d.accept(ctx, c)
 	}
 	// A full batch, or an endpoint that reached its cap, suggests more due
@@ -548,7 +561,7 @@ func (d *dispatcher) done(l *lane, c *store.Claim, release bool) {
 	// last claim was full, or this lane was passed over for being full.
 	// A starved lane asks once it is half empty, so that its claims come
 	// in large batches rather than one per finished send.
-	wake := d.backlog || (l.starved && l.load() <= holdCap(l.ep)/2)
+	wake := d.backlog || (l.starved && l.load() <= d.holdCapLocked(l.ep)/2)
 	if wake {
 		l.starved = false
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,7 +109,11 @@ func TestSlowEndpointDoesNotBlockAHealthyOne(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.Workers = 8 })
 	stuck := make(chan struct{})
+	var unstick sync.Once
 	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-stuck })
+	// Cleanups run last-in first-out: release the stuck handlers before the
+	// receiver's Close waits for them, also when the test fails early.
+	t.Cleanup(func() { unstick.Do(func() { close(stuck) }) })
 	fast := newReceiver(t, nil)
 	b.endpoint(slow.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 4; ep.Timeout = herald.Duration(time.Minute) })
 	b.endpoint(fast.URL, nil)
@@ -123,7 +128,7 @@ func TestSlowEndpointDoesNotBlockAHealthyOne(t *testing.T) {
 	if slow.inFlight.Load() == 0 {
 		t.Errorf("the slow endpoint was not being served concurrently")
 	}
-	close(stuck)
+	unstick.Do(func() { close(stuck) })
 	waitFor(t, "slow endpoint catches up", func() bool { return slow.count() == n })
 }
 

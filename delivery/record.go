@@ -14,6 +14,12 @@ const (
 	recordBatchMax = 500
 	recordQueue    = 8192
 	recordRetries  = 5
+	// recordLinger is how long the recorder waits for more results after
+	// the first: a result is not on anyone's critical path, while every
+	// write is a commit (an fsync) that ingest, waiting for its own
+	// commit, would queue behind. Under light load this turns one commit
+	// per delivery into one per few milliseconds.
+	recordLinger = 5 * time.Millisecond
 )
 
 // recorder writes attempt results in batches: one goroutine takes whatever
@@ -48,20 +54,26 @@ func (r *recorder) close() {
 func (r *recorder) run() {
 	defer close(r.done)
 	batch := make([]recorded, 0, recordBatchMax)
+	linger := time.NewTimer(recordLinger)
+	linger.Stop()
 	for first := range r.ch {
 		batch = append(batch[:0], first)
+		linger.Reset(recordLinger)
 	fill:
-		for len(batch) < recordBatchMax {
+		for len(batch) < recordBatchMax && !batch[len(batch)-1].ordered {
+			// (an ordered endpoint's next delivery waits for this write:
+			// no lingering then)
 			select {
 			case x, ok := <-r.ch:
 				if !ok {
 					break fill
 				}
 				batch = append(batch, x)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		r.write(batch)
 	}
 }

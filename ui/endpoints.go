@@ -96,8 +96,7 @@ func (h *handler) endpointCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.eng.EndpointsChanged(prj.ID)
-	h.setFlash(w, r, "Endpoint created. Reveal its signing secret below to verify deliveries.")
-	http.Redirect(w, r, h.path("p", prj.ID, "endpoints", ep.ID), http.StatusSeeOther)
+	h.flashEndpoint(w, r, ep, "Endpoint created. Reveal its signing secret below to verify deliveries.")
 }
 
 // prepare validates ep with the API's rules and, if the form or the
@@ -128,12 +127,12 @@ func (h *handler) prepare(w http.ResponseWriter, r *http.Request, ep *herald.End
 
 // endpointOf loads the {id} endpoint of the project; false after a 404.
 func (h *handler) endpointOf(w http.ResponseWriter, r *http.Request) (*herald.Endpoint, bool) {
-	ep, err := h.st.GetEndpoint(r.Context(), projectFrom(r).ID, r.PathValue("id"))
-	if err != nil {
-		h.storeError(w, r, err)
-		return nil, false
-	}
-	return ep, true
+	return loadPathID(h, w, r, h.st.GetEndpoint)
+}
+
+// flashEndpoint ends a POST about ep: back to its page, which shows msg.
+func (h *handler) flashEndpoint(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, msg string) {
+	h.flashTo(w, r, msg, "p", ep.ProjectID, "endpoints", ep.ID)
 }
 
 func formData(ep *herald.Endpoint, f *form) endpointFormData {
@@ -169,8 +168,7 @@ func (h *handler) endpointUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.eng.EndpointsChanged(ep.ProjectID)
-	h.setFlash(w, r, "Endpoint saved.")
-	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+	h.flashEndpoint(w, r, ep, "Endpoint saved.")
 }
 
 type endpointDetailData struct {
@@ -238,8 +236,7 @@ func (h *handler) endpointTest(w http.ResponseWriter, r *http.Request) {
 		h.actionError(w, r, ep, err)
 		return
 	}
-	h.setFlash(w, r, "Test event sent: "+attemptOutcome(att)+".")
-	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+	h.flashEndpoint(w, r, ep, "Test event sent: "+attemptOutcome(att)+".")
 }
 
 // actionError reports a failed button: input errors as a flash message on
@@ -247,8 +244,7 @@ func (h *handler) endpointTest(w http.ResponseWriter, r *http.Request) {
 func (h *handler) actionError(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, err error) {
 	switch herald.ErrorCode(err) {
 	case herald.EINVALID, herald.ECONFLICT, herald.EUNAVAILABLE:
-		h.setFlash(w, r, "Failed: "+err.Error())
-		http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+		h.flashEndpoint(w, r, ep, "Failed: "+err.Error())
 	default:
 		h.storeError(w, r, err)
 	}
@@ -275,8 +271,7 @@ func (h *handler) endpointRecover(w http.ResponseWriter, r *http.Request) {
 	f.Values["since"] = r.PostFormValue("since")
 	since := parseTime(f, "since")
 	if since == nil {
-		h.setFlash(w, r, "Recover: give a start time (YYYY-MM-DDTHH:MM, UTC).")
-		http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+		h.flashEndpoint(w, r, ep, "Recover: give a start time (YYYY-MM-DDTHH:MM, UTC).")
 		return
 	}
 	n, err := h.eng.Recover(r.Context(), ep.ProjectID, ep.ID, *since, h.cfg.Now())
@@ -284,8 +279,7 @@ func (h *handler) endpointRecover(w http.ResponseWriter, r *http.Request) {
 		h.actionError(w, r, ep, err)
 		return
 	}
-	h.setFlash(w, r, fmt.Sprintf("Requeued %d failed deliveries since %s UTC.", n, formatTime(*since)))
-	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+	h.flashEndpoint(w, r, ep, fmt.Sprintf("Requeued %d failed deliveries since %s UTC.", n, formatTime(*since)))
 }
 
 // rotateGraceDefault is how long the old secret keeps signing after a
@@ -303,8 +297,7 @@ func (h *handler) endpointRotate(w http.ResponseWriter, r *http.Request) {
 	if s := strings.TrimSpace(r.PostFormValue("grace_period")); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 || d > 7*24*time.Hour {
-			h.setFlash(w, r, "Rotate: the grace period is a duration between 0s and 168h, e.g. 24h.")
-			http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+			h.flashEndpoint(w, r, ep, "Rotate: the grace period is a duration between 0s and 168h, e.g. 24h.")
 			return
 		}
 		grace = d
@@ -356,12 +349,11 @@ func (h *handler) setEnabled(w http.ResponseWriter, r *http.Request, on bool) {
 		}
 	}
 	h.eng.EndpointsChanged(ep.ProjectID)
+	msg := "Endpoint disabled: it receives nothing until enabled again."
 	if on {
-		h.setFlash(w, r, "Endpoint enabled.")
-	} else {
-		h.setFlash(w, r, "Endpoint disabled: it receives nothing until enabled again.")
+		msg = "Endpoint enabled."
 	}
-	http.Redirect(w, r, h.path("p", ep.ProjectID, "endpoints", ep.ID), http.StatusSeeOther)
+	h.flashEndpoint(w, r, ep, msg)
 }
 
 func (h *handler) endpointDelete(w http.ResponseWriter, r *http.Request) {
@@ -371,6 +363,5 @@ func (h *handler) endpointDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.eng.EndpointsChanged(prj.ID)
-	h.setFlash(w, r, "Endpoint deleted.")
-	http.Redirect(w, r, h.path("p", prj.ID, "endpoints"), http.StatusSeeOther)
+	h.flashTo(w, r, "Endpoint deleted.", "p", prj.ID, "endpoints")
 }

@@ -88,8 +88,7 @@ func (h *handler) eventTypeCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.eng.EventTypesChanged(prj.ID)
-	h.setFlash(w, r, "Event type "+et.Name+" created.")
-	http.Redirect(w, r, h.path("p", prj.ID, "event-types"), http.StatusSeeOther)
+	h.flashTo(w, r, "Event type "+et.Name+" created.", "p", prj.ID, "event-types")
 }
 
 func (h *handler) eventTypeDelete(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +99,5 @@ func (h *handler) eventTypeDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.eng.EventTypesChanged(prj.ID)
-	h.setFlash(w, r, "Event type "+name+" deleted.")
-	http.Redirect(w, r, h.path("p", prj.ID, "event-types"), http.StatusSeeOther)
+	h.flashTo(w, r, "Event type "+name+" deleted.", "p", prj.ID, "event-types")
 }

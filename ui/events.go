@@ -156,13 +156,12 @@ type eventData struct {
 }
 
 func (h *handler) eventDetail(w http.ResponseWriter, r *http.Request) {
-	prj := projectFrom(r)
-	ctx := r.Context()
-	ev, err := h.st.GetEvent(ctx, prj.ID, r.PathValue("id"))
-	if err != nil {
-		h.storeError(w, r, err)
+	ev, ok := loadPathID(h, w, r, h.st.GetEvent)
+	if !ok {
 		return
 	}
+	prj := projectFrom(r)
+	ctx := r.Context()
 	ds, _, err := h.st.ListDeliveries(ctx, prj.ID, store.DeliveryFilter{EventID: ev.ID}, store.Page{Limit: 200})
 	if err != nil {
 		h.storeError(w, r, err)
@@ -185,26 +184,29 @@ func (h *handler) eventDetail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) eventReplay(w http.ResponseWriter, r *http.Request) {
-	prj := projectFrom(r)
-	id := r.PathValue("id")
-	ctx := r.Context()
-	if _, err := h.st.GetEvent(ctx, prj.ID, id); err != nil {
-		h.storeError(w, r, err)
+	ev, ok := loadPathID(h, w, r, h.st.GetEvent)
+	if !ok {
 		return
 	}
-	epID := strings.TrimSpace(r.PostFormValue("endpoint_id"))
-	back := h.path("p", prj.ID, "events", id)
-	n, err := h.eng.Replay(ctx, prj.ID, id, epID)
+	prj := projectFrom(r)
+	n, err := h.eng.Replay(r.Context(), prj.ID, ev.ID, strings.TrimSpace(r.PostFormValue("endpoint_id")))
+	h.engineOutcome(w, r, err, fmt.Sprintf("Replayed: %d new deliveries.", n), "Replay failed: ", "p", prj.ID, "events", ev.ID)
+}
+
+// engineOutcome ends a button that asked the engine to act: back to the
+// page at path parts, showing done on success or failed and the reason
+// otherwise; an internal error is an error page instead.
+func (h *handler) engineOutcome(w http.ResponseWriter, r *http.Request, err error, done, failed string, parts ...string) {
 	switch {
 	case err == nil:
-		h.setFlash(w, r, fmt.Sprintf("Replayed: %d new deliveries.", n))
+		h.setFlash(w, r, done)
 	case herald.ErrorCode(err) == herald.EINTERNAL:
 		h.storeError(w, r, err)
 		return
 	default:
-		h.setFlash(w, r, "Replay failed: "+err.Error())
+		h.setFlash(w, r, failed+err.Error())
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, h.path(parts...), http.StatusSeeOther)
 }
 
 type attemptView struct {
@@ -220,13 +222,13 @@ type deliveryData struct {
 }
 
 func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request) {
-	prj := projectFrom(r)
-	ctx := r.Context()
-	dl, err := h.st.GetDelivery(ctx, prj.ID, r.PathValue("id"))
-	if err != nil {
-		h.storeError(w, r, err)
+	dl, ok := loadPathID(h, w, r, h.st.GetDelivery)
+	if !ok {
 		return
 	}
+	prj := projectFrom(r)
+	ctx := r.Context()
+	var err error
 	d := deliveryData{Delivery: dl}
 	if d.Event, err = h.st.GetEvent(ctx, prj.ID, dl.EventID); err != nil && !herald.IsNotFound(err) {
 		h.storeError(w, r, err)
@@ -248,22 +250,11 @@ func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deliveryRetry(w http.ResponseWriter, r *http.Request) {
+	dl, ok := loadPathID(h, w, r, h.st.GetDelivery)
+	if !ok {
+		return
+	}
 	prj := projectFrom(r)
-	ctx := r.Context()
-	dl, err := h.st.GetDelivery(ctx, prj.ID, r.PathValue("id"))
-	if err != nil {
-		h.storeError(w, r, err)
-		return
-	}
-	att, err := h.eng.Retry(ctx, prj.ID, dl.ID)
-	switch {
-	case err == nil:
-		h.setFlash(w, r, "Retried: "+attemptOutcome(att)+".")
-	case herald.ErrorCode(err) == herald.EINTERNAL:
-		h.storeError(w, r, err)
-		return
-	default:
-		h.setFlash(w, r, "Retry failed: "+err.Error())
-	}
-	http.Redirect(w, r, h.path("p", prj.ID, "deliveries", dl.ID), http.StatusSeeOther)
+	att, err := h.eng.Retry(r.Context(), prj.ID, dl.ID)
+	h.engineOutcome(w, r, err, "Retried: "+attemptOutcome(att)+".", "Retry failed: ", "p", prj.ID, "deliveries", dl.ID)
 }

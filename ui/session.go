@@ -142,6 +142,13 @@ func (h *handler) setFlash(w http.ResponseWriter, r *http.Request, msg string) {
 	h.setCookie(w, r, flashCookie, h.sign("flash", []byte(msg)), 60)
 }
 
+// flashTo ends a form's POST: a 303 to the page at path parts, which
+// shows msg.
+func (h *handler) flashTo(w http.ResponseWriter, r *http.Request, msg string, parts ...string) {
+	h.setFlash(w, r, msg)
+	http.Redirect(w, r, h.path(parts...), http.StatusSeeOther)
+}
+
 // takeFlash returns the pending message and clears it.
 func (h *handler) takeFlash(w http.ResponseWriter, r *http.Request) string {
 	ck, err := r.Cookie(flashCookie)

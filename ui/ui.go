@@ -349,6 +349,17 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
+// loadPathID loads the {id} resource of the request's project with get;
+// false after an error page (a 404 when there is no such resource).
+func loadPathID[T any](h *handler, w http.ResponseWriter, r *http.Request, get func(ctx context.Context, projectID, id string) (T, error)) (T, bool) {
+	v, err := get(r.Context(), projectFrom(r).ID, r.PathValue("id"))
+	if err != nil {
+		h.storeError(w, r, err)
+		return v, false
+	}
+	return v, true
+}
+
 type errorData struct {
 	Status  int
 	Message string

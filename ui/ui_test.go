@@ -120,6 +120,14 @@ func (b *testBundle) browser(t *testing.T) *browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// loggedIn returns a browser logged in with project alpha's key.
+func (b *testBundle) loggedIn(t *testing.T) *browser {
+	t.Helper()
+	br := b.browser(t)
+	br.login(b.keyA)
+	return br
+}
+
 type page struct {
 	Status   int
 	Body     string
@@ -289,8 +297,7 @@ func TestPostWithoutOrWithWrongCSRFTokenIsForbidden(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ep := b.endpoint(t, b.a.ID, "http://127.0.0.1:1/hook")
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	path := "/ui/p/prj_alpha/endpoints/" + ep.ID + "/disable"
 
 	p := br.post(path, url.Values{"csrf": {""}})
@@ -321,8 +328,7 @@ func TestCrossSitePostIsForbidden(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ep := b.endpoint(t, b.a.ID, "http://127.0.0.1:1/hook")
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	for _, hdr := range [][2]string{{"Origin", "https://evil.example"}, {"Sec-Fetch-Site", "cross-site"}} {
 		form := url.Values{"csrf": {br.csrf}}
 		req, _ := http.NewRequest(http.MethodPost, b.srv.URL+"/ui/p/prj_alpha/endpoints/"+ep.ID+"/delete", strings.NewReader(form.Encode()))
@@ -339,8 +345,7 @@ func TestProjectKeyCannotSeeAnotherProject(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	epB := b.endpoint(t, b.b.ID, "http://127.0.0.1:1/hook")
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	for _, path := range []string{
 		"/ui/p/prj_beta/endpoints",
 		"/ui/p/prj_beta/endpoints/" + epB.ID,
@@ -379,8 +384,7 @@ func TestAdminPicksAProject(t *testing.T) {
 func TestSessionExpiresAfter12Hours(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	b.skew.Store(int64(11 * time.Hour))
 	require.Equal(t, http.StatusOK, br.get("/ui/p/prj_alpha/endpoints").Status)
 	b.skew.Store(int64(12*time.Hour + time.Minute))
@@ -405,8 +409,7 @@ func TestLoginReturnsToTheRequestedPage(t *testing.T) {
 func TestOversizedFormIsRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	form := fullEndpointForm()
 	form.Set("description", strings.Repeat("x", 2<<20))
 	p := br.post("/ui/p/prj_alpha/endpoints/new", form)
@@ -416,8 +419,7 @@ func TestOversizedFormIsRefused(t *testing.T) {
 func TestLogoutEndsTheSession(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	p := br.post("/ui/logout", nil)
 	require.Equal(t, http.StatusSeeOther, p.Status)
 	p = br.get("/ui/p/prj_alpha/endpoints")
@@ -439,8 +441,7 @@ func fullEndpointForm() url.Values {
 func TestEndpointFormCreatesEndpointWithEveryField(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	require.Equal(t, http.StatusOK, br.get("/ui/p/prj_alpha/endpoints/new").Status)
 	p := br.post("/ui/p/prj_alpha/endpoints/new", fullEndpointForm())
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
@@ -485,8 +486,7 @@ func TestEndpointFormCreatesEndpointWithEveryField(t *testing.T) {
 func TestEndpointFormShowsFieldErrorsNextToFields(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	br.get("/ui/p/prj_alpha/endpoints/new")
 	form := fullEndpointForm()
 	form.Set("url", "ftp://files.example/x")
@@ -521,8 +521,7 @@ func TestEndpointFormShowsFieldErrorsNextToFields(t *testing.T) {
 func TestEndpointEditKeepsSecretsLeftEmpty(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	br.get("/ui/p/prj_alpha/endpoints/new")
 	p := br.post("/ui/p/prj_alpha/endpoints/new", fullEndpointForm())
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
@@ -616,8 +615,7 @@ func TestEventLogFilters(t *testing.T) {
 	dBad := b.waitDelivery(t, b.a.ID, order.ID)
 	require.NotEqual(t, herald.DeliverySucceeded, dBad.Status)
 
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	p := br.get("/ui/p/prj_alpha/events")
 	require.Contains(t, p.Body, user.ID)
 	require.Contains(t, p.Body, order.ID)
@@ -654,8 +652,7 @@ func TestEventLogPaginates(t *testing.T) {
 	for i := 0; i < 53; i++ {
 		ids = append(ids, b.ingest(t, b.a, "tick", `{"n":1}`).ID)
 	}
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	p := br.get("/ui/p/prj_alpha/events?type=tick")
 	require.Contains(t, p.Body, ids[52])
 	require.NotContains(t, p.Body, ids[0])
@@ -676,8 +673,7 @@ func TestDetailPagesRenderAttemptsWithHeaders(t *testing.T) {
 	ev := b.ingest(t, b.a, "user.created", `{"user_id":"u_1","nick":"<b>neo</b>"}`)
 	d := b.waitDelivery(t, b.a.ID, ev.ID)
 
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	p := br.get("/ui/p/prj_alpha/events/" + ev.ID)
 	require.Equal(t, http.StatusOK, p.Status)
 	require.Contains(t, p.Body, `&#34;user_id&#34;: &#34;u_1&#34;`, "pretty-printed payload")
@@ -720,8 +716,7 @@ func TestSendTestEventShowsTheOutcome(t *testing.T) {
 	b := setup(t)
 	rcv := receiver(t, 200)
 	ep := b.endpoint(t, b.a.ID, rcv.URL)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	br.get("/ui/p/prj_alpha/endpoints/" + ep.ID)
 	p := br.post("/ui/p/prj_alpha/endpoints/"+ep.ID+"/test", url.Values{"type": {""}})
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
@@ -737,8 +732,7 @@ func TestRotateSecretShowsNewSecretOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ep := b.endpoint(t, b.a.ID, "http://127.0.0.1:1/hook")
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	p := br.get("/ui/p/prj_alpha/endpoints/" + ep.ID)
 	require.NotContains(t, html.UnescapeString(p.Body), ep.Secret, "the detail page does not show the secret")
 
@@ -771,8 +765,7 @@ func TestEnableClearsDisabledHealth(t *testing.T) {
 	ep := b.endpoint(t, b.a.ID, "http://127.0.0.1:1/hook")
 	ctx := context.Background()
 	require.NoError(t, b.st.UpdateEndpointHealth(ctx, ep.ID, store.EndpointHealth{Status: herald.EndpointDisabled, DisabledReason: "failing for 5 days"}))
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	p := br.get("/ui/p/prj_alpha/endpoints/" + ep.ID)
 	require.Contains(t, p.Body, "failing for 5 days")
 	p = br.post("/ui/p/prj_alpha/endpoints/"+ep.ID+"/enable", nil)
@@ -793,8 +786,7 @@ func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ep := b.endpoint(t, b.a.ID, "http://127.0.0.1:1/hook")
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	br.get("/ui/p/prj_alpha/endpoints/" + ep.ID)
 	since := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
 	p := br.post("/ui/p/prj_alpha/endpoints/"+ep.ID+"/recover", url.Values{"since": {since}})
@@ -809,8 +801,7 @@ func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 func TestEventTypesValidateSchemaAndExample(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	br.get("/ui/p/prj_alpha/event-types")
 
 	p := br.post("/ui/p/prj_alpha/event-types", url.Values{"name": {"user.created"}, "schema": {`{"type": 12}`}})
@@ -849,8 +840,7 @@ func TestEventTypesValidateSchemaAndExample(t *testing.T) {
 func TestBadIDsAndInputsAreClientErrors(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := b.browser(t)
-	br.login(b.keyA)
+	br := b.loggedIn(t)
 	for _, path := range []string{
 		"/ui/p/prj_alpha/endpoints/ep_nope", "/ui/p/prj_alpha/endpoints/ep_nope/edit",
 		"/ui/p/prj_alpha/events/evt_nope", "/ui/p/prj_alpha/deliveries/dlv_nope",

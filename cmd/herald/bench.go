@@ -33,16 +33,25 @@ type benchScenario struct {
 	failFirst float64 // fraction of first attempts answered 500
 	down      bool    // receiver answers 503 until ingest is done (backlog)
 	retry     []string
+	// stuck adds a second endpoint, subscribed to the same events, whose
+	// receiver never answers (timeout 5s): the healthy endpoint's latency
+	// beside it, compared with "light", shows there is no head-of-line
+	// blocking between endpoints.
+	stuck bool
 }
 
 var benchScenarios = map[string]benchScenario{
-	"burst":   {name: "burst", n: 20000, c: 64, batch: 1, endpoints: 1},
-	"light":   {name: "light", n: 2000, c: 4, batch: 1, endpoints: 1},
-	"retry":   {name: "retry", n: 5000, c: 32, batch: 1, endpoints: 1, failFirst: 0.2, retry: []string{"1s", "1s", "1s", "1s", "1s"}},
-	"batch":   {name: "batch", n: 100000, c: 8, batch: 100, endpoints: 1},
-	"fanout":  {name: "fanout", n: 500, c: 8, batch: 1, endpoints: 100},
-	"backlog": {name: "backlog", n: 1000000, c: 8, batch: 100, endpoints: 1, down: true, retry: []string{"1s", "2s", "5s", "10s", "30s", "1m", "5m"}},
+	"burst":     {name: "burst", n: 20000, c: 64, batch: 1, endpoints: 1},
+	"light":     {name: "light", n: 2000, c: 4, batch: 1, endpoints: 1},
+	"retry":     {name: "retry", n: 5000, c: 32, batch: 1, endpoints: 1, failFirst: 0.2, retry: []string{"1s", "1s", "1s", "1s", "1s"}},
+	"batch":     {name: "batch", n: 100000, c: 8, batch: 100, endpoints: 1},
+	"fanout":    {name: "fanout", n: 500, c: 8, batch: 1, endpoints: 100},
+	"backlog":   {name: "backlog", n: 1000000, c: 8, batch: 100, endpoints: 1, down: true, retry: []string{"1s", "2s", "5s", "10s", "30s", "1m", "5m"}},
+	"neighbour": {name: "neighbour", n: 2000, c: 4, batch: 1, endpoints: 1, stuck: true},
 }
+
+// benchScenarioNames lists the scenarios in the order a full run takes them.
+const benchScenarioNames = "burst, light, retry, batch, fanout, backlog, neighbour"
 
 // benchResult is what one scenario measured.
 type benchResult struct {
@@ -69,7 +78,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(stdout)
 	target := fs.String("url", "", "Herald server to load (default: an embedded server on a temporary database)")
 	key := fs.String("key", os.Getenv("HERALD_KEY"), "admin key of --url")
-	scenario := fs.String("scenario", "burst", "burst, light, retry, batch, fanout, backlog, or a comma list")
+	scenario := fs.String("scenario", "burst", benchScenarioNames+", or a comma list")
 	n := fs.Int("n", 0, "events (0 = the scenario's default)")
 	c := fs.Int("c", 0, "concurrent clients (0 = the scenario's default)")
 	database := fs.String("database", "", "embedded server's database (default: sqlite in a temp dir)")
@@ -127,7 +136,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, name := range strings.Split(*scenario, ",") {
 		sc, ok := benchScenarios[strings.TrimSpace(name)]
 		if !ok {
-			return fmt.Errorf("unknown scenario %q (burst, light, retry, batch, fanout, backlog)", name)
+			return fmt.Errorf("unknown scenario %q (%s)", name, benchScenarioNames)
 		}
 		if *n > 0 {
 			sc.n = *n
@@ -166,6 +175,17 @@ func runScenario(ctx context.Context, out io.Writer, base, adminKey string, rcv 
 		}
 		if err := cl.do(prj.APIKey, "POST", "/v1/projects/"+prj.ID+"/endpoints", ep, nil); err != nil {
 			return nil, fmt.Errorf("create endpoint: %w", err)
+		}
+	}
+	if sc.stuck {
+		hang, err := startHangingReceiver()
+		if err != nil {
+			return nil, err
+		}
+		defer hang.Close()
+		ep := map[string]any{"url": "http://" + hang.Addr().String() + "/stuck", "timeout": "5s"}
+		if err := cl.do(prj.APIKey, "POST", "/v1/projects/"+prj.ID+"/endpoints", ep, nil); err != nil {
+			return nil, fmt.Errorf("create stuck endpoint: %w", err)
 		}
 	}
 	rcv.reset(sc.failFirst, sc.down)
@@ -427,6 +447,28 @@ func (r *benchReceiver) percentiles() (p50, p90, p99, max float64) {
 	}
 	return at(0.50), at(0.90), at(0.99), float64(l[len(l)-1].Microseconds()) / 1000
 }
+
+// startHangingReceiver listens on loopback and never answers a request:
+// each one is held until its client gives up.
+func startHangingReceiver() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})}
+	go srv.Serve(ln)
+	return closerListener{ln, srv}, nil
+}
+
+// closerListener closes its server (and the connections held) with it.
+type closerListener struct {
+	net.Listener
+	srv *http.Server
+}
+
+func (c closerListener) Close() error { return c.srv.Close() }
 
 // rssMB reads a process's resident set size from /proc (Linux).
 func rssMB(pid int) float64 {

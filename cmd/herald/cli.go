@@ -30,35 +30,88 @@ func runCLI(ctx context.Context, resource string, args []string, stdout io.Write
 	return runCLIEnv(ctx, resource, args, stdout, os.Getenv)
 }
 
-// cliVerb is one subcommand: what it does and how it is called.
+// cliVerb is one subcommand: its usage, what it takes, and the call it
+// makes. Every verb takes --server (also --url, but for endpoints create),
+// --key and, below a project, --project; the runner parses them, builds the
+// client and prints the answer, so a verb states only what is its own.
 type cliVerb struct {
-	usage string
-	run   func(ctx context.Context, cl *cliRun, args []string) error
+	usage    string
+	project  bool     // below a project: --project (HERALD_PROJECT) is required
+	ownURL   bool     // --url is the verb's own flag, not another name of --server
+	id       bool     // takes one positional argument, an id
+	paged    bool     // takes --limit and --cursor
+	required []string // own flags that must not be empty
+
+	// call makes the API call and returns what to print. A verb with
+	// flags of its own has flags instead: it declares them on fs and
+	// returns check, run on the parsed flags before the client is built
+	// (nil for none), and the call that reads them.
+	call  cliCall
+	flags func(fs *flag.FlagSet) (check func(name string) error, call cliCall)
+}
+
+// cliCall is a verb's API call; it returns what to print.
+type cliCall func(ctx context.Context, c *client.Client, r cliReq) (any, error)
+
+// cliReq is what the runner parsed for a verb's call.
+type cliReq struct {
+	project, id string
+	page        client.ListOptions // --limit, --cursor
 }
 
 // cliVerbs lists the subcommands by resource and verb.
 var cliVerbs = map[string]map[string]cliVerb{
 	"projects": {
-		"create": {"--name NAME [--id SLUG]", cliProjectsCreate},
-		"list":   {"[--limit N] [--cursor C]", cliProjectsList},
-		"get":    {"ID", cliProjectsGet},
+		"create": {usage: "--name NAME [--id SLUG]", required: []string{"name"}, flags: cliProjectsCreate},
+		"list": {usage: "[--limit N] [--cursor C]", paged: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) { return c.ListProjects(ctx, r.page) }},
+		"get": {usage: "ID", id: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) { return c.GetProject(ctx, r.id) }},
 	},
 	"endpoints": {
-		"create": {"--project P --url URL [--event-types a,b] [--name N] [--timeout 15s] …", cliEndpointsCreate},
-		"list":   {"--project P [--limit N] [--cursor C]", cliEndpointsList},
-		"get":    {"--project P ID", cliEndpointsGet},
-		"delete": {"--project P ID", cliEndpointsDelete},
+		"create": {usage: "--project P --url URL [--event-types a,b] [--name N] [--timeout 15s] …", project: true, ownURL: true,
+			required: []string{"url"}, flags: cliEndpointsCreate},
+		"list": {usage: "--project P [--limit N] [--cursor C]", project: true, paged: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				return c.ListEndpoints(ctx, r.project, r.page)
+			}},
+		"get": {usage: "--project P ID", project: true, id: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				return c.GetEndpoint(ctx, r.project, r.id)
+			}},
+		"delete": {usage: "--project P ID", project: true, id: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				if err := c.DeleteEndpoint(ctx, r.project, r.id); err != nil {
+					return nil, err
+				}
+				return map[string]string{"deleted": r.id}, nil
+			}},
 	},
 	"events": {
-		"send": {"--project P --type T [--data JSON] [--channels a,b] [--id ID] [--idempotency-key K]", cliEventsSend},
-		"list": {"--project P [--type T] [--channel C] [--since TIME] [--until TIME] [--limit N] [--cursor C]", cliEventsList},
-		"get":  {"--project P ID", cliEventsGet},
+		"send": {usage: "--project P --type T [--data JSON] [--channels a,b] [--id ID] [--idempotency-key K]", project: true,
+			required: []string{"type"}, flags: cliEventsSend},
+		"list": {usage: "--project P [--type T] [--channel C] [--since TIME] [--until TIME] [--limit N] [--cursor C]", project: true,
+			paged: true, flags: cliEventsList},
+		"get": {usage: "--project P ID", project: true, id: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				return c.GetEvent(ctx, r.project, r.id)
+			}},
 	},
 	"deliveries": {
-		"list":     {"--project P [--endpoint ID] [--event ID] [--status S] [--limit N] [--cursor C]", cliDeliveriesList},
-		"get":      {"--project P ID", cliDeliveriesGet},
-		"attempts": {"--project P DELIVERY_ID", cliDeliveriesAttempts},
-		"retry":    {"--project P DELIVERY_ID", cliDeliveriesRetry},
+		"list": {usage: "--project P [--endpoint ID] [--event ID] [--status S] [--limit N] [--cursor C]", project: true,
+			paged: true, flags: cliDeliveriesList},
+		"get": {usage: "--project P ID", project: true, id: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				return c.GetDelivery(ctx, r.project, r.id)
+			}},
+		"attempts": {usage: "--project P DELIVERY_ID", project: true, id: true, paged: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				return c.ListAttempts(ctx, r.project, r.id, r.page)
+			}},
+		"retry": {usage: "--project P DELIVERY_ID", project: true, id: true,
+			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+				return c.RetryDelivery(ctx, r.project, r.id)
+			}},
 	},
 }
 
@@ -80,7 +133,7 @@ func runCLIEnv(ctx context.Context, resource string, args []string, stdout io.Wr
 		return fmt.Errorf("%s: unknown command %q", resource, args[0])
 	}
 	cl := &cliRun{name: resource + " " + args[0], usage: verb.usage, getenv: getenv, stdout: stdout}
-	err := verb.run(ctx, cl, args[1:])
+	err := cl.run(ctx, verb, args[1:])
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		// main prefixes "herald:" already.
@@ -110,6 +163,53 @@ type cliRun struct {
 	stdout      io.Writer
 
 	server, key, project string
+}
+
+// run parses the verb's flags and arguments, checks them, calls the API
+// and prints the answer. Nothing is sent until the input is complete.
+func (cl *cliRun) run(ctx context.Context, verb cliVerb, args []string) error {
+	fs := cl.flags(verb.project, !verb.ownURL)
+	var r cliReq
+	if verb.paged {
+		fs.IntVar(&r.page.Limit, "limit", 0, "page size (server default 50)")
+		fs.StringVar(&r.page.Cursor, "cursor", "", "next_cursor of the previous page")
+	}
+	call := verb.call
+	var check func(string) error
+	if verb.flags != nil {
+		check, call = verb.flags(fs)
+	}
+	positional := 0
+	if verb.id {
+		positional = 1
+	}
+	pos, err := cl.parse(fs, args, positional)
+	if err != nil {
+		return err
+	}
+	for _, name := range verb.required {
+		if fs.Lookup(name).Value.String() == "" {
+			return fmt.Errorf("%s: --%s is required", cl.name, name)
+		}
+	}
+	if check != nil {
+		if err := check(cl.name); err != nil {
+			return err
+		}
+	}
+	c, err := cl.client()
+	if err != nil {
+		return err
+	}
+	r.project = cl.project
+	if verb.id {
+		r.id = pos[0]
+	}
+	v, err := call(ctx, c, r)
+	if err != nil {
+		return err
+	}
+	return cl.print(v)
 }
 
 // flags returns the verb's flag set with the common flags on it. withURL
@@ -182,14 +282,6 @@ func (cl *cliRun) print(v any) error {
 	return err
 }
 
-// cliPrintResult prints v unless err is set.
-func cliPrintResult[T any](cl *cliRun, v *T, err error) error {
-	if err != nil {
-		return err
-	}
-	return cl.print(v)
-}
-
 // cliSplitList reads a comma-separated flag value; "" is no items.
 func cliSplitList(s string) []string {
 	var out []string
@@ -216,61 +308,16 @@ func cliParseTime(name, v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--%s %q: want an RFC 3339 time or a duration such as 24h", name, v)
 }
 
-func cliListFlags(fs *flag.FlagSet, o *client.ListOptions) {
-	fs.IntVar(&o.Limit, "limit", 0, "page size (server default 50)")
-	fs.StringVar(&o.Cursor, "cursor", "", "next_cursor of the previous page")
-}
-
-func cliProjectsCreate(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(false, true)
+func cliProjectsCreate(fs *flag.FlagSet) (func(string) error, cliCall) {
 	var in client.ProjectCreate
 	fs.StringVar(&in.Name, "name", "", "project name (required)")
 	fs.StringVar(&in.ID, "id", "", "project id, a slug; generated when empty")
-	if _, err := cl.parse(fs, args, 0); err != nil {
-		return err
+	return nil, func(ctx context.Context, c *client.Client, _ cliReq) (any, error) {
+		return c.CreateProject(ctx, in)
 	}
-	if in.Name == "" {
-		return fmt.Errorf("%s: --name is required", cl.name)
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	p, err := c.CreateProject(ctx, in)
-	return cliPrintResult(cl, p, err)
 }
 
-func cliProjectsList(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(false, true)
-	var opts client.ListOptions
-	cliListFlags(fs, &opts)
-	if _, err := cl.parse(fs, args, 0); err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListProjects(ctx, opts)
-	return cliPrintResult(cl, page, err)
-}
-
-func cliProjectsGet(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(false, true)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	p, err := c.GetProject(ctx, pos[0])
-	return cliPrintResult(cl, p, err)
-}
-
-func cliEndpointsCreate(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, false)
+func cliEndpointsCreate(fs *flag.FlagSet) (func(string) error, cliCall) {
 	var in client.EndpointCreate
 	var eventTypes, channels string
 	var disabled bool
@@ -286,72 +333,17 @@ func cliEndpointsCreate(ctx context.Context, cl *cliRun, args []string) error {
 	fs.IntVar(&in.Order, "order", 0, "order of application, lower first")
 	fs.StringVar(&in.Secret, "secret", "", "signing secret (whsec_…); generated when empty")
 	fs.BoolVar(&disabled, "disabled", false, "create it disabled")
-	if _, err := cl.parse(fs, args, 0); err != nil {
-		return err
+	return nil, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+		in.EventTypes = cliSplitList(eventTypes)
+		in.Channels = cliSplitList(channels)
+		if disabled {
+			in.Enabled = client.Ptr(false)
+		}
+		return c.CreateEndpoint(ctx, r.project, in)
 	}
-	if in.URL == "" {
-		return fmt.Errorf("%s: --url is required", cl.name)
-	}
-	in.EventTypes = cliSplitList(eventTypes)
-	in.Channels = cliSplitList(channels)
-	if disabled {
-		in.Enabled = client.Ptr(false)
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	ep, err := c.CreateEndpoint(ctx, cl.project, in)
-	return cliPrintResult(cl, ep, err)
 }
 
-func cliEndpointsList(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	var opts client.ListOptions
-	cliListFlags(fs, &opts)
-	if _, err := cl.parse(fs, args, 0); err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListEndpoints(ctx, cl.project, opts)
-	return cliPrintResult(cl, page, err)
-}
-
-func cliEndpointsGet(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	ep, err := c.GetEndpoint(ctx, cl.project, pos[0])
-	return cliPrintResult(cl, ep, err)
-}
-
-func cliEndpointsDelete(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	if err := c.DeleteEndpoint(ctx, cl.project, pos[0]); err != nil {
-		return err
-	}
-	return cl.print(map[string]string{"deleted": pos[0]})
-}
-
-func cliEventsSend(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
+func cliEventsSend(fs *flag.FlagSet) (func(string) error, cliCall) {
 	var in client.EventInput
 	var data, channels string
 	fs.StringVar(&in.Type, "type", "", "event type (required)")
@@ -359,131 +351,55 @@ func cliEventsSend(ctx context.Context, cl *cliRun, args []string) error {
 	fs.StringVar(&channels, "channels", "", "comma-separated channels")
 	fs.StringVar(&in.ID, "id", "", "client event id, also the idempotency key")
 	fs.StringVar(&in.IdempotencyKey, "idempotency-key", "", "Idempotency-Key header; random when neither it nor --id is given")
-	if _, err := cl.parse(fs, args, 0); err != nil {
-		return err
+	check := func(name string) error {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(data), &obj); err != nil || obj == nil {
+			return fmt.Errorf("%s: --data must be a JSON object", name)
+		}
+		return nil
 	}
-	if in.Type == "" {
-		return fmt.Errorf("%s: --type is required", cl.name)
+	return check, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+		in.Data = json.RawMessage(data)
+		in.Channels = cliSplitList(channels)
+		res, err := c.SendEvent(ctx, r.project, in)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			*client.SendEventResult
+			Replayed bool `json:"replayed,omitempty"`
+		}{res, res.Replayed}, nil
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(data), &obj); err != nil || obj == nil {
-		return fmt.Errorf("%s: --data must be a JSON object", cl.name)
-	}
-	in.Data = json.RawMessage(data)
-	in.Channels = cliSplitList(channels)
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	res, err := c.SendEvent(ctx, cl.project, in)
-	if err != nil {
-		return err
-	}
-	return cl.print(struct {
-		*client.SendEventResult
-		Replayed bool `json:"replayed,omitempty"`
-	}{res, res.Replayed})
 }
 
-func cliEventsList(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
+func cliEventsList(fs *flag.FlagSet) (func(string) error, cliCall) {
 	var opts client.EventListOptions
 	var since, until string
 	fs.StringVar(&opts.Type, "type", "", "only this event type")
 	fs.StringVar(&opts.Channel, "channel", "", "only events carrying this channel")
 	fs.StringVar(&since, "since", "", "created at or after: RFC 3339, or a duration ago (24h)")
 	fs.StringVar(&until, "until", "", "created before: RFC 3339, or a duration ago")
-	cliListFlags(fs, &opts.ListOptions)
-	if _, err := cl.parse(fs, args, 0); err != nil {
+	check := func(string) error {
+		var err error
+		if opts.Since, err = cliParseTime("since", since); err != nil {
+			return err
+		}
+		opts.Until, err = cliParseTime("until", until)
 		return err
 	}
-	var err error
-	if opts.Since, err = cliParseTime("since", since); err != nil {
-		return err
+	return check, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+		opts.ListOptions = r.page
+		return c.ListEvents(ctx, r.project, opts)
 	}
-	if opts.Until, err = cliParseTime("until", until); err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListEvents(ctx, cl.project, opts)
-	return cliPrintResult(cl, page, err)
 }
 
-func cliEventsGet(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	ev, err := c.GetEvent(ctx, cl.project, pos[0])
-	return cliPrintResult(cl, ev, err)
-}
-
-func cliDeliveriesList(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
+func cliDeliveriesList(fs *flag.FlagSet) (func(string) error, cliCall) {
 	var opts client.DeliveryListOptions
 	fs.StringVar(&opts.EndpointID, "endpoint", "", "only this endpoint's deliveries")
 	fs.StringVar(&opts.EventID, "event", "", "only this event's deliveries")
 	fs.StringVar(&opts.Status, "status", "", "pending, in_flight, succeeded, exhausted or canceled")
-	cliListFlags(fs, &opts.ListOptions)
-	if _, err := cl.parse(fs, args, 0); err != nil {
-		return err
+	return nil, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
+		opts.ListOptions = r.page
+		return c.ListDeliveries(ctx, r.project, opts)
 	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListDeliveries(ctx, cl.project, opts)
-	return cliPrintResult(cl, page, err)
-}
-
-func cliDeliveriesGet(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.GetDelivery(ctx, cl.project, pos[0])
-	return cliPrintResult(cl, d, err)
-}
-
-func cliDeliveriesAttempts(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	var opts client.ListOptions
-	cliListFlags(fs, &opts)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	page, err := c.ListAttempts(ctx, cl.project, pos[0], opts)
-	return cliPrintResult(cl, page, err)
-}
-
-func cliDeliveriesRetry(ctx context.Context, cl *cliRun, args []string) error {
-	fs := cl.flags(true, true)
-	pos, err := cl.parse(fs, args, 1)
-	if err != nil {
-		return err
-	}
-	c, err := cl.client()
-	if err != nil {
-		return err
-	}
-	a, err := c.RetryDelivery(ctx, cl.project, pos[0])
-	return cliPrintResult(cl, a, err)
 }

@@ -334,8 +334,6 @@ func TestCompleteAttemptsSkipsDeletedDeliveries(t *testing.T) {
 	db := openTemp(t, Options{Synchronous: "NORMAL"})
 	ctx := context.Background()
 	now := time.Now().UTC()
-	var claims []*store.Claim
-	var projects []*herald.Project
 	for range 2 {
 		p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "p", CreatedAt: now, UpdatedAt: now}
 		require.NoError(t, db.CreateProject(ctx, p))
@@ -344,7 +342,6 @@ func TestCompleteAttemptsSkipsDeletedDeliveries(t *testing.T) {
 		require.NoError(t, db.CreateEndpoint(ctx, ep))
 		_, err := db.InsertEvents(ctx, benchEvents(p, 1, ep))
 		require.NoError(t, err)
-		projects = append(projects, p)
 	}
 	claims, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "o", Now: time.Now(), Lease: time.Minute, Limit: 10})
 	require.NoError(t, err)
@@ -356,5 +353,4 @@ func TestCompleteAttemptsSkipsDeletedDeliveries(t *testing.T) {
 	got, err := db.GetDelivery(ctx, kept.ProjectID, kept.ID)
 	require.NoError(t, err)
 	require.Equal(t, herald.DeliverySucceeded, got.Status)
-	_ = projects
 }
