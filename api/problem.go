@@ -20,9 +20,9 @@ type Problem struct {
 	Errors []herald.FieldError `json:"errors"`
 }
 
-// statusOf maps a herald error code to its HTTP status: the one place
+// StatusOf maps a herald error code to its HTTP status: the one place
 // where that mapping lives.
-func statusOf(code string) int {
+func StatusOf(code string) int {
 	switch code {
 	case herald.EINVALID:
 		return http.StatusUnprocessableEntity
@@ -48,10 +48,10 @@ func statusOf(code string) int {
 // their text may hold details (SQL, paths) that are not the client's business.
 func problemOf(err error) *Problem {
 	var e *herald.Error
-	if !errors.As(err, &e) || statusOf(e.Code) == http.StatusInternalServerError {
+	if !errors.As(err, &e) || StatusOf(e.Code) == http.StatusInternalServerError {
 		return newProblem(http.StatusInternalServerError, "internal error")
 	}
-	p := newProblem(statusOf(e.Code), e.Message)
+	p := newProblem(StatusOf(e.Code), e.Message)
 	if len(e.Fields) > 0 {
 		// The detail names the first field, for clients that show only it.
 		p.Detail = e.Error()

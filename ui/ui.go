@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/herald-dev/herald/api"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -322,31 +323,11 @@ func (h *handler) storeError(w http.ResponseWriter, r *http.Request, err error) 
 	case herald.IsNotFound(err):
 		h.notFound(w, r)
 	case errors.As(err, &he) && he.Code != herald.EINTERNAL:
-		h.errorPage(w, r, statusOf(he.Code), he.Error())
+		h.errorPage(w, r, api.StatusOf(he.Code), he.Error())
 	default:
 		h.cfg.Logger.ErrorContext(r.Context(), "ui: request failed", "path", r.URL.Path, "err", err)
 		h.errorPage(w, r, http.StatusInternalServerError, "Internal error.")
 	}
-}
-
-func statusOf(code string) int {
-	switch code {
-	case herald.EINVALID:
-		return http.StatusUnprocessableEntity
-	case herald.ENOTFOUND:
-		return http.StatusNotFound
-	case herald.ECONFLICT:
-		return http.StatusConflict
-	case herald.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case herald.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case herald.ERATELIMIT:
-		return http.StatusTooManyRequests
-	case herald.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
 }
 
 // loadPathID loads the {id} resource of the request's project with get;
