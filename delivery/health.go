@@ -133,8 +133,11 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 	switch {
 	case s.disabled:
 	case v.Success:
-		if s.failures > 0 || !s.openUntil.IsZero() {
-			act = actClose
+		switch {
+		case !s.openUntil.IsZero():
+			act = actClose // the breaker was open: say so, refresh the status
+		case s.failures > 0:
+			act = actPersist // only the stored failure count resets
 		}
 		s.failures, s.failingSince, s.openUntil, s.probing = 0, nil, time.Time{}, false
 	case v.Disable:
