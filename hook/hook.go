@@ -8,8 +8,17 @@
 // engine (same envelope, headers and signature as a delivery); "ignore"
 // endpoints are not awaited but queued as ordinary deliveries. The first
 // deny stops the run. The whole run, its calls and its queued deliveries are
-// then stored as one event in a single commit, before the verdict is
-// returned, so that the log is complete and a queued delivery is durable.
+// then stored as one event in a single commit.
+//
+// When that commit happens depends on what the run queued. A run that
+// queued a delivery (an "ignore" endpoint was reached) is committed before
+// the verdict is returned: the delivery must be durable once the caller
+// hears "queued". A run that queued nothing is answered first and its
+// record stored right after, by a background recorder that stores several
+// runs per commit; its answer does not wait for an fsync. A crash between
+// that answer and the commit loses the run's log record, never a verdict
+// already given nor a delivery. Close (on shutdown) and Flush wait until
+// the records queued so far are stored.
 package hook
 
 import (
@@ -84,19 +93,35 @@ func (c *Config) setDefaults() {
 	c.DefaultTimeout = min(c.DefaultTimeout, c.MaxTimeout)
 }
 
-// Runner runs hooks. It is safe for concurrent use.
+// Runner runs hooks. It is safe for concurrent use. Close it on shutdown,
+// after the last Run, so that the runs recorded in the background are
+// stored.
 type Runner struct {
 	eng     *delivery.Engine
-	store   store.Store
 	cfg     Config
 	filters filterCache
+	rec     *recorder
 }
 
-// New returns a Runner that calls endpoints through eng and reads them from
-// st.
-func New(eng *delivery.Engine, st store.Store, cfg Config) *Runner {
+// New returns a Runner that reads endpoints from eng's route cache, and
+// calls hooks and records runs through eng. The second parameter, eng's
+// store, is no longer read: it stays so that callers need not change.
+func New(eng *delivery.Engine, _ store.Store, cfg Config) *Runner {
 	cfg.setDefaults()
-	return &Runner{eng: eng, store: st, cfg: cfg}
+	return &Runner{eng: eng, cfg: cfg, rec: newRecorder(eng, cfg.Logger)}
+}
+
+// Flush waits until the records of the runs answered before the call are
+// stored (a failure to store one is logged, not returned), or ctx ends.
+func (r *Runner) Flush(ctx context.Context) error {
+	return r.rec.flush(ctx)
+}
+
+// Close stores the runs whose records are still queued and stops the
+// background recorder; it returns when they are stored or ctx ends. Runs
+// after Close still work, each stored before its answer.
+func (r *Runner) Close(ctx context.Context) error {
+	return r.rec.close(ctx)
 }
 
 // Request is the caller's input to a run.
@@ -152,7 +177,9 @@ func (r *Runner) RunJSON(ctx context.Context, p *herald.Project, eventType strin
 
 // Run calls the hooks subscribed to eventType in p and returns the verdict.
 // A deny is not an error. Errors are invalid input (*herald.Error
-// EINVALID) or a failure to read the endpoints or store the run.
+// EINVALID), a failure to read the endpoints, or a failure to store a run
+// that is stored before its answer (see the package comment); a run
+// recorded after its answer logs such a failure instead.
 func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, req Request) (*Result, error) {
 	if p == nil {
 		return nil, herald.Errorf(herald.ENOTFOUND, "project not found")
@@ -180,7 +207,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 	// says: it bounds real waiting.
 	deadline := time.Now().Add(timeout)
 	now := r.cfg.Now().UTC()
-	eps, err := r.store.ProjectEndpoints(ctx, p.ID)
+	eps, err := r.eng.ProjectEndpoints(ctx, p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("hook: project endpoints: %w", err)
 	}
@@ -205,10 +232,16 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 	}
 	run.res.Data = run.data
 
-	// One commit for the whole record, before answering: queued deliveries
-	// must be durable once the caller hears "queued". The caller's
-	// cancellation must not lose the record of calls already made.
+	// One commit for the whole record. A run that queued nothing is
+	// answered first and recorded in the background. One that queued a
+	// delivery commits before answering: the delivery must be durable
+	// once the caller hears "queued". So does any run when the background
+	// queue is full or the runner closed. The caller's cancellation must
+	// not lose the record of calls already made.
 	ne := &store.NewEvent{Event: ev, Deliveries: run.deliveries, Attempts: run.attempts}
+	if !run.queued && r.rec.add(ne) {
+		return run.res, nil
+	}
 	if _, err := r.eng.Insert(context.WithoutCancel(ctx), []*store.NewEvent{ne}); err != nil {
 		r.cfg.Logger.Error("hook run not stored", "project_id", p.ID, "event_id", ev.ID, "event_type", eventType, "error", err)
 		return nil, fmt.Errorf("hook: store run %s: %w", ev.ID, err)
@@ -227,6 +260,7 @@ type run struct {
 	res        *Result
 	deliveries []*herald.Delivery
 	attempts   []*herald.Attempt
+	queued     bool // a delivery was queued: the record commits before the answer
 }
 
 // step handles one endpoint; it reports whether the run goes on.
@@ -340,6 +374,7 @@ func (rn *run) queue(ep *herald.Endpoint) {
 	now := rn.r.cfg.Now().UTC()
 	d := rn.delivery(ep, herald.DeliveryPending)
 	d.NextAttemptAt = &now
+	rn.queued = true
 	rn.res.Results = append(rn.res.Results, CallResult{EndpointID: ep.ID, Outcome: OutcomeQueued})
 }
 

@@ -60,7 +60,19 @@ func setupSync(t testing.TB, sync string) *testBundle {
 	now := time.Now().UTC()
 	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "test", CreatedAt: now, UpdatedAt: now}
 	require.NoError(t, st.CreateProject(ctx, p))
-	return &testBundle{st: st, eng: eng, r: hook.New(eng, st, hook.Config{}), p: p, created: now.Add(-time.Hour)}
+	r := hook.New(eng, st, hook.Config{})
+	// Registered last, so run first: the queued records are stored before
+	// the engine stops and the database closes.
+	t.Cleanup(func() { require.NoError(t, r.Close(context.Background())) })
+	return &testBundle{st: st, eng: eng, r: r, p: p, created: now.Add(-time.Hour)}
+}
+
+// flush waits until the runs answered so far are stored.
+func (b *testBundle) flush(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.r.Flush(ctx))
 }
 
 // endpoint stores an endpoint subscribed to evType in wait mode,
@@ -170,6 +182,7 @@ func hang(_ http.ResponseWriter, r *http.Request, _ call) {
 // deliveryOf returns the stored delivery of the run's event to ep.
 func (b *testBundle) deliveryOf(t *testing.T, eventID, endpointID string) *herald.Delivery {
 	t.Helper()
+	b.flush(t)
 	ds, _, err := b.st.ListDeliveries(context.Background(), b.p.ID, store.DeliveryFilter{EventID: eventID, EndpointID: endpointID}, store.Page{Limit: 10})
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
@@ -594,6 +607,7 @@ func TestRunIsStoredWithDeliveriesAndAttempts(t *testing.T) {
 	res, err := b.r.RunJSON(ctx, b.p, evType, []byte(`{"data":{"email":"a@example.com"},"metadata":{"request_id":"r1"}}`))
 	require.NoError(t, err)
 	require.True(t, res.Allowed)
+	b.flush(t)
 
 	ev, err := b.st.GetEvent(ctx, b.p.ID, res.EventID)
 	require.NoError(t, err)
