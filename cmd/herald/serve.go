@@ -66,6 +66,7 @@ type app struct {
 	logger  *slog.Logger
 	store   store.Store
 	engine  *delivery.Engine
+	hooks   *hook.Runner
 	handler http.Handler
 }
 
@@ -159,13 +160,22 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if cfg.Pprof {
 		handler = withPprof(srv, adminHash)
 	}
-	return &app{cfg: cfg, logger: logger, store: st, engine: eng, handler: handler}, nil
+	return &app{cfg: cfg, logger: logger, store: st, engine: eng, hooks: runner, handler: handler}, nil
 }
 
 // serve runs the API on ln and the engine until ctx ends, then shuts down:
 // first the listener (nothing new is accepted), then the engine, which
 // finishes or hands back its in-flight attempts.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	// Last: the records of hook runs answered before the stop may still be
+	// queued; they are stored before the database closes.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.hooks.Close(ctx); err != nil {
+			a.logger.Error("hook run records not all stored on shutdown", "error", err)
+		}
+	}()
 	httpSrv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
