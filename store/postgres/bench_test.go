@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -34,8 +35,8 @@ func benchFixture(b *testing.B) (*fixture, []*herald.Endpoint) {
 // group commit makes them.
 func BenchmarkInsertEvents(b *testing.B) {
 	baseURL(b)
-	for _, size := range []int{1, 50, 200} {
-		b.Run(batchName(size), func(b *testing.B) {
+	for _, size := range []int{1, 64, 200} {
+		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
 			f, eps := benchFixture(b)
 			n := 0
 			b.ResetTimer()
@@ -101,11 +102,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 		require.NoError(b, err)
 		results := make([]*store.AttemptResult, len(cs))
 		for i, c := range cs {
-			d := c.Delivery
-			results[i] = &store.AttemptResult{Status: herald.DeliverySucceeded, Attempt: &herald.Attempt{
-				ID: herald.NewID(herald.PrefixAttempt), ProjectID: d.ProjectID, DeliveryID: d.ID, EventID: d.EventID,
-				EndpointID: d.EndpointID, Number: 1, StartedAt: time.Now(), DurationMS: 3, ResponseStatus: 200,
-				RequestHeaders: map[string]string{"webhook-id": d.EventID}}}
+			results[i] = benchResult(c.Delivery, true, time.Time{})
 		}
 		require.NoError(b, f.a.CompleteAttempts(f.ctx, results))
 		claimed += len(cs)
@@ -119,12 +116,45 @@ func BenchmarkClaimComplete(b *testing.B) {
 	b.ReportMetric(float64(claimed)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
-func batchName(n int) string {
-	switch n {
-	case 1:
-		return "batch=1"
-	case 50:
-		return "batch=50"
+// BenchmarkCompleteAttempts: one CompleteAttempts call recording 64
+// attempts of claimed deliveries (half succeeded, half to retry), as the
+// recorder makes them; the claims are made outside the timer.
+func BenchmarkCompleteAttempts(b *testing.B) {
+	baseURL(b)
+	const size = 64
+	f, eps := benchFixture(b)
+	var backlog []*store.Claim
+	for range b.N {
+		b.StopTimer()
+		if len(backlog) < size {
+			_, err := f.a.InsertEvents(f.ctx, f.events(2000, nil, eps...))
+			require.NoError(b, err)
+			cs, err := f.a.ClaimDeliveries(f.ctx, store.ClaimParams{Owner: "bench", Now: time.Now(), Lease: time.Hour, Limit: 4000})
+			require.NoError(b, err)
+			backlog = append(backlog, cs...)
+		}
+		results := make([]*store.AttemptResult, size)
+		next := time.Now().Add(time.Hour)
+		for i, c := range backlog[:size] {
+			results[i] = benchResult(c.Delivery, i%2 == 0, next)
+		}
+		backlog = backlog[size:]
+		b.StartTimer()
+		require.NoError(b, f.a.CompleteAttempts(f.ctx, results))
 	}
-	return "batch=200"
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "attempts/s")
+}
+
+// benchResult is a finished first attempt of d: succeeded, or failed and to
+// be retried at next.
+func benchResult(d *herald.Delivery, ok bool, next time.Time) *store.AttemptResult {
+	r := &store.AttemptResult{Status: herald.DeliverySucceeded, Attempt: &herald.Attempt{
+		ID: herald.NewID(herald.PrefixAttempt), ProjectID: d.ProjectID, DeliveryID: d.ID, EventID: d.EventID,
+		EndpointID: d.EndpointID, Number: 1, StartedAt: time.Now(), DurationMS: 3, ResponseStatus: 200,
+		RequestURL: "https://example.com/", RequestHeaders: map[string]string{"webhook-id": d.EventID}}}
+	if !ok {
+		r.Status, r.NextAttemptAt = herald.DeliveryPending, &next
+		r.Attempt.ResponseStatus, r.Attempt.ErrorClass, r.Attempt.Error = 503, herald.ErrorStatus, "status 503"
+	}
+	return r
 }
