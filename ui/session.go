@@ -1,15 +1,19 @@
 package ui
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/herald-dev/herald"
 )
 
 // Cookie names and the session's lifetime.
@@ -19,14 +23,32 @@ const (
 	sessionTTL    = 12 * time.Hour
 )
 
-// sessionClaims is the signed content of the session cookie: who, until
-// when, and a random id the CSRF token derives from. The API key is never
-// in it.
+// sessionClaims is the signed content of the session cookie: who, with
+// which key, until when, and a random id the CSRF token derives from. The
+// API key itself is never in it.
 type sessionClaims struct {
 	ProjectID string `json:"p,omitempty"`
 	Admin     bool   `json:"a,omitempty"`
-	Expires   int64  `json:"e"`
-	ID        string `json:"n"`
+	// KeyID is the id of the project key the session was opened with, or
+	// for the admin key (which has no id) adminKeyID of its hash: every
+	// request checks that the key still exists.
+	KeyID   string `json:"k"`
+	Expires int64  `json:"e"`
+	ID      string `json:"n"`
+}
+
+// errKeyRevoked: the session is signed and unexpired, but the key it was
+// opened with is gone (revoked, its project deleted, the admin key
+// replaced).
+var errKeyRevoked = errors.New("ui: the session's API key no longer exists")
+
+// keyRevokedMessage is what the visitor reads after errKeyRevoked.
+const keyRevokedMessage = "Your session has ended: the API key you logged in with was revoked or replaced, or its project deleted. Log in with a current key."
+
+// adminKeyID stands for the admin key in a session: a MAC of its hash,
+// so the cookie reveals nothing of the key and changes when the key does.
+func (h *handler) adminKeyID(hash string) string {
+	return "admin_" + base64.RawURLEncoding.EncodeToString(h.mac("admin-key", []byte(hash))[:16])
 }
 
 func (h *handler) mac(purpose string, msg []byte) []byte {
@@ -69,35 +91,86 @@ func (h *handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 	})
 }
 
-func (h *handler) startSession(w http.ResponseWriter, r *http.Request, projectID string, admin bool) {
+func (h *handler) startSession(w http.ResponseWriter, r *http.Request, projectID string, admin bool, keyID string) {
 	id := make([]byte, 16)
 	rand.Read(id)
-	c := sessionClaims{ProjectID: projectID, Admin: admin, Expires: h.cfg.Now().Add(sessionTTL).Unix(),
+	c := sessionClaims{ProjectID: projectID, Admin: admin, KeyID: keyID, Expires: h.cfg.Now().Add(sessionTTL).Unix(),
 		ID: base64.RawURLEncoding.EncodeToString(id)}
 	b, _ := json.Marshal(c)
 	h.setCookie(w, r, sessionCookie, h.sign("session", b), int(sessionTTL/time.Second))
 }
 
-// readSession returns the session's principal, or nil when there is no
-// valid, unexpired session cookie.
-func (h *handler) readSession(r *http.Request) *principal {
+// readSession returns the session's principal; nil and no error when
+// there is no valid, unexpired session cookie (cookies from before sessions
+// named their key are not valid); errKeyRevoked when the session's key no
+// longer exists.
+func (h *handler) readSession(r *http.Request) (*principal, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	msg, ok := h.verify("session", ck.Value)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	var c sessionClaims
-	if json.Unmarshal(msg, &c) != nil || c.ID == "" || (!c.Admin && c.ProjectID == "") {
-		return nil
+	if json.Unmarshal(msg, &c) != nil || c.ID == "" || c.KeyID == "" || (!c.Admin && c.ProjectID == "") {
+		return nil, nil
 	}
 	exp := time.Unix(c.Expires, 0)
 	if !h.cfg.Now().Before(exp) {
+		return nil, nil
+	}
+	if err := h.checkKey(r.Context(), &c); err != nil {
+		return nil, err
+	}
+	return &principal{ProjectID: c.ProjectID, Admin: c.Admin, SessionID: c.ID, Expires: exp}, nil
+}
+
+// checkKey returns errKeyRevoked unless the session's key still exists.
+// A project key is looked up among its project's keys (ListAPIKeys is the
+// store's only lookup by id; the API caps a project at 100 keys), so a
+// deleted project, whose keys go with it, ends the session too.
+func (h *handler) checkKey(ctx context.Context, c *sessionClaims) error {
+	if c.Admin {
+		if h.adminID == "" || c.KeyID != h.adminID {
+			return errKeyRevoked
+		}
 		return nil
 	}
-	return &principal{ProjectID: c.ProjectID, Admin: c.Admin, SessionID: c.ID, Expires: exp}
+	keys, err := h.st.ListAPIKeys(ctx, c.ProjectID)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.ID == c.KeyID {
+			return nil
+		}
+	}
+	return errKeyRevoked
+}
+
+// noSession answers a request that needs a session and has none, or one
+// whose key is gone: GETs go to loginURL (with the reason when the key is
+// gone), other methods get a 401 page. A store error is an error page.
+func (h *handler) noSession(w http.ResponseWriter, r *http.Request, err error, loginURL string) {
+	msg := "Your session has ended. Log in again."
+	switch {
+	case errors.Is(err, errKeyRevoked):
+		h.setCookie(w, r, sessionCookie, "", -1)
+		msg = keyRevokedMessage
+	case err != nil:
+		h.storeError(w, r, err)
+		return
+	}
+	if r.Method != http.MethodGet {
+		h.errorPage(w, r, http.StatusUnauthorized, msg)
+		return
+	}
+	if err != nil {
+		h.setFlash(w, r, msg)
+	}
+	http.Redirect(w, r, loginURL, http.StatusSeeOther)
 }
 
 // csrfToken is HMAC(secret, session id): it needs no storage and changes
@@ -169,7 +242,13 @@ type loginData struct {
 }
 
 func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	if p := h.readSession(r); p != nil {
+	p, err := h.readSession(r)
+	if err != nil {
+		// Back here, without the cookie, to show why.
+		h.noSession(w, r, err, r.URL.RequestURI())
+		return
+	}
+	if p != nil {
 		h.home(w, r)
 		return
 	}
@@ -193,12 +272,20 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, "login", "Log in", loginData{Next: next, Error: "Paste an API key."})
 		return
 	}
-	projectID, admin, err := h.cfg.Authenticate(r.Context(), key)
-	if err != nil || (!admin && projectID == "") {
+	projectID, admin, keyID, err := h.authenticate(r.Context(), key)
+	switch {
+	case errors.Is(err, errKeyUnknown):
 		h.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Error: "This key is not valid."})
 		return
+	case errors.Is(err, errAdminUnchecked):
+		h.cfg.Logger.ErrorContext(r.Context(), "ui: admin login refused: Config.AdminKeyHash is not the admin key's hash")
+		h.render(w, r, http.StatusForbidden, "login", "Log in", loginData{Next: next, Error: "The admin key cannot open a dashboard session on this server: the dashboard is not configured with it."})
+		return
+	case err != nil:
+		h.storeError(w, r, err)
+		return
 	}
-	h.startSession(w, r, projectID, admin)
+	h.startSession(w, r, projectID, admin, keyID)
 	switch {
 	case next != "":
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -207,6 +294,42 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Redirect(w, r, h.path("p", projectID, "endpoints"), http.StatusSeeOther)
 	}
+}
+
+// errKeyUnknown: Authenticate refused the key, or it has no project, or it
+// was revoked since.
+var errKeyUnknown = errors.New("ui: unknown API key")
+
+// errAdminUnchecked: the admin key authenticated, but it is not the key of
+// Config.AdminKeyHash, so the dashboard could not tell when it is replaced;
+// it opens no session rather than one that would outlive the key.
+var errAdminUnchecked = errors.New("ui: admin key not in Config.AdminKeyHash")
+
+// authenticate resolves a key typed on the login page into a session's
+// principal and what the session names the key by (see
+// sessionClaims.KeyID). Other errors than errKeyUnknown and
+// errAdminUnchecked come from the store.
+func (h *handler) authenticate(ctx context.Context, key string) (projectID string, admin bool, keyID string, err error) {
+	projectID, admin, err = h.cfg.Authenticate(ctx, key)
+	hash := herald.HashKey(key)
+	switch {
+	case err != nil:
+		return "", false, "", errKeyUnknown
+	case admin && (h.adminID == "" || h.adminKeyID(hash) != h.adminID):
+		return "", false, "", errAdminUnchecked
+	case admin:
+		return "", true, h.adminID, nil
+	}
+	k, err := h.st.GetAPIKeyByHash(ctx, hash)
+	switch {
+	case herald.IsNotFound(err):
+		return "", false, "", errKeyUnknown
+	case err != nil:
+		return "", false, "", err
+	case projectID == "" || k.ProjectID != projectID:
+		return "", false, "", errKeyUnknown
+	}
+	return projectID, false, k.ID, nil
 }
 
 // safeNext accepts only a path inside the dashboard, so the login page

@@ -4,9 +4,10 @@
 //
 // Pages are html/template, embedded with their stylesheet; there is no build
 // step and no external asset, and every page works without JavaScript. A
-// session is a signed cookie naming the principal (a project or the admin),
-// never the API key it was opened with; every POST carries a CSRF token
-// derived from the session.
+// session is a signed cookie naming the principal (a project or the admin)
+// and the id of the API key it was opened with, never the key itself; each
+// request checks that the key still exists, so revoking it ends the
+// session. Every POST carries a CSRF token derived from the session.
 package ui
 
 import (
@@ -52,6 +53,11 @@ type Config struct {
 	// project it belongs to, or admin for the admin key. An error means
 	// the key is unknown.
 	Authenticate func(ctx context.Context, key string) (projectID string, admin bool, err error)
+	// AdminKeyHash is herald.HashKey of the admin key, as the API has it.
+	// An admin session lasts only while this is the hash of the key it was
+	// opened with (a new admin key ends the sessions of the old one). Empty:
+	// the admin key cannot log in to the dashboard.
+	AdminKeyHash string
 	// Prefix is the path the handler is mounted at; default PrefixDefault.
 	Prefix string
 	// Now is the clock; default time.Now.
@@ -92,8 +98,10 @@ type handler struct {
 	st     store.Store
 	eng    *delivery.Engine
 	secret []byte
-	pages  map[string]*template.Template
-	mux    *http.ServeMux
+	// adminID is adminKeyID(Config.AdminKeyHash), "" without one.
+	adminID string
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
 }
 
 // New returns the dashboard handler. It expects full request paths
@@ -112,6 +120,11 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("ui: session secret: %w", err)
 	}
 	h := &handler{cfg: cfg, st: cfg.Store, eng: cfg.Engine, secret: []byte(secret)}
+	if cfg.AdminKeyHash != "" {
+		h.adminID = h.adminKeyID(cfg.AdminKeyHash)
+	} else {
+		cfg.Logger.Warn("ui: Config.AdminKeyHash is empty: the admin key cannot log in to the dashboard")
+	}
 	if h.pages, err = h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -223,17 +236,13 @@ func projectFrom(r *http.Request) *herald.Project {
 	return p
 }
 
-// auth requires a session; POSTs also need a valid CSRF token and a
-// same-origin request.
+// auth requires a session whose key still exists; POSTs also need a valid
+// CSRF token and a same-origin request.
 func (h *handler) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p := h.readSession(r)
+		p, err := h.readSession(r)
 		if p == nil {
-			if r.Method == http.MethodGet {
-				http.Redirect(w, r, h.path("login")+"?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			h.errorPage(w, r, http.StatusUnauthorized, "Your session has ended. Log in again.")
+			h.noSession(w, r, err, h.path("login")+"?next="+urlQueryEscape(r.URL.RequestURI()))
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -274,10 +283,10 @@ func (h *handler) project(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (h *handler) home(w http.ResponseWriter, r *http.Request) {
-	p := h.readSession(r)
+	p, err := h.readSession(r)
 	switch {
 	case p == nil:
-		http.Redirect(w, r, h.path("login"), http.StatusSeeOther)
+		h.noSession(w, r, err, h.path("login"))
 	case p.Admin:
 		http.Redirect(w, r, h.path("projects"), http.StatusSeeOther)
 	default:

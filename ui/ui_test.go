@@ -37,8 +37,11 @@ type testBundle struct {
 	a, b     *herald.Project
 	keyA     string
 	keyB     string
-	// skew moves the dashboard's clock forward (session expiry).
-	skew atomic.Int64
+	logger   *slog.Logger
+	// skew moves the dashboard's clock forward (session expiry); frozen,
+	// when not zero, stops it at that Unix time in nanoseconds.
+	skew   atomic.Int64
+	frozen atomic.Int64
 }
 
 func setup(t *testing.T) *testBundle {
@@ -55,29 +58,50 @@ func setup(t *testing.T) *testBundle {
 	go func() { eng.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	b := &testBundle{st: st, eng: eng}
+	b := &testBundle{st: st, eng: eng, logger: logger}
 	b.adminKey = herald.NewKey(herald.AdminKeyPrefix)
-	require.NoError(t, st.CreateAPIKey(ctx, &herald.APIKey{ID: herald.NewID(herald.PrefixKey), Hash: herald.HashKey(b.adminKey), Prefix: "hk_admin", CreatedAt: time.Now()}))
 	b.a, b.keyA = b.project(t, "prj_alpha", "Alpha shop")
 	b.b, b.keyB = b.project(t, "prj_beta", "Beta forum")
+	b.srv = b.serve(t, herald.HashKey(b.adminKey))
+	return b
+}
 
-	h, err := ui.New(ui.Config{
-		Store: st, Engine: eng, Guard: netguard.New(true, nil), Logger: logger,
-		Now: func() time.Time { return time.Now().Add(time.Duration(b.skew.Load())) },
+// serve starts a dashboard over the bundle's store whose admin key has
+// the hash adminHash, authenticating keys as the API does; edit may change
+// its configuration.
+func (b *testBundle) serve(t *testing.T, adminHash string, edit ...func(*ui.Config)) *httptest.Server {
+	t.Helper()
+	cfg := ui.Config{
+		Store: b.st, Engine: b.eng, Guard: netguard.New(true, nil), Logger: b.logger,
+		Now: func() time.Time {
+			now := time.Now()
+			if f := b.frozen.Load(); f != 0 {
+				now = time.Unix(0, f)
+			}
+			return now.Add(time.Duration(b.skew.Load()))
+		},
+		AdminKeyHash: adminHash,
 		Authenticate: func(ctx context.Context, key string) (string, bool, error) {
-			k, err := st.GetAPIKeyByHash(ctx, herald.HashKey(key))
+			if herald.HashKey(key) == adminHash {
+				return "", true, nil
+			}
+			k, err := b.st.GetAPIKeyByHash(ctx, herald.HashKey(key))
 			if err != nil {
 				return "", false, err
 			}
-			return k.ProjectID, k.ProjectID == "", nil
+			return k.ProjectID, false, nil
 		},
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	h, err := ui.New(cfg)
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/ui/", h)
-	b.srv = httptest.NewServer(mux)
-	t.Cleanup(b.srv.Close)
-	return b
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (b *testBundle) project(t *testing.T, id, name string) (*herald.Project, string) {
@@ -424,6 +448,100 @@ func TestLogoutEndsTheSession(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, p.Status)
 	p = br.get("/ui/p/prj_alpha/endpoints")
 	require.Equal(t, http.StatusSeeOther, p.Status)
+}
+
+// revokedNotice is the start of the login page's message for a session
+// whose key is gone.
+const revokedNotice = "Your session has ended: the API key you logged in with was revoked"
+
+// requireSentToLoginWithNotice checks that p redirects to the login page,
+// which then says why.
+func requireSentToLoginWithNotice(t *testing.T, br *browser, p *page) {
+	t.Helper()
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	require.True(t, strings.HasPrefix(p.Location, "/ui/login"), p.Location)
+	p = br.follow(p)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.Contains(t, p.Body, revokedNotice)
+	require.Contains(t, p.Body, `id="key"`, "the login form")
+}
+
+func TestRevokingAKeyEndsItsSessions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ep := b.endpoint(t, b.a.ID, "http://127.0.0.1:1/hook")
+	keyA2 := herald.NewKey(herald.ProjectKeyPrefix)
+	require.NoError(t, b.st.CreateAPIKey(ctx, &herald.APIKey{ID: herald.NewID(herald.PrefixKey), ProjectID: b.a.ID,
+		Hash: herald.HashKey(keyA2), Prefix: keyA2[:6], CreatedAt: time.Now()}))
+	posting, revoked, kept := b.loggedIn(t), b.loggedIn(t), b.browser(t)
+	kept.login(keyA2)
+
+	k, err := b.st.GetAPIKeyByHash(ctx, herald.HashKey(b.keyA))
+	require.NoError(t, err)
+	require.NoError(t, b.st.DeleteAPIKey(ctx, b.a.ID, k.ID))
+
+	// A form posted with the session is refused and changes nothing.
+	p := posting.post("/ui/p/prj_alpha/endpoints/"+ep.ID+"/disable", nil)
+	require.Equal(t, http.StatusUnauthorized, p.Status)
+	require.Contains(t, p.Body, revokedNotice)
+	stored, err := b.st.GetEndpoint(ctx, b.a.ID, ep.ID)
+	require.NoError(t, err)
+	require.True(t, stored.Enabled)
+	// A page sends it to the login page, which says why, once: the
+	// session cookie is gone.
+	requireSentToLoginWithNotice(t, revoked, revoked.get("/ui/p/prj_alpha/endpoints"))
+	p = revoked.follow(revoked.get("/ui/p/prj_alpha/endpoints"))
+	require.NotContains(t, p.Body, revokedNotice)
+	// The revoked key cannot log in again; the project's other key's
+	// session goes on.
+	p = revoked.post("/ui/login", url.Values{"key": {b.keyA}})
+	require.Equal(t, http.StatusUnauthorized, p.Status)
+	require.Equal(t, http.StatusOK, kept.get("/ui/p/prj_alpha/endpoints").Status)
+}
+
+func TestDeletingAProjectEndsItsSessions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	home, login := b.browser(t), b.browser(t)
+	home.login(b.keyB)
+	login.login(b.keyB)
+	require.NoError(t, b.st.DeleteProject(context.Background(), b.b.ID))
+	requireSentToLoginWithNotice(t, home, home.get("/ui/"))
+	// The login page itself, which would otherwise skip to the project.
+	requireSentToLoginWithNotice(t, login, login.get("/ui/login"))
+}
+
+func TestANewAdminKeyEndsTheOldKeysSessions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t)
+	br.login(b.adminKey)
+	// A restart with another admin key (HERALD_ADMIN_KEY): the same
+	// database, so the same session secret.
+	newKey := herald.NewKey(herald.AdminKeyPrefix)
+	restarted := b.serve(t, herald.HashKey(newKey))
+	require.Equal(t, http.StatusOK, br.get("/ui/projects").Status, "the old server still has the old key")
+	br.base = restarted.URL
+	requireSentToLoginWithNotice(t, br, br.get("/ui/projects"))
+	p := br.login(newKey)
+	require.Equal(t, "/ui/projects", p.Resp.Request.URL.Path)
+}
+
+func TestAdminCannotLogInWhenTheDashboardLacksTheAdminKeyHash(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	srv := b.serve(t, herald.HashKey(b.adminKey), func(c *ui.Config) { c.AdminKeyHash = "" })
+	br := b.browser(t)
+	br.base = srv.URL
+	p := br.post("/ui/login", url.Values{"key": {b.adminKey}})
+	require.Equal(t, http.StatusForbidden, p.Status)
+	require.Contains(t, p.Body, "not configured with it")
+	for _, c := range p.Resp.Cookies() {
+		require.NotEqual(t, "herald_session", c.Name)
+	}
+	// Project keys are not affected.
+	require.Equal(t, http.StatusOK, br.login(b.keyA).Status)
 }
 
 func fullEndpointForm() url.Values {
