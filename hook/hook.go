@@ -16,9 +16,9 @@
 // hears "queued". A run that queued nothing is answered first and its
 // record stored right after, by a background recorder that stores several
 // runs per commit; its answer does not wait for an fsync. A crash between
-// that answer and the commit loses the run's log record, never a verdict
-// already given nor a delivery. Close (on shutdown) and Flush wait until
-// the records queued so far are stored.
+// that answer and the commit loses the run's log record: the verdict was
+// already given, and the run queued no delivery that could be lost. Close
+// (on shutdown) and Flush wait until the records queued so far are stored.
 package hook
 
 import (
@@ -144,7 +144,8 @@ type Result struct {
 	DeniedBy string `json:"denied_by,omitempty"`
 	Code     string `json:"code,omitempty"`
 	Message  string `json:"message,omitempty"`
-	// EventID is the stored event of the run, also the webhook-id of every
+	// EventID is the run's event (in the store before the answer or just
+	// after it: see the package comment), also the webhook-id of every
 	// call.
 	EventID string `json:"event_id"`
 	// Results has one entry per endpoint that was called, queued or
