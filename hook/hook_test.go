@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -25,6 +26,10 @@ import (
 )
 
 const evType = "before_registration"
+
+// quiet keeps the engine's start and drain lines out of test and benchmark
+// output.
+var quiet = slog.New(slog.DiscardHandler)
 
 // testBundle is a real engine over a real SQLite file, a project, and a
 // runner.
@@ -50,7 +55,7 @@ func setupSync(t testing.TB, sync string) *testBundle {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{Synchronous: sync})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	eng, err := delivery.New(delivery.Config{AllowPrivateNetworks: true}, st)
+	eng, err := delivery.New(delivery.Config{AllowPrivateNetworks: true, Logger: quiet}, st)
 	require.NoError(t, err)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
