@@ -160,12 +160,20 @@ func scanClaim(row pgx.Row) (*store.Claim, error) {
 
 // CompleteAttempts stores the attempts and moves their deliveries on, in
 // two bulk statements sent as one batch (one implicit transaction, one
-// round trip).
+// round trip). A delivery deleted meanwhile (its project deleted, its event
+// purged) is skipped: there is nothing left to record.
 func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResult) error {
 	if len(results) == 0 {
 		return nil
 	}
 	now := tm(db.now())
+	// Rows are locked in delivery order, so that two batches touching the
+	// same deliveries (a manual attempt and a scheduled one) cannot
+	// deadlock.
+	results = slices.Clone(results)
+	slices.SortStableFunc(results, func(a, b *store.AttemptResult) int {
+		return strings.Compare(a.Attempt.DeliveryID, b.Attempt.DeliveryID)
+	})
 	n := len(results)
 	var (
 		as                  = make([]*herald.Attempt, n)
@@ -184,7 +192,7 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 		next[i], started[i], manual[i] = tmp(r.NextAttemptAt), a.StartedAt, r.Manual
 	}
 	b := &pgx.Batch{}
-	queueAttempts(b, as)
+	queueAttempts(b, as, true)
 	// A manual attempt moves its delivery only when no process holds a
 	// live lease on it: the holder's own result will.
 	b.Queue(`UPDATE deliveries d SET status = u.status, attempts = u.number, next_attempt_at = u.next,

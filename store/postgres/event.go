@@ -65,7 +65,7 @@ func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.
 		b := &pgx.Batch{}
 		queueEvents(b, newEvents)
 		db.queueDeliveries(b, ds, now)
-		queueAttempts(b, as)
+		queueAttempts(b, as, false)
 		br := tx.SendBatch(ctx, b)
 		_, err := br.Exec()
 		if err == nil {
@@ -303,8 +303,14 @@ func readSeqs(br pgx.BatchResults, ds []*herald.Delivery) error {
 	return rows.Err()
 }
 
-// queueAttempts inserts as in bulk; it queues nothing when as is empty.
-func queueAttempts(b *pgx.Batch, as []*herald.Attempt) {
+// queueAttempts inserts as in bulk, those of deliveries that exist only
+// (as seen by a statement after theirs in the batch, so that attempts of
+// deliveries not inserted are left out); it queues nothing when as is
+// empty. lock also locks those deliveries (FOR KEY SHARE) for the rest of
+// the transaction, so that one deleted at the same moment is left out too
+// rather than failing the foreign key check: that is for deliveries that
+// other transactions may delete.
+func queueAttempts(b *pgx.Batch, as []*herald.Attempt, lock bool) {
 	n := len(as)
 	if n == 0 {
 		return
@@ -326,6 +332,10 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt) {
 		}
 		classes[i], errs[i] = a.ErrorClass, a.Error
 	}
+	lockSQL := ""
+	if lock {
+		lockSQL = " FOR KEY SHARE"
+	}
 	b.Queue(`INSERT INTO attempts (id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
 			request_url, request_headers, response_status, response_headers, response_body, error_class, error)
 		SELECT id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
@@ -333,7 +343,8 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt) {
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::bigint[],
 			$10::text[], $11::text[], $12::int[], $13::text[], $14::bytea[], $15::text[], $16::text[])
 			AS u(id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-				request_url, request_headers, response_status, response_headers, response_body, error_class, error)`,
+				request_url, request_headers, response_status, response_headers, response_body, error_class, error)
+		WHERE u.delivery_id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($3)`+lockSQL+`)`,
 		ids, projects, deliveries, events, endpoints, numbers, triggers, started, durations,
 		urls, reqHeaders, statuses, respHeaders, bodies, classes, errs)
 }

@@ -394,3 +394,52 @@ func TestErrors(t *testing.T) {
 	bad := &herald.Project{ID: "prj_nul\x00", Name: "x"}
 	require.Equal(t, herald.EINVALID, herald.ErrorCode(f.a.CreateProject(f.ctx, bad)), "text PostgreSQL refuses")
 }
+
+// A delivery deleted by a transaction that commits while CompleteAttempts
+// waits for it is skipped like one deleted before: the batch's other
+// results are recorded, with no foreign key error.
+func TestCompleteAttemptsSkipsDeliveryDeletedMeanwhile(t *testing.T) {
+	baseURL(t)
+	f := setup(t)
+	ep := f.endpoint(t, false)
+	evs := f.events(2, nil, ep)
+	_, err := f.a.InsertEvents(f.ctx, evs)
+	require.NoError(t, err)
+	_, err = f.a.ClaimDeliveries(f.ctx, store.ClaimParams{Owner: "a", Now: time.Now(), Lease: time.Hour, Limit: 10})
+	require.NoError(t, err)
+	gone, kept := evs[0].Deliveries[0], evs[1].Deliveries[0]
+
+	// Another session deletes the first delivery's event and holds its
+	// transaction open.
+	conn := sqlConn(t, f.url)
+	tx, err := conn.Begin(f.ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(f.ctx, "DELETE FROM events WHERE id = $1", gone.EventID)
+	require.NoError(t, err)
+
+	result := func(d *herald.Delivery) *store.AttemptResult {
+		return &store.AttemptResult{Status: herald.DeliverySucceeded, Attempt: &herald.Attempt{
+			ID: herald.NewID(herald.PrefixAttempt), ProjectID: d.ProjectID, DeliveryID: d.ID, EventID: d.EventID,
+			EndpointID: d.EndpointID, Number: 1, StartedAt: time.Now(), ResponseStatus: 200}}
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.b.CompleteAttempts(f.ctx, []*store.AttemptResult{result(gone), result(kept)}) }()
+
+	// Commit the delete once CompleteAttempts waits on its row lock.
+	waiting := sqlConn(t, f.url)
+	require.Eventually(t, func() bool {
+		var n int
+		err := waiting.QueryRow(f.ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO attempts%'`).Scan(&n)
+		return err == nil && n == 1
+	}, 10*time.Second, 10*time.Millisecond, "CompleteAttempts waits for the deleting transaction")
+	require.NoError(t, tx.Commit(f.ctx))
+	require.NoError(t, <-done)
+
+	d, err := f.a.GetDelivery(f.ctx, f.project.ID, kept.ID)
+	require.NoError(t, err)
+	require.Equal(t, herald.DeliverySucceeded, d.Status)
+	atts, err := f.a.ListAttempts(f.ctx, f.project.ID, gone.ID)
+	require.NoError(t, err)
+	require.Empty(t, atts)
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Lists", s.lists)
 	t.Run("Claim", s.claim)
 	t.Run("CompleteAttempts", s.completeAttempts)
+	t.Run("CompleteAttemptsGone", s.completeAttemptsGone)
 	t.Run("Queue", s.queue)
 	t.Run("Stats", s.stats)
 	t.Run("Purge", s.purge)
