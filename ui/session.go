@@ -8,8 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -272,7 +275,17 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusUnprocessableEntity, "login", "Log in", loginData{Next: next, Error: "Paste an API key."})
 		return
 	}
+	// Failed attempts are limited per client network (loginLimiter).
+	done, wait := h.logins.begin(r.RemoteAddr)
+	if done == nil {
+		secs := int(math.Ceil(wait.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		h.render(w, r, http.StatusTooManyRequests, "login", "Log in", loginData{Next: next,
+			Error: fmt.Sprintf("Too many failed logins from your address. Try again in %d s.", secs)})
+		return
+	}
 	projectID, admin, keyID, err := h.authenticate(r.Context(), key)
+	done(errors.Is(err, errKeyUnknown))
 	switch {
 	case errors.Is(err, errKeyUnknown):
 		h.render(w, r, http.StatusUnauthorized, "login", "Log in", loginData{Next: next, Error: "This key is not valid."})

@@ -100,6 +100,7 @@ type handler struct {
 	secret []byte
 	// adminID is adminKeyID(Config.AdminKeyHash), "" without one.
 	adminID string
+	logins  *loginLimiter
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 }
@@ -119,7 +120,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: session secret: %w", err)
 	}
-	h := &handler{cfg: cfg, st: cfg.Store, eng: cfg.Engine, secret: []byte(secret)}
+	h := &handler{cfg: cfg, st: cfg.Store, eng: cfg.Engine, secret: []byte(secret), logins: newLoginLimiter(cfg.Now)}
 	if cfg.AdminKeyHash != "" {
 		h.adminID = h.adminKeyID(cfg.AdminKeyHash)
 	} else {

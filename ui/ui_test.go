@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -542,6 +543,74 @@ func TestAdminCannotLogInWhenTheDashboardLacksTheAdminKeyHash(t *testing.T) {
 	}
 	// Project keys are not affected.
 	require.Equal(t, http.StatusOK, br.login(b.keyA).Status)
+}
+
+// tryKey posts key to the login form.
+func (br *browser) tryKey(key string) *page {
+	br.t.Helper()
+	return br.post("/ui/login", url.Values{"key": {key}})
+}
+
+func TestFailedLoginsAreLimitedPerClientAddress(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.frozen.Store(time.Now().UnixNano())
+	br := b.browser(t)
+	for i := range 10 {
+		require.Equal(t, http.StatusUnauthorized, br.tryKey("hk_wrong").Status, "failure %d", i+1)
+	}
+	p := br.tryKey("hk_wrong")
+	require.Equal(t, http.StatusTooManyRequests, p.Status)
+	require.Equal(t, "6", p.Resp.Header.Get("Retry-After"))
+	require.Contains(t, p.Body, "Too many failed logins from your address. Try again in 6 s.")
+	require.Contains(t, p.Body, `id="key"`, "the login form")
+	// Over the limit a good key is refused too: answering it would let
+	// guessing go on.
+	require.Equal(t, http.StatusTooManyRequests, br.tryKey(b.keyA).Status)
+
+	// Another address is counted apart.
+	other := b.browserFrom(t, "127.0.0.2")
+	require.Equal(t, http.StatusUnauthorized, other.tryKey("hk_wrong").Status)
+	require.Equal(t, http.StatusSeeOther, other.tryKey(b.keyA).Status)
+
+	// One more failure each 6 s.
+	b.skew.Add(int64(6 * time.Second))
+	require.Equal(t, http.StatusUnauthorized, br.tryKey("hk_wrong").Status)
+	require.Equal(t, http.StatusTooManyRequests, br.tryKey("hk_wrong").Status)
+	b.skew.Add(int64(6 * time.Second))
+	require.Equal(t, http.StatusSeeOther, br.tryKey(b.keyA).Status)
+}
+
+func TestSuccessfulLoginsAreNotCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.frozen.Store(time.Now().UnixNano())
+	br := b.browser(t)
+	for range 9 {
+		require.Equal(t, http.StatusUnauthorized, br.tryKey("hk_wrong").Status)
+	}
+	for range 20 {
+		require.Equal(t, http.StatusSeeOther, br.tryKey(b.keyA).Status)
+	}
+	// The tenth failure is still allowed, the eleventh is not.
+	require.Equal(t, http.StatusUnauthorized, br.tryKey("hk_wrong").Status)
+	require.Equal(t, http.StatusTooManyRequests, br.tryKey("hk_wrong").Status)
+}
+
+// browserFrom is a browser whose connections come from the loopback
+// address ip (Linux answers on all of 127.0.0.0/8); the test skips where
+// that address cannot be used.
+func (b *testBundle) browserFrom(t *testing.T, ip string) *browser {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	conn, err := d.Dial("tcp", b.srv.Listener.Addr().String())
+	if err != nil {
+		t.Skipf("cannot connect from %s: %v", ip, err)
+	}
+	conn.Close()
+	br := b.browser(t)
+	br.c.Transport = &http.Transport{DialContext: d.DialContext}
+	return br
 }
 
 func fullEndpointForm() url.Values {
