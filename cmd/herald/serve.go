@@ -133,7 +133,8 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		Authenticate: func(ctx context.Context, key string) (string, bool, error) {
 			return srv.Authenticate(ctx, key)
 		},
-		Logger: logger,
+		AdminKeyHash: adminHash,
+		Logger:       logger,
 	})
 	if err != nil {
 		return nil, err
