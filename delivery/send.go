@@ -160,16 +160,19 @@ func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult {
 		}
 		sigs = append(sigs, sig)
 	}
-	h := req.Header
+	// Keys are written in canonical form directly: Header.Set would
+	// canonicalize and allocate a fresh slice for each of them.
+	h := make(http.Header, 8+len(ep.Headers)+len(r.Header))
+	req.Header = h
 	for k, v := range ep.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "Herald/"+herald.Version)
-	h.Set("webhook-id", ev.ID)
-	h.Set("webhook-timestamp", strconv.FormatInt(ts.Unix(), 10))
-	h.Set("webhook-signature", strings.Join(sigs, " "))
-	h.Set("webhook-attempt", strconv.Itoa(att.Number))
+	h["Content-Type"] = contentTypeJSON
+	h["User-Agent"] = userAgent
+	h["Webhook-Id"] = []string{ev.ID}
+	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts.Unix(), 10)}
+	h["Webhook-Signature"] = []string{strings.Join(sigs, " ")}
+	h["Webhook-Attempt"] = []string{strconv.Itoa(att.Number)}
 	if a := ep.Auth; a != nil {
 		switch {
 		case a.Basic != nil:
@@ -211,19 +214,32 @@ func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult {
 	if ignore {
 		return res
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, ResponseBodyMax))
+	keep := r.KeepBody || ep.ResponseMode == herald.ResponseData || !ok
+	var b []byte
+	if keep {
+		b, err = io.ReadAll(io.LimitReader(resp.Body, ResponseBodyMax))
+	} else {
+		// Read to the end all the same (the connection is reused, and a
+		// body that breaks off is a failure), but into a pooled buffer.
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, ResponseBodyMax))
+	}
 	att.DurationMS = time.Since(start).Milliseconds()
 	if err != nil && ok {
 		// The status said yes but the body broke off: the receiver may not
 		// have processed the event, so count it as a failure and retry.
 		att.ErrorClass, att.Error = classify(err)
 	}
-	if r.KeepBody || ep.ResponseMode == herald.ResponseData || !ok {
+	if keep {
 		res.Body = b
 		att.ResponseBody = string(b)
 	}
 	return res
 }
+
+var (
+	contentTypeJSON = []string{"application/json"}
+	userAgent       = []string{"Herald/" + herald.Version}
+)
 
 func isClosed(c chan struct{}) bool {
 	if c == nil {
