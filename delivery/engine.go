@@ -44,6 +44,7 @@ type Engine struct {
 	types     typeCache
 
 	commit committer
+	notes  notifier
 	disp   *dispatcher
 	rec    *recorder
 	health *healthBook
@@ -76,6 +77,7 @@ func New(cfg Config, st store.Store) (*Engine, error) {
 	e.routes.init()
 	e.types.init()
 	e.commit.e = e
+	e.notes.e = e
 	e.m = newMetrics(cfg.Registerer)
 	e.health = newHealthBook(e)
 	e.disp = newDispatcher(e)

@@ -259,11 +259,7 @@ func (e *Engine) insert(ctx context.Context, batch []*store.NewEvent) ([]store.I
 		e.disp.wakeNow()
 	}
 	if pending {
-		if n, ok := e.store.(store.Notifier); ok {
-			if err := n.Notify(ctx); err != nil {
-				e.log.Warn("notify failed", "error", err)
-			}
-		}
+		e.notes.notify()
 	}
 	return res, nil
 }

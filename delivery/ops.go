@@ -83,7 +83,7 @@ func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID stri
 	if err := e.store.InsertDeliveries(ctx, ds); err != nil {
 		return 0, err
 	}
-	e.wakeAll(ctx)
+	e.wakeAll()
 	return len(ds), nil
 }
 
@@ -97,20 +97,16 @@ func (e *Engine) Recover(ctx context.Context, projectID, endpointID string, sinc
 		return 0, err
 	}
 	if n > 0 {
-		e.wakeAll(ctx)
+		e.wakeAll()
 	}
 	return n, nil
 }
 
 // wakeAll wakes this process's claim loop and, through the store's
 // Notifier, the others'.
-func (e *Engine) wakeAll(ctx context.Context) {
+func (e *Engine) wakeAll() {
 	e.disp.wakeNow()
-	if n, ok := e.store.(store.Notifier); ok {
-		if err := n.Notify(ctx); err != nil {
-			e.log.Warn("notify failed", "error", err)
-		}
-	}
+	e.notes.notify()
 }
 
 // Test sends the event type's example (or a ping when eventType is empty or
