@@ -31,24 +31,33 @@ func benchFixture(b *testing.B) (*fixture, []*herald.Endpoint) {
 }
 
 // BenchmarkInsertEvents: one InsertEvents call (one transaction) of a batch
-// of events, each with an idempotency key and two deliveries, as the ingest
-// group commit makes them.
+// of events, each with two deliveries, as the ingest group commit makes
+// them: with an idempotency key each, and without (keys=no).
 func BenchmarkInsertEvents(b *testing.B) {
 	baseURL(b)
 	for _, size := range []int{1, 64, 200} {
-		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
-			f, eps := benchFixture(b)
-			n := 0
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				batch := f.events(size, func(int) string { n++; return herald.NewID("") }, eps...)
-				b.StartTimer()
-				_, err := f.a.InsertEvents(f.ctx, batch)
-				require.NoError(b, err)
+		for _, keys := range []bool{true, false} {
+			name := fmt.Sprint("batch=", size)
+			if !keys {
+				name += ",keys=no"
 			}
-			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
-		})
+			b.Run(name, func(b *testing.B) {
+				f, eps := benchFixture(b)
+				var key func(int) string
+				if keys {
+					key = func(int) string { return herald.NewID("") }
+				}
+				b.ResetTimer()
+				for range b.N {
+					b.StopTimer()
+					batch := f.events(size, key, eps...)
+					b.StartTimer()
+					_, err := f.a.InsertEvents(f.ctx, batch)
+					require.NoError(b, err)
+				}
+				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 

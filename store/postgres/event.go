@@ -10,16 +10,22 @@ import (
 )
 
 // InsertEvents inserts events with their deliveries and attempts in one
-// transaction, in a handful of statements whatever the batch size:
-// idempotency keys first (INSERT … ON CONFLICT, so the primary key decides
-// between processes), then every new row in bulk (unnest arrays), then the
-// original events of replays.
+// round trip: a batch of a handful of bulk statements (unnest arrays)
+// whatever its size, run by PostgreSQL as one implicit transaction. With
+// idempotency keys, the keys go first (INSERT … ON CONFLICT, so the primary
+// key decides between processes), each later statement leaves out the
+// events whose key another event holds, and the last one reads those
+// owners.
 func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.InsertResult, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
 	now := tm(db.now())
-	for _, ne := range evs {
+	keyed := false
+	events := make([]*herald.Event, len(evs))
+	var ds []*herald.Delivery
+	var as []*herald.Attempt
+	for i, ne := range evs {
 		e := ne.Event
 		if e.CreatedAt.IsZero() {
 			e.CreatedAt = now
@@ -29,191 +35,170 @@ func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.
 			e.OccurredAt = e.CreatedAt
 		}
 		e.OccurredAt = tm(e.OccurredAt)
-	}
-
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return nil, dbErr(err, "events")
-	}
-	defer tx.Rollback(ctx)
-
-	results := make([]store.InsertResult, len(evs))
-	prior, err := claimKeys(ctx, tx, evs, now)
-	if err != nil {
-		return nil, dbErr(err, "idempotency key")
-	}
-
-	var newEvents []*herald.Event
-	var ds []*herald.Delivery
-	var as []*herald.Attempt
-	for i, ne := range evs {
-		if p, ok := prior[i]; ok {
-			if p.bodyHash == ne.Event.BodyHash {
-				results[i].Replayed = true
-			} else {
-				results[i].Conflict = true
-			}
-			continue
-		}
-		newEvents = append(newEvents, ne.Event)
+		keyed = keyed || e.IdempotencyKey != ""
+		events[i] = e
 		ds = append(ds, ne.Deliveries...)
 		as = append(as, ne.Attempts...)
-		results[i] = store.InsertResult{Event: ne.Event, Deliveries: len(ne.Deliveries)}
 	}
 
-	if len(newEvents) > 0 {
-		b := &pgx.Batch{}
-		queueEvents(b, newEvents)
-		db.queueDeliveries(b, ds, now)
-		queueAttempts(b, as, false)
-		br := tx.SendBatch(ctx, b)
-		_, err := br.Exec()
-		if err == nil {
-			err = readSeqs(br, ds)
-		}
-		if err == nil && len(as) > 0 {
-			_, err = br.Exec()
-		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, dbErr(err, "event")
-		}
+	b := &pgx.Batch{}
+	if keyed {
+		queueKeys(b, events, now)
 	}
-
-	// Replays answer with the original event, which may be one inserted
-	// just above (the same key twice in one batch).
-	var replays []int
-	for i := range results {
-		if results[i].Replayed {
-			replays = append(replays, i)
-		}
+	queueEvents(b, events, keyed)
+	db.queueDeliveries(b, ds, now, keyed)
+	queueAttempts(b, as, false)
+	if keyed {
+		queuePrior(b, events)
 	}
-	if len(replays) > 0 {
-		ids := make([]string, len(replays))
-		for j, i := range replays {
-			ids[j] = prior[i].eventID
-		}
-		rows, err := tx.Query(ctx, "SELECT "+eventCols+`, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id)
-			FROM events e WHERE id = ANY($1)`, ids)
-		if err != nil {
-			return nil, dbErr(err, "events")
-		}
-		type original struct {
-			e *herald.Event
-			n int
-		}
-		byID := make(map[string]original, len(ids))
-		for rows.Next() {
-			var o original
-			if o.e, err = scanEvent(rows, &o.n); err != nil {
-				rows.Close()
-				return nil, dbErr(err, "events")
-			}
-			byID[o.e.ID] = o
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, dbErr(err, "events")
-		}
-		for _, i := range replays {
-			o, ok := byID[prior[i].eventID]
-			if !ok {
-				return nil, notFound("event " + prior[i].eventID)
-			}
-			results[i].Event, results[i].Deliveries = o.e, o.n
-		}
+	br := db.pool.SendBatch(ctx, b)
+	results, err := readInserted(br, evs, ds, as, keyed)
+	if cerr := br.Close(); err == nil {
+		err = cerr
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, dbErr(err, "events")
+	if err != nil {
+		return nil, dbErr(err, "event")
 	}
 	return results, nil
 }
 
-// priorKey is the live idempotency key an event clashed with.
-type priorKey struct{ eventID, bodyHash string }
-
-// claimKeys takes the idempotency keys of evs in two statements whatever
-// their number. A key is taken when absent or expired (older than the
-// window); otherwise prior[i] says whose it is. The insert takes keys in
-// (project, key) order, so two concurrent batches cannot deadlock on each
-// other's keys, and a key that appears twice in one batch goes to its first
-// event.
-func claimKeys(ctx context.Context, tx pgx.Tx, evs []*store.NewEvent, now time.Time) (map[int]priorKey, error) {
-	var projects, keys, ids, hashes []string
-	var created []time.Time
-	var idx []int
-	for i, ne := range evs {
-		if e := ne.Event; e.IdempotencyKey != "" {
-			projects, keys, ids = append(projects, e.ProjectID), append(keys, e.IdempotencyKey), append(ids, e.ID)
-			hashes, created, idx = append(hashes, e.BodyHash), append(created, e.CreatedAt), append(idx, i)
+// readInserted reads the results of InsertEvents' batch.
+func readInserted(br pgx.BatchResults, evs []*store.NewEvent, ds []*herald.Delivery, as []*herald.Attempt, keyed bool) ([]store.InsertResult, error) {
+	results := make([]store.InsertResult, len(evs))
+	inserted := make(map[string]bool, len(evs)) // by event id; nil when every event is
+	if keyed {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		if err := forEach(rows, func() error {
+			var id string
+			err := rows.Scan(&id)
+			inserted[id] = true
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	} else if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	if err := readSeqs(br, ds); err != nil {
+		return nil, err
+	}
+	if len(as) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
 		}
 	}
-	if len(idx) == 0 {
-		return nil, nil
+	for i, ne := range evs {
+		if !keyed || inserted[ne.Event.ID] {
+			results[i] = store.InsertResult{Event: ne.Event, Deliveries: len(ne.Deliveries)}
+		}
 	}
-	taken := make(map[string]bool, len(idx)) // by event id
-	rows, err := tx.Query(ctx, `INSERT INTO idempotency_keys AS k (project_id, key, event_id, body_hash, created_at)
+	if !keyed {
+		return results, nil
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	if err := forEach(rows, func() error {
+		var i, n int
+		var hash string
+		e, err := scanEvent(rows, &i, &hash, &n)
+		if err != nil {
+			return err
+		}
+		r := &results[i-1]
+		if hash == evs[i-1].Event.BodyHash {
+			r.Event, r.Deliveries, r.Replayed = e, n, true
+		} else {
+			r.Conflict = true
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, r := range results {
+		if r.Event == nil && !r.Conflict {
+			// Its key is held, yet by no event: the foreign key forbids it.
+			return nil, notFound("the event holding idempotency key " + evs[i].Event.IdempotencyKey)
+		}
+	}
+	return results, nil
+}
+
+// forEach calls scan for each row, then closes rows.
+func forEach(rows pgx.Rows, scan func() error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queueKeys takes the idempotency keys of evs: a key is taken when absent
+// or expired (older than the window). The insert takes keys in (project,
+// key) order, so two concurrent batches cannot deadlock on each other's
+// keys, and a key that appears twice in one batch goes to its first event.
+func queueKeys(b *pgx.Batch, evs []*herald.Event, now time.Time) {
+	var projects, keys, ids, hashes []string
+	var created []time.Time
+	for _, e := range evs {
+		if e.IdempotencyKey != "" {
+			projects, keys, ids = append(projects, e.ProjectID), append(keys, e.IdempotencyKey), append(ids, e.ID)
+			hashes, created = append(hashes, e.BodyHash), append(created, e.CreatedAt)
+		}
+	}
+	b.Queue(`INSERT INTO idempotency_keys AS k (project_id, key, event_id, body_hash, created_at)
 		SELECT DISTINCT ON (project_id, key) project_id, key, event_id, body_hash, created_at
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY
 			AS u(project_id, key, event_id, body_hash, created_at, ord)
 		ORDER BY project_id, key, ord
 		ON CONFLICT (project_id, key) DO UPDATE
 			SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at
-			WHERE k.created_at < $6
-		RETURNING event_id`, projects, keys, ids, hashes, created, now.Add(-store.IdempotencyWindow))
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		taken[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(taken) == len(idx) {
-		return nil, nil
-	}
-
-	// The others' owners, in a statement of its own: it sees keys another
-	// process committed while the insert above waited for them.
-	owners := make(map[[2]string]priorKey)
-	rows, err = tx.Query(ctx, `SELECT k.project_id, k.key, k.event_id, k.body_hash
-		FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS u(project_id, key)
-			ON k.project_id = u.project_id AND k.key = u.key`, projects, keys)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var pk [2]string
-		var p priorKey
-		if err := rows.Scan(&pk[0], &pk[1], &p.eventID, &p.bodyHash); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		owners[pk] = p
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	prior := make(map[int]priorKey)
-	for j, i := range idx {
-		if !taken[ids[j]] {
-			prior[i] = owners[[2]string{projects[j], keys[j]}]
-		}
-	}
-	return prior, nil
+			WHERE k.created_at < $6`, projects, keys, ids, hashes, created, now.Add(-store.IdempotencyWindow))
 }
 
-func queueEvents(b *pgx.Batch, evs []*herald.Event) {
+// keyHeldSQL keeps, after queueKeys, the events u that hold their key (or
+// have none). As a statement of its own it sees the keys that queueKeys
+// took.
+//
+// Here and below, a lookup per row of the batch is a LATERAL subquery kept
+// apart by OFFSET 0, which the planner can only run as an index probe per
+// row: as a join or EXISTS, it plans a table of a few ten thousand rows
+// (or a freshly loaded one, without statistics) as a hash join over all
+// of it, a sequential scan per batch.
+const keyHeldSQL = ` LEFT JOIN LATERAL (SELECT k.event_id FROM idempotency_keys k
+		WHERE k.project_id = u.project_id AND k.key = u.idempotency_key OFFSET 0) k ON true
+	WHERE u.idempotency_key = '' OR k.event_id = u.id`
+
+// queuePrior reads, for each event of evs whose key another event holds,
+// its position in evs (from 1), the holder's body hash and the holder with
+// its number of deliveries. The holder may be an event of this batch (the
+// same key twice).
+func queuePrior(b *pgx.Batch, evs []*herald.Event) {
+	n := len(evs)
+	projects, keys, ids := make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range evs {
+		projects[i], keys[i], ids[i] = e.ProjectID, e.IdempotencyKey, e.ID
+	}
+	b.Queue("SELECT "+eventCols+`, u.ord, k.body_hash, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id)
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(project_id, key, id, ord)
+		CROSS JOIN LATERAL (SELECT k.event_id, k.body_hash FROM idempotency_keys k
+			WHERE k.project_id = u.project_id AND k.key = u.key AND k.event_id <> u.id OFFSET 0) k
+		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.id = k.event_id OFFSET 0) e
+		WHERE u.key <> ''`, projects, keys, ids)
+}
+
+// queueEvents inserts evs; keyed, only those holding their key, and it
+// returns their ids.
+func queueEvents(b *pgx.Batch, evs []*herald.Event, keyed bool) {
 	n := len(evs)
 	var (
 		ids, projects, types, channels, keys, hashes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -231,16 +216,22 @@ func queueEvents(b *pgx.Batch, evs []*herald.Event) {
 		occurred[i], created[i] = e.OccurredAt, e.CreatedAt
 		keys[i], hashes[i], hooks[i] = e.IdempotencyKey, e.BodyHash, e.Hook
 	}
+	tail := ""
+	if keyed {
+		tail = keyHeldSQL + " RETURNING id"
+	}
 	b.Queue(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook)
-		SELECT id, project_id, type, data::json, channels::jsonb, metadata::json, occurred_at, created_at, idempotency_key, body_hash, hook
+		SELECT u.id, u.project_id, u.type, u.data::json, u.channels::jsonb, u.metadata::json, u.occurred_at, u.created_at, u.idempotency_key, u.body_hash, u.hook
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bool[])
-			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook)`,
+			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook)`+tail,
 		ids, projects, types, data, channels, metadata, occurred, created, keys, hashes, hooks)
 }
 
 // queueDeliveries inserts ds in slice order, which is the order their seq
 // (ingest order) is assigned in; readSeqs reads the seqs back into ds.
-func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time) {
+// With onlyInserted, the deliveries of events that do not exist (not
+// inserted by the batch's events statement) are left out.
+func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time, onlyInserted bool) {
 	n := len(ds)
 	var (
 		ids, projects, events, endpoints, types, statuses, lockedBy, lastErrors = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -265,6 +256,10 @@ func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time
 		next[i], lockedBy[i], lockedUntil[i], lastAttempt[i], succeeded[i] = d.NextAttemptAt, d.LockedBy, d.LockedUntil, d.LastAttemptAt, d.SucceededAt
 		lastErrors[i], created[i], updated[i] = d.LastError, d.CreatedAt, d.UpdatedAt
 	}
+	filter := ""
+	if onlyInserted {
+		filter = "CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.id = u.event_id OFFSET 0) e"
+	}
 	b.Queue(`INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
 			next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at)
 		SELECT id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
@@ -274,6 +269,7 @@ func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time
 			$15::timestamptz[], $16::timestamptz[], $17::timestamptz[]) WITH ORDINALITY
 			AS u(id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
 				next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, ord)
+		`+filter+`
 		ORDER BY ord
 		RETURNING id, seq`,
 		ids, projects, events, endpoints, types, statuses, attempts, priorities,
@@ -428,7 +424,7 @@ func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error
 		return nil
 	}
 	b := &pgx.Batch{}
-	db.queueDeliveries(b, ds, tm(db.now()))
+	db.queueDeliveries(b, ds, tm(db.now()), false)
 	br := db.pool.SendBatch(ctx, b)
 	err := readSeqs(br, ds)
 	if cerr := br.Close(); err == nil {
