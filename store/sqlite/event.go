@@ -12,18 +12,23 @@ import (
 
 // statements are the ingest path's statements, prepared once on the writer
 // connection and bound to each transaction with Tx.StmtContext, so a batch
-// of thousands of rows parses each statement once.
+// of thousands of rows parses each statement once. Rows are written by the
+// bulk forms, many rows a statement.
 type statements struct {
-	keyGet, keyPut, eventIns, eventGet, deliveryIns, deliveryCount, attemptIns *sql.Stmt
-	claim, windowFull, lease, cancelDead, claimEvents, complete                *sql.Stmt
+	keyGet, eventGet, deliveryCount                   *sql.Stmt
+	claim, windowFull, lease, cancelDead, claimEvents *sql.Stmt
+	keyPut, eventIns, deliveryIns, attemptIns         *bulk
+	complete                                          *bulk
 }
 
 func (s *statements) close() {
-	for _, st := range []*sql.Stmt{s.keyGet, s.keyPut, s.eventIns, s.eventGet, s.deliveryIns, s.deliveryCount, s.attemptIns,
-		s.claim, s.windowFull, s.lease, s.cancelDead, s.claimEvents, s.complete} {
+	for _, st := range []*sql.Stmt{s.keyGet, s.eventGet, s.deliveryCount, s.claim, s.windowFull, s.lease, s.cancelDead, s.claimEvents} {
 		if st != nil {
 			st.Close()
 		}
+	}
+	for _, b := range []*bulk{s.keyPut, s.eventIns, s.deliveryIns, s.attemptIns, s.complete} {
+		b.close()
 	}
 }
 
@@ -45,21 +50,29 @@ func (db *DB) prepare(ctx context.Context) error {
 		st, err = db.w.PrepareContext(ctx, q)
 		return st
 	}
+	pb := func(head, tail string, width int) *bulk {
+		if err != nil {
+			return nil
+		}
+		var b *bulk
+		b, err = prepareBulk(ctx, db.w, head, tail, width)
+		return b
+	}
 	db.stmts = statements{
-		keyGet: p(`SELECT event_id, body_hash, created_at FROM idempotency_keys WHERE project_id = ? AND key = ?`),
-		keyPut: p(`INSERT INTO idempotency_keys (project_id, key, event_id, body_hash, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at`),
-		eventIns:      p(`INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		keyGet:        p(`SELECT event_id, body_hash, created_at FROM idempotency_keys WHERE project_id = ? AND key = ?`),
 		eventGet:      p(`SELECT ` + eventCols + ` FROM events WHERE id = ?`),
-		deliveryIns:   p(`INSERT INTO deliveries (` + deliveryCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		deliveryCount: p(`SELECT COUNT(*) FROM deliveries WHERE event_id = ?`),
-		attemptIns:    p(`INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		claim:         p(claimSQL),
 		windowFull:    p(windowFullSQL),
 		lease:         p(leaseSQL),
 		cancelDead:    p(cancelDeadSQL),
 		claimEvents:   p(claimEventsSQL),
-		complete:      p(completeSQL),
+		keyPut: pb(`INSERT INTO idempotency_keys (project_id, key, event_id, body_hash, created_at) VALUES `,
+			` ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at`, 5),
+		eventIns:    pb(`INSERT INTO events (`+eventCols+`) VALUES `, ``, 11),
+		deliveryIns: pb(`INSERT INTO deliveries (`+deliveryCols+`) VALUES `, ``, 18),
+		attemptIns:  pb(`INSERT INTO attempts (`+attemptCols+`) VALUES `, ``, 16),
+		complete:    pb(completeHead, completeTail, 8),
 	}
 	return err
 }
@@ -118,14 +131,63 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 	return &a, nil
 }
 
-func deliveryArgs(d *herald.Delivery, seq int64) []any {
-	return []any{d.ID, d.ProjectID, d.EventID, d.EndpointID, d.EventType, d.Status, d.Attempts, d.Priority, seq, nsPtr(d.NextAttemptAt),
-		nullStr(d.LockedBy), nsPtr(d.LockedUntil), nsPtr(d.LastAttemptAt), d.LastStatus, d.LastError, ns(d.CreatedAt), ns(d.UpdatedAt), nsPtr(d.SucceededAt)}
+func (rs *rowSet) addDelivery(d *herald.Delivery, seq int64) {
+	rs.add(d.ID, d.ProjectID, d.EventID, d.EndpointID, d.EventType, d.Status, d.Attempts, d.Priority, seq, nsPtr(d.NextAttemptAt),
+		nullStr(d.LockedBy), nsPtr(d.LockedUntil), nsPtr(d.LastAttemptAt), d.LastStatus, d.LastError, ns(d.CreatedAt), ns(d.UpdatedAt), nsPtr(d.SucceededAt))
 }
 
-func attemptArgs(a *herald.Attempt) []any {
-	return []any{a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID, a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS,
-		a.RequestURL, jsonMap(a.RequestHeaders), a.ResponseStatus, jsonMap(a.ResponseHeaders), a.ResponseBody, a.ErrorClass, a.Error}
+func (rs *rowSet) addAttempt(a *herald.Attempt) {
+	rs.add(a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID, a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS,
+		a.RequestURL, jsonMap(a.RequestHeaders), a.ResponseStatus, jsonMap(a.ResponseHeaders), a.ResponseBody, a.ErrorClass, a.Error)
+}
+
+// eventRows buffers InsertEvents' rows, to be written table by table in
+// parent-to-child order (the foreign keys are checked per statement).
+type eventRows struct {
+	events, keys, deliveries, attempts rowSet
+	eventList                          []*herald.Event
+	deliveryList                       []*herald.Delivery
+	attemptList                        []*herald.Attempt
+}
+
+func (db *DB) newEventRows() *eventRows {
+	return &eventRows{events: rowSet{b: db.stmts.eventIns}, keys: rowSet{b: db.stmts.keyPut},
+		deliveries: rowSet{b: db.stmts.deliveryIns}, attempts: rowSet{b: db.stmts.attemptIns}}
+}
+
+func (r *eventRows) addDeliveries(db *DB, ds []*herald.Delivery) {
+	seq := db.nextSeq(len(ds))
+	for _, d := range ds {
+		r.deliveries.addDelivery(d, seq)
+		d.Seq = seq
+		seq++
+	}
+	r.deliveryList = append(r.deliveryList, ds...)
+}
+
+// flush writes the buffered rows; an error names the row it is about.
+func (r *eventRows) flush(ctx context.Context, tx *sql.Tx) error {
+	err := r.events.flush(ctx, tx, func(i int, err error) error {
+		e := r.eventList[i]
+		return conflict(err, "event "+e.ID, "project "+e.ProjectID)
+	})
+	if err == nil {
+		err = r.keys.flush(ctx, tx, nil)
+	}
+	if err == nil {
+		err = r.deliveries.flush(ctx, tx, func(i int, err error) error {
+			d := r.deliveryList[i]
+			return conflict(err, "delivery "+d.ID, "event "+d.EventID)
+		})
+	}
+	if err == nil {
+		err = r.attempts.flush(ctx, tx, func(i int, err error) error {
+			a := r.attemptList[i]
+			return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
+		})
+	}
+	r.eventList, r.deliveryList, r.attemptList = r.eventList[:0], r.deliveryList[:0], r.attemptList[:0]
+	return err
 }
 
 // InsertEvents inserts the events, their deliveries and attempts in one
@@ -136,15 +198,22 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 	windowStart := ns(now.Add(-store.IdempotencyWindow))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		keyGet := tx.StmtContext(ctx, db.stmts.keyGet)
-		keyPut := tx.StmtContext(ctx, db.stmts.keyPut)
-		eventIns := tx.StmtContext(ctx, db.stmts.eventIns)
 		eventGet := tx.StmtContext(ctx, db.stmts.eventGet)
-		deliveryIns := tx.StmtContext(ctx, db.stmts.deliveryIns)
 		deliveryCount := tx.StmtContext(ctx, db.stmts.deliveryCount)
-		attemptIns := tx.StmtContext(ctx, db.stmts.attemptIns)
+		rows := db.newEventRows()
+		// keys buffered but not yet written: a later event of this call
+		// with one of them must see it, so the rows are written first.
+		var unwritten map[[2]string]bool
 		for i, ne := range events {
 			e := ne.Event
 			if e.IdempotencyKey != "" {
+				k := [2]string{e.ProjectID, e.IdempotencyKey}
+				if unwritten[k] {
+					if err := rows.flush(ctx, tx); err != nil {
+						return err
+					}
+					clear(unwritten)
+				}
 				var eventID, hash string
 				var created int64
 				err := keyGet.QueryRowContext(ctx, e.ProjectID, e.IdempotencyKey).Scan(&eventID, &hash, &created)
@@ -167,28 +236,23 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 					results[i] = store.InsertResult{Event: orig, Deliveries: n, Replayed: true}
 					continue
 				}
+				if unwritten == nil {
+					unwritten = map[[2]string]bool{}
+				}
+				unwritten[k] = true
+				rows.keys.add(e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, ns(e.CreatedAt))
 			}
-			_, err := eventIns.ExecContext(ctx, e.ID, e.ProjectID, e.Type, string(e.Data), jsonList(e.Channels), jsonMap(e.Metadata),
+			rows.events.add(e.ID, e.ProjectID, e.Type, string(e.Data), jsonList(e.Channels), jsonMap(e.Metadata),
 				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook)
-			if err != nil {
-				return conflict(err, "event "+e.ID, "project "+e.ProjectID)
-			}
-			if e.IdempotencyKey != "" {
-				if _, err := keyPut.ExecContext(ctx, e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, ns(e.CreatedAt)); err != nil {
-					return err
-				}
-			}
-			if err := db.insertDeliveries(ctx, deliveryIns, ne.Deliveries); err != nil {
-				return err
-			}
+			rows.eventList = append(rows.eventList, e)
+			rows.addDeliveries(db, ne.Deliveries)
 			for _, a := range ne.Attempts {
-				if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
-					return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
-				}
+				rows.attempts.addAttempt(a)
 			}
+			rows.attemptList = append(rows.attemptList, ne.Attempts...)
 			results[i] = store.InsertResult{Event: e, Deliveries: len(ne.Deliveries)}
 		}
-		return nil
+		return rows.flush(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
@@ -196,22 +260,12 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 	return results, nil
 }
 
-func (db *DB) insertDeliveries(ctx context.Context, ins *sql.Stmt, ds []*herald.Delivery) error {
-	seq := db.nextSeq(len(ds))
-	for _, d := range ds {
-		if _, err := ins.ExecContext(ctx, deliveryArgs(d, seq)...); err != nil {
-			return conflict(err, "delivery "+d.ID, "event "+d.EventID)
-		}
-		d.Seq = seq
-		seq++
-	}
-	return nil
-}
-
 // InsertDeliveries adds deliveries to existing events.
 func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error {
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return db.insertDeliveries(ctx, tx.StmtContext(ctx, db.stmts.deliveryIns), ds)
+		rows := db.newEventRows()
+		rows.addDeliveries(db, ds)
+		return rows.flush(ctx, tx)
 	})
 }
 

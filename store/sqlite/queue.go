@@ -95,11 +95,17 @@ const (
 	cancelDeadSQL = `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL,
 		next_attempt_at = NULL, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`
 	claimEventsSQL = `SELECT ` + eventCols + ` FROM events WHERE id IN (SELECT value FROM json_each(?))`
-	// completeSQL moves a delivery on after an attempt; see CompleteAttempts.
-	completeSQL = `UPDATE deliveries SET status = ?1, attempts = ?2, next_attempt_at = ?3,
-		locked_by = NULL, locked_until = NULL, last_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7,
-		succeeded_at = CASE WHEN ?1 = 'succeeded' THEN ?7 ELSE succeeded_at END
-		WHERE id = ?8 AND (CASE WHEN ?9 THEN NOT (status = 'in_flight' AND locked_until >= ?7) ELSE status != 'canceled' END)`
+	// completeHead and completeTail move deliveries on after their attempts,
+	// a bulk UPDATE over rows (id, status, attempts, next_attempt_at,
+	// last_attempt_at, last_status, last_error, manual); ?1 is now. See
+	// CompleteAttempts.
+	completeHead = `UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4,
+		locked_by = NULL, locked_until = NULL, last_attempt_at = v.column5, last_status = v.column6, last_error = v.column7, updated_at = ?1,
+		succeeded_at = CASE WHEN v.column2 = 'succeeded' THEN ?1 ELSE deliveries.succeeded_at END
+		FROM (VALUES `
+	completeTail = `) AS v
+		WHERE deliveries.id = v.column1
+		AND (CASE WHEN v.column8 THEN NOT (deliveries.status = 'in_flight' AND deliveries.locked_until >= ?1) ELSE deliveries.status != 'canceled' END)`
 	releaseSQL = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, locked_by = NULL, locked_until = NULL, updated_at = ?1
 		WHERE status = 'in_flight' AND locked_by = ?2 AND id IN (SELECT value FROM json_each(?3))`
 )
@@ -215,19 +221,38 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 	}
 	now := ns(db.now())
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		attemptIns := tx.StmtContext(ctx, db.stmts.attemptIns)
-		set := tx.StmtContext(ctx, db.stmts.complete)
+		attempts := rowSet{b: db.stmts.attemptIns}
+		set := rowSet{b: db.stmts.complete, fixed: []any{now}}
+		for _, r := range results {
+			attempts.addAttempt(r.Attempt)
+		}
+		err := attempts.flush(ctx, tx, func(i int, err error) error {
+			if isForeignKey(err) {
+				// The delivery is gone (its project or event was deleted
+				// while the attempt ran): there is nothing to record, and
+				// failing the batch would fail the other results with it.
+				// Its UPDATE below matches no row.
+				return nil
+			}
+			a := results[i].Attempt
+			return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
+		})
+		if err != nil {
+			return err
+		}
+		// One UPDATE joins each delivery to one row of its values: a
+		// delivery with two results in the batch gets them one at a time,
+		// in order, as if each had its own statement.
+		seen := make(map[string]bool, len(results))
 		for _, r := range results {
 			a := r.Attempt
-			if _, err := attemptIns.ExecContext(ctx, attemptArgs(a)...); err != nil {
-				if isForeignKey(err) {
-					// The delivery is gone (its project or event was deleted
-					// while the attempt ran): there is nothing to record, and
-					// failing the batch would fail the other results with it.
-					continue
+			if seen[a.DeliveryID] {
+				if err := set.flush(ctx, tx, nil); err != nil {
+					return err
 				}
-				return conflict(err, "attempt "+a.ID, "delivery "+a.DeliveryID)
+				clear(seen)
 			}
+			seen[a.DeliveryID] = true
 			var next any
 			if r.Status == herald.DeliveryPending {
 				next = nsPtr(r.NextAttemptAt)
@@ -236,11 +261,9 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 			if lastErr == "" {
 				lastErr = a.ErrorClass
 			}
-			if _, err := set.ExecContext(ctx, r.Status, a.Number, next, ns(a.StartedAt), a.ResponseStatus, lastErr, now, a.DeliveryID, r.Manual); err != nil {
-				return err
-			}
+			set.add(a.DeliveryID, r.Status, a.Number, next, ns(a.StartedAt), a.ResponseStatus, lastErr, r.Manual)
 		}
-		return nil
+		return set.flush(ctx, tx, nil)
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -520,22 +521,74 @@ func nullStr(s string) any {
 	return s
 }
 
-// jsonText encodes a list or map column; nil becomes an empty one so that
-// readers always get a value to range over.
+// jsonList and jsonMap encode a list or map column; nil or empty becomes
+// an empty one so that readers always get a value to range over. They run
+// for every event and attempt (header maps), so plain strings are written
+// directly; only a string JSON must escape goes through encoding/json.
+// Map keys are sorted, as json.Marshal sorts them.
 func jsonList(v []string) string {
-	if v == nil {
+	if len(v) == 0 {
 		return "[]"
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	return jsonStrings(v, false)
 }
 
 func jsonMap(v map[string]string) string {
-	if v == nil {
+	if len(v) == 0 {
 		return "{}"
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	var buf [32]string
+	kv := buf[:0]
+	for k := range v {
+		kv = append(kv, k)
+	}
+	slices.Sort(kv)
+	for _, k := range kv[:len(v)] {
+		kv = append(kv, k, v[k])
+	}
+	return jsonStrings(kv[len(v):], true)
+}
+
+// jsonStrings writes items as a JSON array, or with pairs as an object of
+// key, value, key, value...
+func jsonStrings(items []string, pairs bool) string {
+	open, end := byte('['), byte(']')
+	if pairs {
+		open, end = '{', '}'
+	}
+	n := 2
+	for _, s := range items {
+		n += len(s) + 3
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte(open)
+	for i, s := range items {
+		switch {
+		case i == 0:
+		case pairs && i%2 == 1:
+			b.WriteByte(':')
+		default:
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, s)
+	}
+	b.WriteByte(end)
+	return b.String()
+}
+
+// writeJSONString writes s as a JSON string.
+func writeJSONString(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s) // escapes, and replaces invalid UTF-8 as it always did
+			b.Write(q)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 func parseList(s string) ([]string, error) {
@@ -555,13 +608,7 @@ func parseMap(s string) (map[string]string, error) {
 }
 
 // idList passes a list of ids as one JSON parameter, read with json_each.
-func idList(ids []string) string {
-	if ids == nil {
-		return "[]"
-	}
-	b, _ := json.Marshal(ids)
-	return string(b)
-}
+func idList(ids []string) string { return jsonList(ids) }
 
 // clampLimit bounds a page size as the store contract asks.
 func clampLimit(n int) int {

@@ -29,6 +29,11 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t, Options{}) })
 }
 
+func TestBatches(t *testing.T) {
+	t.Parallel()
+	storetest.RunBatches(t, func(t *testing.T) store.Store { return openTemp(t, Options{Synchronous: "NORMAL"}) })
+}
+
 func TestReopenKeepsDataAndMigrationsAreNoOp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
