@@ -167,3 +167,38 @@ func benchResult(d *herald.Delivery, ok bool, next time.Time) *store.AttemptResu
 	}
 	return r
 }
+
+// BenchmarkPostponeEndpoint: the circuit breaker opening (again) on an
+// endpoint with a backlog of 10,000 pending deliveries.
+func BenchmarkPostponeEndpoint(b *testing.B) {
+	baseURL(b)
+	f, eps := benchFixture(b)
+	_, err := f.a.InsertEvents(f.ctx, f.events(10000, nil, eps[0]))
+	require.NoError(b, err)
+	b.ResetTimer()
+	for i := range b.N {
+		require.NoError(b, f.a.PostponeEndpoint(f.ctx, eps[0].ID, f.now.Add(time.Hour+time.Duration(i)*time.Second)))
+	}
+}
+
+// BenchmarkClaimBehindPostponed: claims of 10 while the head of the due
+// queue is a postponed endpoint's backlog of 10,000 deliveries.
+func BenchmarkClaimBehindPostponed(b *testing.B) {
+	baseURL(b)
+	f, eps := benchFixture(b)
+	_, err := f.a.InsertEvents(f.ctx, f.events(10000, nil, eps[0]))
+	require.NoError(b, err)
+	require.NoError(b, f.a.PostponeEndpoint(f.ctx, eps[0].ID, f.now.Add(time.Hour)))
+	now := f.now
+	f.now = f.now.Add(time.Second) // due after the backlog
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		_, err := f.a.InsertEvents(f.ctx, f.events(10, nil, eps[1]))
+		require.NoError(b, err)
+		b.StartTimer()
+		cs, err := f.a.ClaimDeliveries(f.ctx, store.ClaimParams{Owner: "bench", Now: now.Add(time.Minute), Lease: time.Hour, Limit: 10})
+		require.NoError(b, err)
+		require.Len(b, cs, 10)
+	}
+}

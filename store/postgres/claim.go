@@ -12,25 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// eligibleSQL is what makes a due delivery d a candidate besides being
-// due: its endpoint is not skipped, and when the endpoint is a live ordered
-// one, d is the endpoint's head (lowest seq among pending and in_flight) and
-// no other delivery of it is in flight under a live lease. It sits inside
-// the index scans below, not after them, so that an ordered endpoint's long
-// backlog cannot fill the candidate window and starve the other endpoints.
-//
-// Across processes the FOR UPDATE SKIP LOCKED in the claim re-checks each
-// row's own state when it is locked, and a head stops being the head only by
-// being claimed or finished, so two processes never hold two deliveries of
-// one ordered endpoint.
-const eligibleSQL = `d.endpoint_id <> ALL($4) AND (
-	NOT EXISTS (SELECT 1 FROM endpoints e
-		WHERE e.id = d.endpoint_id AND e.ordered AND e.enabled AND e.status <> 'disabled')
-	OR (d.seq = (SELECT min(o.seq) FROM deliveries o
-			WHERE o.endpoint_id = d.endpoint_id AND o.status IN ('pending', 'in_flight'))
-		AND NOT EXISTS (SELECT 1 FROM deliveries o
-			WHERE o.endpoint_id = d.endpoint_id AND o.status = 'in_flight' AND o.locked_until >= $1 AND o.id <> d.id)))`
-
 // dueSQL is a delivery whose time has come: pending and scheduled by now,
 // or in flight under a lease that has expired (its process died). It
 // re-checks rows as they are locked, so it is written as a CASE, which no
@@ -38,34 +19,80 @@ const eligibleSQL = `d.endpoint_id <> ALL($4) AND (
 // rather than rescanning the due indexes.
 const dueSQL = `CASE d.status WHEN 'pending' THEN d.next_attempt_at <= $1 WHEN 'in_flight' THEN d.locked_until < $1 ELSE false END`
 
+// openSQL holds for an endpoint e whose deliveries may be claimed now: not
+// skipped, not postponed. liveSQL: it is on (its deliveries otherwise are
+// canceled).
+const (
+	openSQL = `e.id <> ALL($4) AND coalesce(e.postponed_until <= $1, true)`
+	liveSQL = `e.enabled AND e.status <> 'disabled'`
+)
+
+// orderedHeadSQL holds for a due delivery x of an ordered endpoint that may
+// be claimed: x is the endpoint's head (lowest seq among pending and
+// in_flight) and no other delivery of it is in flight under a live lease.
+// Across processes the FOR UPDATE SKIP LOCKED in the claim re-checks each
+// row's own state when it is locked, and a head stops being the head only
+// by being claimed or finished, so two processes never hold two deliveries
+// of one ordered endpoint.
+const orderedHeadSQL = `x.seq = (SELECT min(o.seq) FROM deliveries o
+		WHERE o.endpoint_id = x.endpoint_id AND o.status IN ('pending', 'in_flight'))
+	AND NOT EXISTS (SELECT 1 FROM deliveries o
+		WHERE o.endpoint_id = x.endpoint_id AND o.status = 'in_flight' AND o.locked_until >= $1 AND o.id <> x.id)`
+
 // The joins back to deliveries and events go through id = ANY(ARRAY(…)):
 // primary key probes for the few rows at hand, where the planner, guessing
 // the CTEs' sizes, would otherwise hash-join whole tables.
 //
-// claimSQL takes a window of candidates (a few times the limit, so that
-// rows another process is locking right now can be skipped without coming
-// back empty) from the heads of the two due indexes. Candidates whose
-// endpoint is gone or disabled are canceled, as deliveries of such an
-// endpoint are; the others are ranked per endpoint for PerEndpointLimit,
-// locked with SKIP LOCKED (exclusive across processes; due is re-checked on
-// the locked row) and leased, and come back with their events.
+// claimSQL reads a bounded window of candidates, $5 rows, from the heads
+// of the two due indexes, whatever their endpoints; then judges them:
+// deliveries of an endpoint gone or disabled are canceled, as deliveries
+// of such an endpoint are; those of skipped or postponed endpoints, and
+// those of an ordered endpoint but its head, are passed over. When the
+// window was full and too few remain, the head of the due queue is a
+// backlog the claim may not take (an endpoint postponed, skipped, or
+// ordered), and others' due work may lie behind it: deep then takes, from
+// each open endpoint, its first due deliveries (its head, if ordered),
+// through the per-endpoint due index: a probe per endpoint, however long
+// the backlog. (Filtering inside the window's scan instead would walk the
+// whole backlog on every claim.) The candidates are ranked per endpoint for
+// PerEndpointLimit, locked with SKIP LOCKED (exclusive across processes;
+// due is re-checked on the locked row) and leased, and come back with their
+// events.
 //
 // $1 now, $2 owner, $3 lease end, $4 skipped endpoints, $5 window,
-// $6 per-endpoint cap (0 = none), $7 limit.
-var claimSQL = `WITH due AS (
-	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
-		WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND ` + eligibleSQL + `
+// $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint.
+var claimSQL = `WITH x AS (
+	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, true AS head FROM deliveries d
+		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
 		ORDER BY d.next_attempt_at, d.priority, d.seq LIMIT $5)
 	UNION ALL
-	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
-		WHERE d.status = 'in_flight' AND d.locked_until < $1 AND ` + eligibleSQL + `
+	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, false FROM deliveries d
+		WHERE d.status = 'in_flight' AND d.locked_until < $1
 		ORDER BY d.locked_until LIMIT $5)
 ), c AS (
-	SELECT due.*, coalesce(e.enabled AND e.status <> 'disabled', false) AS live
-	FROM due LEFT JOIN endpoints e ON e.id = due.endpoint_id
+	SELECT x.*, coalesce(` + liveSQL + `, false) AS live,
+		coalesce(` + openSQL + ` AND CASE WHEN e.ordered THEN ` + orderedHeadSQL + ` ELSE true END, false) AS ok
+	FROM x LEFT JOIN endpoints e ON e.id = x.endpoint_id
+), eligible AS (
+	SELECT id, endpoint_id, next_attempt_at, priority, seq,
+		row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
+	FROM c WHERE live AND ok
+), deep AS (
+	SELECT x.id, x.endpoint_id, x.next_attempt_at, x.priority, x.seq FROM endpoints e
+	CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d
+		WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1
+		ORDER BY d.next_attempt_at, d.priority, d.seq LIMIT $8) x
+	WHERE NOT e.ordered AND ` + liveSQL + ` AND ` + openSQL + `
+		AND (SELECT count(*) FROM c WHERE head) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
+	UNION ALL
+	SELECT x.id, x.endpoint_id, x.next_attempt_at, x.priority, x.seq FROM endpoints e
+	CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, d.status FROM deliveries d
+		WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'in_flight') ORDER BY d.seq LIMIT 1) x
+	WHERE e.ordered AND ` + liveSQL + ` AND ` + openSQL + ` AND x.status = 'pending' AND x.next_attempt_at <= $1 AND ` + orderedHeadSQL + `
+		AND (SELECT count(*) FROM c WHERE head) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
 ), ranked AS (
-	SELECT c.*, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
-	FROM c WHERE live
+	SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
+	FROM (SELECT id, endpoint_id, next_attempt_at, priority, seq FROM eligible UNION SELECT * FROM deep) u
 ), picked AS (
 	SELECT d.id FROM deliveries d
 	WHERE d.id = ANY (ARRAY(SELECT id FROM ranked WHERE $6 = 0 OR rn <= $6)) AND ` + dueSQL + `
@@ -109,9 +136,14 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 		skip = []string{} // <> ALL(NULL) would match nothing
 	}
 	window := max(4*p.Limit, 128)
+	perEndpoint := max(p.PerEndpointLimit, 0)
+	deepTake := p.Limit
+	if perEndpoint > 0 {
+		deepTake = min(perEndpoint, p.Limit)
+	}
 	b := &pgx.Batch{}
 	queueAsyncCommit(b)
-	b.Queue(claimSQL, now, p.Owner, until, skip, window, max(p.PerEndpointLimit, 0), p.Limit)
+	b.Queue(claimSQL, now, p.Owner, until, skip, window, perEndpoint, p.Limit, deepTake)
 	br := db.pool.SendBatch(ctx, b)
 	var claims []*store.Claim
 	_, err := br.Exec()
@@ -247,12 +279,16 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, ids []string)
 	return dbErr(err, "deliveries")
 }
 
-// PostponeEndpoint moves the endpoint's pending deliveries due before until
-// to until.
+// PostponeEndpoint records on the endpoint that its pending deliveries are
+// not due before until (a later postponement extends it, an earlier one
+// does not shorten it), in one row whatever the backlog: the claim passes
+// the endpoint over until then, and deliveries read as due then
+// (nextAttemptSQL). That holds for deliveries that become pending after
+// the call too, as their endpoint is no more ready for them.
 func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $2, updated_at = $3
-		WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at < $2`, endpointID, tm(until), tm(db.now()))
-	return dbErr(err, "deliveries")
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET postponed_until = greatest(postponed_until, $2) WHERE id = $1`,
+		endpointID, tm(until))
+	return dbErr(err, "endpoint "+endpointID)
 }
 
 // RequeueDeliveries makes the endpoint's exhausted and canceled deliveries

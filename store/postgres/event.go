@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -436,6 +437,14 @@ func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error
 const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status, attempts, priority, seq,
 	next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at`
 
+// deliveryReadCols are deliveryCols as reads show them, from deliveries d:
+// a pending delivery of a postponed endpoint is due when the postponement
+// ends, if not later (PostponeEndpoint).
+var deliveryReadCols = strings.Replace(qualify("d", deliveryCols), "d.next_attempt_at", nextAttemptSQL, 1)
+
+const nextAttemptSQL = `CASE WHEN d.status = 'pending' THEN greatest(d.next_attempt_at,
+	(SELECT p.postponed_until FROM endpoints p WHERE p.id = d.endpoint_id)) ELSE d.next_attempt_at END`
+
 func deliveryDest(d *herald.Delivery) []any {
 	return []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts, &d.Priority, &d.Seq,
 		&d.NextAttemptAt, &d.LockedBy, &d.LockedUntil, &d.LastAttemptAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.SucceededAt}
@@ -457,7 +466,7 @@ func scanDelivery(row pgx.Row) (*herald.Delivery, error) {
 
 // GetDelivery returns a project's delivery.
 func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (*herald.Delivery, error) {
-	d, err := scanDelivery(db.pool.QueryRow(ctx, "SELECT "+deliveryCols+" FROM deliveries WHERE project_id = $1 AND id = $2", projectID, id))
+	d, err := scanDelivery(db.pool.QueryRow(ctx, "SELECT "+deliveryReadCols+" FROM deliveries d WHERE project_id = $1 AND id = $2", projectID, id))
 	return d, dbErr(err, "delivery "+id)
 }
 
@@ -484,7 +493,7 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 	if err != nil {
 		return nil, "", err
 	}
-	ds, err := collect(ctx, db, "SELECT "+deliveryCols+" FROM deliveries"+q.whereSQL()+tail, q.args, scanDelivery)
+	ds, err := collect(ctx, db, "SELECT "+deliveryReadCols+" FROM deliveries d"+q.whereSQL()+tail, q.args, scanDelivery)
 	if err != nil {
 		return nil, "", dbErr(err, "deliveries")
 	}
