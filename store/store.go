@@ -66,7 +66,7 @@ const IdempotencyWindow = 24 * time.Hour
 // ClaimParams asks for due deliveries to send.
 type ClaimParams struct {
 	Owner string        // process id written to locked_by
-	Now   time.Time     // due means next_attempt_at <= Now, or in_flight with locked_until < Now (an expired lease)
+	Now   time.Time     // due means next_attempt_at <= Now and the endpoint not paused at Now (PostponeEndpoint), or in_flight with locked_until < Now (an expired lease)
 	Lease time.Duration // locked_until = Now + Lease
 	Limit int           // at most this many in all
 	// PerEndpointLimit caps the claims per endpoint in this call (0 = no cap);
@@ -102,7 +102,7 @@ type EndpointHealth struct {
 	DisabledReason      string
 	ConsecutiveFailures int
 	FailingSince        *time.Time
-	PausedUntil         *time.Time
+	PausedUntil         *time.Time // the endpoint's pause (see PostponeEndpoint); nil: none
 }
 
 // EndpointStats summarises an endpoint's deliveries and attempts in a window.
@@ -210,8 +210,14 @@ type Store interface {
 	// ReleaseDeliveries hands back in_flight deliveries of owner (shutdown):
 	// pending, due now, lease cleared.
 	ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error
-	// PostponeEndpoint moves the endpoint's pending deliveries due before
-	// until to until (circuit breaker open).
+	// PostponeEndpoint pauses the endpoint until until (circuit breaker
+	// open): no pending delivery of it is claimed before until, and reads
+	// report such a delivery's NextAttemptAt as until when its own is
+	// earlier. The pause is the endpoint's PausedUntil: a second call
+	// never brings its end forward (the later end wins), UpdateEndpointHealth
+	// replaces it (nil ends it). It holds deliveries added or requeued
+	// during it too, but not in-flight ones (an expired lease is claimed as
+	// ever), and its cost does not grow with the endpoint's backlog.
 	PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error
 	// RequeueDeliveries makes the endpoint's exhausted and canceled deliveries
 	// created in [since, until) pending and due now; it returns how many.

@@ -100,13 +100,46 @@ func BenchmarkCompleteAttempts(b *testing.B) {
 // dispatcher asks whenever a busy lane is at capacity. Its cost must not
 // grow with the backlog.
 func BenchmarkClaimSkippedBacklog(b *testing.B) {
+	db, eps := benchBacklog(b)
+	benchEmptyClaims(b, db, []string{eps[0].ID})
+}
+
+// BenchmarkClaimPausedBacklog: the same, the endpoint paused
+// (PostponeEndpoint) rather than skipped, as another process sees it.
+func BenchmarkClaimPausedBacklog(b *testing.B) {
+	db, eps := benchBacklog(b)
+	require.NoError(b, db.PostponeEndpoint(context.Background(), eps[0].ID, time.Now().Add(time.Hour)))
+	benchEmptyClaims(b, db, nil)
+}
+
+// BenchmarkPostponeEndpoint: the breaker opens on an endpoint with a
+// backlog of 20,000 pending deliveries.
+func BenchmarkPostponeEndpoint(b *testing.B) {
+	db, eps := benchBacklog(b)
+	ctx := context.Background()
+	until := time.Now().Add(time.Hour)
+	b.ResetTimer()
+	for range b.N {
+		until = until.Add(time.Second)
+		require.NoError(b, db.PostponeEndpoint(ctx, eps[0].ID, until))
+	}
+}
+
+// benchBacklog is a database with two endpoints, the first with 20,000
+// due deliveries.
+func benchBacklog(b *testing.B) (*DB, []*herald.Endpoint) {
 	db, p, eps := benchDB(b, 2)
 	ctx := context.Background()
 	for range 40 {
 		_, err := db.InsertEvents(ctx, benchEvents(p, 500, eps[0]))
 		require.NoError(b, err)
 	}
-	skip := []string{eps[0].ID}
+	return db, eps
+}
+
+// benchEmptyClaims claims, skipping skip, and requires nothing claimed.
+func benchEmptyClaims(b *testing.B, db *DB, skip []string) {
+	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

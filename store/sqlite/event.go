@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
@@ -36,6 +37,16 @@ const eventCols = `id, project_id, type, data, channels, metadata, occurred_at, 
 
 const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status, attempts, priority, seq, next_attempt_at,
 	locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at`
+
+// deliveryReadCols are deliveryCols as reads report them: a pending
+// delivery of a paused endpoint is due when the pause ends (nextDue).
+var deliveryReadCols = strings.Replace(deliveryCols, "next_attempt_at,", nextDue+",", 1)
+
+// nextDue is a delivery's due time: its own, or for a pending one the end
+// of its endpoint's pause if later (PostponeEndpoint), when the claim will
+// take it.
+const nextDue = `CASE WHEN status = 'pending' THEN MAX(next_attempt_at,
+	COALESCE((SELECT e.paused_until FROM endpoints e WHERE e.id = deliveries.endpoint_id), next_attempt_at)) ELSE next_attempt_at END`
 
 const attemptCols = `id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
 	request_url, request_headers, response_status, response_headers, response_body, error_class, error`
@@ -304,13 +315,13 @@ func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFil
 
 // GetDelivery returns one delivery of the project.
 func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (*herald.Delivery, error) {
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = ? AND project_id = ?`, id, projectID))
+	d, err := scanDelivery(db.r.QueryRowContext(ctx, `SELECT `+deliveryReadCols+` FROM deliveries WHERE id = ? AND project_id = ?`, id, projectID))
 	return d, notFound(err, "delivery %s", id)
 }
 
 // ListDeliveries lists a project's deliveries newest first.
 func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]*herald.Delivery, string, error) {
-	q := `SELECT ` + deliveryCols + ` FROM deliveries WHERE project_id = ?`
+	q := `SELECT ` + deliveryReadCols + ` FROM deliveries WHERE project_id = ?`
 	args := []any{projectID}
 	if f.EndpointID != "" {
 		q += ` AND endpoint_id = ?`

@@ -19,20 +19,29 @@ import (
 //     claimable head are filtered out during that scan, so that a long
 //     ordered backlog cannot fill the window.
 //   - deep, only when ?6 is true: when the window was full of deliveries of
-//     skipped endpoints (a busy endpoint whose lane is full), the other
-//     endpoints' due work may lie beyond it. A loose index scan over
-//     deliveries_endpoint_due visits each endpoint with pending work once
-//     (a seek per endpoint, however long its backlog) and takes up to ?7 of
-//     each unskipped, unordered endpoint's due deliveries.
+//     skipped or paused endpoints (a busy endpoint whose lane is full, an
+//     endpoint whose breaker is open), the other endpoints' due work may
+//     lie beyond it. A loose index scan over deliveries_endpoint_due visits
+//     each endpoint with pending work once (a seek per endpoint, however
+//     long its backlog) and takes up to ?7 of each unskipped, unpaused,
+//     unordered endpoint's due deliveries, and an ordered one's head.
 //
-// plus expired leases (partial index deliveries_lease). The per-endpoint
-// cap then applies to the union. live=0 rows belong to a missing or
-// disabled endpoint: the caller cancels them instead.
+// plus expired leases (partial index deliveries_lease), which an
+// endpoint's pause does not hold back. The per-endpoint cap then applies
+// to the union. live=0 rows belong to a missing or disabled endpoint: the
+// caller cancels them instead.
 //
-// ?1 now, ?2 JSON list of endpoints to skip, ?3 window size, ?4 per-endpoint
+// The endpoints skipped are those asked (?2) and those paused now
+// (PostponeEndpoint): their pending deliveries wait. ?1 now, ?2 JSON list
+// of endpoints to skip, ?3 window size, ?4 per-endpoint
 // cap (0 = none), ?5 limit, ?6 search beyond the window, ?7 deep per-endpoint take.
 const claimSQL = `
-WITH RECURSIVE pend AS (
+WITH RECURSIVE skip(id) AS (
+	SELECT value FROM json_each(?2)
+	UNION
+	SELECT id FROM endpoints INDEXED BY endpoints_paused WHERE paused_until > ?1
+),
+pend AS (
 	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d INDEXED BY deliveries_due
 	WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
 		AND NOT EXISTS (` + orderedBlocked + `)
@@ -51,7 +60,14 @@ deep AS (
 	JOIN deliveries d ON d.id IN (SELECT x.id FROM deliveries x INDEXED BY deliveries_endpoint_due
 		WHERE x.status = 'pending' AND x.endpoint_id = eps.id AND x.next_attempt_at <= ?1
 		ORDER BY x.next_attempt_at, x.priority LIMIT ?7)
-	WHERE eps.id NOT IN (SELECT value FROM json_each(?2))
+	WHERE eps.id NOT IN (SELECT id FROM skip)
+	UNION ALL
+	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq
+	FROM eps JOIN endpoints e ON e.id = eps.id AND e.ordered = 1
+	JOIN deliveries d ON d.id = (SELECT x.id FROM deliveries x INDEXED BY deliveries_endpoint
+		WHERE x.endpoint_id = eps.id AND x.status = 'pending' ORDER BY x.seq LIMIT 1)
+	WHERE eps.id NOT IN (SELECT id FROM skip) AND d.next_attempt_at <= ?1
+		AND NOT EXISTS (` + orderedBlocked + `)
 ),
 lease AS (
 	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq FROM deliveries d INDEXED BY deliveries_lease
@@ -61,7 +77,7 @@ lease AS (
 	ORDER BY d.locked_until LIMIT ?3
 ),
 due AS (
-	SELECT * FROM (SELECT * FROM pend UNION SELECT * FROM deep) WHERE endpoint_id NOT IN (SELECT value FROM json_each(?2))
+	SELECT * FROM (SELECT * FROM pend UNION SELECT * FROM deep) WHERE endpoint_id NOT IN (SELECT id FROM skip)
 	UNION ALL
 	SELECT * FROM lease
 ),
@@ -277,10 +293,11 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs [
 	return err
 }
 
-// PostponeEndpoint moves the endpoint's pending deliveries due before until to until.
+// PostponeEndpoint pauses the endpoint until until (later ends win): one
+// row written, however long its backlog. Claims skip its pending
+// deliveries until then, and reads report them due then (see nextDue).
 func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error {
-	_, err := db.exec(ctx, `UPDATE deliveries SET next_attempt_at = ?1, updated_at = ?2
-		WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at < ?1`, ns(until), ns(db.now()), endpointID)
+	_, err := db.exec(ctx, `UPDATE endpoints SET paused_until = MAX(COALESCE(paused_until, ?1), ?1) WHERE id = ?2`, ns(until), endpointID)
 	return err
 }
 

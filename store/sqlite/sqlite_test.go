@@ -34,6 +34,11 @@ func TestBatches(t *testing.T) {
 	storetest.RunBatches(t, func(t *testing.T) store.Store { return openTemp(t, Options{Synchronous: "NORMAL"}) })
 }
 
+func TestEndpointPause(t *testing.T) {
+	t.Parallel()
+	storetest.RunEndpointPause(t, func(t *testing.T) store.Store { return openTemp(t, Options{Synchronous: "NORMAL"}) })
+}
+
 func TestReopenKeepsDataAndMigrationsAreNoOp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
