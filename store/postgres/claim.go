@@ -264,16 +264,7 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 			AS u(id, status, number, next, started, code, err, manual)
 		WHERE d.id = u.id AND NOT (u.manual AND d.status = 'in_flight' AND d.locked_until >= $1)`,
 		now, ids, statuses, numbers, next, started, codes, errs, manual)
-	br := db.pool.SendBatch(ctx, b)
-	var err error
-	for range b.Len() {
-		if _, err = br.Exec(); err != nil {
-			break
-		}
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	_, err := db.execBatch(ctx, b)
 	return dbErr(err, "attempt")
 }
 

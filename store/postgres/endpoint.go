@@ -145,15 +145,7 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 		b.Queue(`UPDATE deliveries SET status = 'canceled', updated_at = $2 WHERE endpoint_id = $1 AND status = 'pending'`,
 			endpointID, now)
 	}
-	// A batch outside a transaction runs in one implicit transaction.
-	br := db.pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	if err == nil && disabled {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+endpointID)
 }
 
@@ -164,13 +156,6 @@ func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
 	b.Queue("DELETE FROM endpoints WHERE project_id = $1 AND id = $2", projectID, id)
 	b.Queue(`UPDATE deliveries SET status = 'canceled', updated_at = $3
 		WHERE project_id = $1 AND endpoint_id = $2 AND status = 'pending'`, projectID, id, tm(db.now()))
-	br := db.pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	if err == nil {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+id)
 }

@@ -62,7 +62,7 @@ func (db *DB) Wakeups(ctx context.Context) <-chan struct{} {
 				}
 				pause = min(2*pause, 5*time.Second)
 			}
-			err := db.listen(ctx, func() {
+			err := db.listen(ctx, channel, func() {
 				pause = 100 * time.Millisecond
 				if !first {
 					wake()
@@ -74,9 +74,9 @@ func (db *DB) Wakeups(ctx context.Context) <-chan struct{} {
 	return ch
 }
 
-// listen runs one LISTEN session until it fails or ctx ends: ready is
+// listen runs one LISTEN session on ch until it fails or ctx ends: ready is
 // called once listening, wake on every notification.
-func (db *DB) listen(ctx context.Context, ready, wake func()) error {
+func (db *DB) listen(ctx context.Context, ch string, ready, wake func()) error {
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (db *DB) listen(ctx context.Context, ready, wake func()) error {
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
 		return err
 	}
 	ready()

@@ -59,6 +59,8 @@ type DB struct {
 	closeOnce sync.Once
 	listeners sync.WaitGroup
 
+	auth authCache
+
 	// held are the TryLock locks not yet released, each keeping a pooled
 	// connection; Close releases them (the pool waits for its connections).
 	mu     sync.Mutex

@@ -7,6 +7,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ---- settings ----
@@ -69,10 +70,12 @@ func scanProject(row pgx.Row) (*herald.Project, error) {
 	return p, nil
 }
 
-// GetProject returns a project.
+// GetProject returns a project (from the auth cache when it can).
 func (db *DB) GetProject(ctx context.Context, id string) (*herald.Project, error) {
-	p, err := scanProject(db.pool.QueryRow(ctx, "SELECT "+projectCols+" FROM projects WHERE id = $1", id))
-	return p, dbErr(err, "project "+id)
+	return cached(db, &db.auth.projects, id, func() (*herald.Project, error) {
+		p, err := scanProject(db.pool.QueryRow(ctx, "SELECT "+projectCols+" FROM projects WHERE id = $1", id))
+		return p, dbErr(err, "project "+id)
+	})
 }
 
 // ListProjects returns a page of projects, newest first.
@@ -93,7 +96,7 @@ func (db *DB) ListProjects(ctx context.Context, page store.Page) ([]*herald.Proj
 // UpdateProject writes a project's name and settings.
 func (db *DB) UpdateProject(ctx context.Context, p *herald.Project) error {
 	db.stamp(nil, &p.UpdatedAt)
-	tag, err := db.pool.Exec(ctx, "UPDATE projects SET name = $2, strict_event_types = $3, updated_at = $4 WHERE id = $1",
+	tag, err := db.authWrite(ctx, "UPDATE projects SET name = $2, strict_event_types = $3, updated_at = $4 WHERE id = $1",
 		p.ID, p.Name, p.StrictEventTypes, p.UpdatedAt)
 	return affected(tag.RowsAffected(), err, "project "+p.ID)
 }
@@ -103,7 +106,7 @@ func (db *DB) UpdateProject(ctx context.Context, p *herald.Project) error {
 // attempts). Deliveries and attempts carry project_id without a foreign key,
 // so they go with their events.
 func (db *DB) DeleteProject(ctx context.Context, id string) error {
-	tag, err := db.pool.Exec(ctx, "DELETE FROM projects WHERE id = $1", id)
+	tag, err := db.authWrite(ctx, "DELETE FROM projects WHERE id = $1", id)
 	return affected(tag.RowsAffected(), err, "project "+id)
 }
 
@@ -116,6 +119,28 @@ func affected(n int64, err error, what string) error {
 		return notFound(what)
 	}
 	return nil
+}
+
+// execBatch runs b's statements, none of which returns rows, in one round
+// trip and one implicit transaction; it returns the first one's command
+// tag.
+func (db *DB) execBatch(ctx context.Context, b *pgx.Batch) (pgconn.CommandTag, error) {
+	br := db.pool.SendBatch(ctx, b)
+	var first pgconn.CommandTag
+	var err error
+	for i := range b.Len() {
+		var tag pgconn.CommandTag
+		if tag, err = br.Exec(); err != nil {
+			break
+		}
+		if i == 0 {
+			first = tag
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return first, err
 }
 
 // collect runs a query and scans every row with scan.
@@ -161,10 +186,13 @@ func scanAPIKey(row pgx.Row) (*herald.APIKey, error) {
 	return k, nil
 }
 
-// GetAPIKeyByHash finds a key of any project, or the admin key.
+// GetAPIKeyByHash finds a key of any project, or the admin key (from the
+// auth cache when it can).
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error) {
-	k, err := scanAPIKey(db.pool.QueryRow(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = $1", hash))
-	return k, dbErr(err, "api key")
+	return cached(db, &db.auth.keys, hash, func() (*herald.APIKey, error) {
+		k, err := scanAPIKey(db.pool.QueryRow(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = $1", hash))
+		return k, dbErr(err, "api key")
+	})
 }
 
 // ListAPIKeys returns a project's keys, newest first.
@@ -176,7 +204,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, projectID string) ([]*herald.APIK
 
 // DeleteAPIKey revokes a project's key.
 func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string) error {
-	tag, err := db.pool.Exec(ctx, "DELETE FROM api_keys WHERE project_id = $1 AND id = $2", projectID, id)
+	tag, err := db.authWrite(ctx, "DELETE FROM api_keys WHERE project_id = $1 AND id = $2", projectID, id)
 	return affected(tag.RowsAffected(), err, "api key "+id)
 }
 
