@@ -15,8 +15,9 @@ import (
 )
 
 // TestMigrateFrom00002KeepsRowsAndQueriesWork: a database written at
-// migration 00002 (before the endpoint pause) opens, migrates, keeps every
-// row, and answers the queries of today's schema.
+// migration 00002 (before the endpoint pause and the attempts rebuild)
+// opens, migrates, keeps every row, and answers the queries of today's
+// schema.
 func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -72,6 +73,13 @@ func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
 	db, err := Open(ctx, path, Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
 	defer db.Close()
+	var check string
+	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check))
+	require.Equal(t, "ok", check)
+	var fkOn int
+	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fkOn))
+	require.Equal(t, 1, fkOn, "the rebuild turns foreign keys back on")
+	require.ErrorIs(t, db.w.QueryRowContext(ctx, `PRAGMA foreign_key_check`).Scan(&check), sql.ErrNoRows)
 	for _, ev := range events {
 		got, err := db.GetEvent(ctx, p.ID, ev.ID)
 		require.NoError(t, err)
@@ -108,6 +116,9 @@ func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
 	n, err := db.Purge(ctx, time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
+	atts, err = db.ListAttempts(ctx, p.ID, ds[0].ID)
+	require.NoError(t, err)
+	require.Empty(t, atts, "the rebuilt attempts still go with their delivery")
 }
 
 func claimedIDs(cs []*store.Claim) []string {
