@@ -181,9 +181,9 @@ func BenchmarkPostponeEndpoint(b *testing.B) {
 	}
 }
 
-// BenchmarkClaimBehindPostponed: claims of 10 while the head of the due
-// queue is a postponed endpoint's backlog of 10,000 deliveries.
-func BenchmarkClaimBehindPostponed(b *testing.B) {
+// BenchmarkClaimBehindPaused: claims of 10 while the head of the due
+// queue is a paused endpoint's backlog of 10,000 deliveries.
+func BenchmarkClaimBehindPaused(b *testing.B) {
 	baseURL(b)
 	f, eps := benchFixture(b)
 	_, err := f.a.InsertEvents(f.ctx, f.events(10000, nil, eps[0]))

@@ -19,11 +19,12 @@ import (
 // rather than rescanning the due indexes.
 const dueSQL = `CASE d.status WHEN 'pending' THEN d.next_attempt_at <= $1 WHEN 'in_flight' THEN d.locked_until < $1 ELSE false END`
 
-// openSQL holds for an endpoint e whose deliveries may be claimed now: not
-// skipped, not postponed. liveSQL: it is on (its deliveries otherwise are
-// canceled).
+// openSQL holds for an endpoint e whose pending deliveries may be claimed
+// now: not skipped, not paused (PostponeEndpoint; an expired lease is
+// claimed during a pause as ever). liveSQL: it is on (its deliveries
+// otherwise are canceled).
 const (
-	openSQL = `e.id <> ALL($4) AND coalesce(e.postponed_until <= $1, true)`
+	openSQL = `e.id <> ALL($4) AND coalesce(e.paused_until <= $1, true)`
 	liveSQL = `e.enabled AND e.status <> 'disabled'`
 )
 
@@ -46,11 +47,11 @@ const orderedHeadSQL = `x.seq = (SELECT min(o.seq) FROM deliveries o
 // claimSQL reads a bounded window of candidates, $5 rows, from the heads
 // of the two due indexes, whatever their endpoints; then judges them:
 // deliveries of an endpoint gone or disabled are canceled, as deliveries
-// of such an endpoint are; those of skipped or postponed endpoints, and
-// those of an ordered endpoint but its head, are passed over. When the
-// window was full and too few remain, the head of the due queue is a
-// backlog the claim may not take (an endpoint postponed, skipped, or
-// ordered), and others' due work may lie behind it: deep then takes, from
+// of such an endpoint are; those of skipped endpoints, pending ones of
+// paused endpoints, and those of an ordered endpoint but its head, are
+// passed over. When the window was full and too few remain, the head of
+// the due queue is a backlog the claim may not take (an endpoint paused,
+// skipped, or ordered), and others' due work may lie behind it: deep then takes, from
 // each open endpoint, its first due deliveries (its head, if ordered),
 // through the per-endpoint due index: a probe per endpoint, however long
 // the backlog. (Filtering inside the window's scan instead would walk the
@@ -62,7 +63,7 @@ const orderedHeadSQL = `x.seq = (SELECT min(o.seq) FROM deliveries o
 // $1 now, $2 owner, $3 lease end, $4 skipped endpoints, $5 window,
 // $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint.
 var claimSQL = `WITH x AS (
-	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, true AS head FROM deliveries d
+	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, true AS pending FROM deliveries d
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
 		ORDER BY d.next_attempt_at, d.priority, d.seq LIMIT $5)
 	UNION ALL
@@ -71,7 +72,8 @@ var claimSQL = `WITH x AS (
 		ORDER BY d.locked_until LIMIT $5)
 ), c AS (
 	SELECT x.*, coalesce(` + liveSQL + `, false) AS live,
-		coalesce(` + openSQL + ` AND CASE WHEN e.ordered THEN ` + orderedHeadSQL + ` ELSE true END, false) AS ok
+		coalesce((` + openSQL + ` OR NOT x.pending AND e.id <> ALL($4))
+			AND CASE WHEN e.ordered THEN ` + orderedHeadSQL + ` ELSE true END, false) AS ok
 	FROM x LEFT JOIN endpoints e ON e.id = x.endpoint_id
 ), eligible AS (
 	SELECT id, endpoint_id, next_attempt_at, priority, seq,
@@ -83,13 +85,13 @@ var claimSQL = `WITH x AS (
 		WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= $1
 		ORDER BY d.next_attempt_at, d.priority, d.seq LIMIT $8) x
 	WHERE NOT e.ordered AND ` + liveSQL + ` AND ` + openSQL + `
-		AND (SELECT count(*) FROM c WHERE head) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
+		AND (SELECT count(*) FROM c WHERE pending) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
 	UNION ALL
 	SELECT x.id, x.endpoint_id, x.next_attempt_at, x.priority, x.seq FROM endpoints e
 	CROSS JOIN LATERAL (SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, d.status FROM deliveries d
 		WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'in_flight') ORDER BY d.seq LIMIT 1) x
 	WHERE e.ordered AND ` + liveSQL + ` AND ` + openSQL + ` AND x.status = 'pending' AND x.next_attempt_at <= $1 AND ` + orderedHeadSQL + `
-		AND (SELECT count(*) FROM c WHERE head) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
+		AND (SELECT count(*) FROM c WHERE pending) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
 ), ranked AS (
 	SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
 	FROM (SELECT id, endpoint_id, next_attempt_at, priority, seq FROM eligible UNION SELECT * FROM deep) u
@@ -280,14 +282,11 @@ func (db *DB) ReleaseDeliveries(ctx context.Context, owner string, ids []string)
 	return dbErr(err, "deliveries")
 }
 
-// PostponeEndpoint records on the endpoint that its pending deliveries are
-// not due before until (a later postponement extends it, an earlier one
-// does not shorten it), in one row whatever the backlog: the claim passes
-// the endpoint over until then, and deliveries read as due then
-// (nextAttemptSQL). That holds for deliveries that become pending after
-// the call too, as their endpoint is no more ready for them.
+// PostponeEndpoint pauses the endpoint until until, the later end winning:
+// one row whatever the backlog. The claim passes its pending deliveries
+// over until then, and reads show them due then (nextAttemptSQL).
 func (db *DB) PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET postponed_until = greatest(postponed_until, $2) WHERE id = $1`,
+	_, err := db.pool.Exec(ctx, `UPDATE endpoints SET paused_until = greatest(paused_until, $2) WHERE id = $1`,
 		endpointID, tm(until))
 	return dbErr(err, "endpoint "+endpointID)
 }

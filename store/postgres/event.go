@@ -438,12 +438,12 @@ const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status,
 	next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at`
 
 // deliveryReadCols are deliveryCols as reads show them, from deliveries d:
-// a pending delivery of a postponed endpoint is due when the postponement
-// ends, if not later (PostponeEndpoint).
+// a pending delivery of a paused endpoint is due when the pause ends, if
+// not later (PostponeEndpoint).
 var deliveryReadCols = strings.Replace(qualify("d", deliveryCols), "d.next_attempt_at", nextAttemptSQL, 1)
 
 const nextAttemptSQL = `CASE WHEN d.status = 'pending' THEN greatest(d.next_attempt_at,
-	(SELECT p.postponed_until FROM endpoints p WHERE p.id = d.endpoint_id)) ELSE d.next_attempt_at END`
+	(SELECT p.paused_until FROM endpoints p WHERE p.id = d.endpoint_id)) ELSE d.next_attempt_at END`
 
 func deliveryDest(d *herald.Delivery) []any {
 	return []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts, &d.Priority, &d.Seq,

@@ -62,11 +62,22 @@ func open(t testing.TB, url string, opts postgres.Options) *postgres.DB {
 // PostgreSQL-specific tests below, which watch database-wide things
 // (notifications, sessions), get a database each.
 func TestConformance(t *testing.T) {
+	storetest.Run(t, schemaStores(t))
+}
+
+// TestEndpointPause: the conformance rules of PostponeEndpoint.
+func TestEndpointPause(t *testing.T) {
+	storetest.RunEndpointPause(t, schemaStores(t))
+}
+
+// schemaStores opens stores for the conformance suite, each in a schema of
+// its own in one database of t.
+func schemaStores(t *testing.T) func(t *testing.T) store.Store {
 	url := newDatabase(t)
 	admin, err := pgxpool.New(context.Background(), url)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)
-	storetest.Run(t, func(t *testing.T) store.Store {
+	return func(t *testing.T) store.Store {
 		schema := "s_" + strings.ToLower(herald.NewID(""))
 		_, err := admin.Exec(context.Background(), "CREATE SCHEMA "+schema)
 		require.NoError(t, err)
@@ -77,7 +88,7 @@ func TestConformance(t *testing.T) {
 		q.Set("search_path", schema)
 		u.RawQuery = q.Encode()
 		return open(t, u.String(), postgres.Options{})
-	})
+	}
 }
 
 // fixture is one project with endpoints, shared by two handles.
