@@ -81,6 +81,7 @@ func BenchmarkCompleteAttempts(b *testing.B) {
 	db, p, eps := benchDB(b, 1)
 	ctx := context.Background()
 	done := 0
+	var cpu time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -91,10 +92,13 @@ func BenchmarkCompleteAttempts(b *testing.B) {
 		require.NoError(b, err)
 		results := benchResults(cs)
 		b.StartTimer()
+		c0 := cpuNow()
 		require.NoError(b, db.CompleteAttempts(ctx, results))
+		cpu += cpuNow() - c0
 		done += len(results)
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "attempts/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(done), "cpu-us/attempt")
 }
 
 // BenchmarkClaimSkippedBacklog: a claim that finds nothing because the one

@@ -208,9 +208,6 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 	now := db.now()
 	windowStart := ns(now.Add(-store.IdempotencyWindow))
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		keyGet := tx.StmtContext(ctx, db.stmts.keyGet)
-		eventGet := tx.StmtContext(ctx, db.stmts.eventGet)
-		deliveryCount := tx.StmtContext(ctx, db.stmts.deliveryCount)
 		rows := db.newEventRows()
 		// keys buffered but not yet written: a later event of this call
 		// with one of them must see it, so the rows are written first.
@@ -227,7 +224,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 				}
 				var eventID, hash string
 				var created int64
-				err := keyGet.QueryRowContext(ctx, e.ProjectID, e.IdempotencyKey).Scan(&eventID, &hash, &created)
+				err := tx.StmtContext(ctx, db.stmts.keyGet).QueryRowContext(ctx, e.ProjectID, e.IdempotencyKey).Scan(&eventID, &hash, &created)
 				switch {
 				case errors.Is(err, sql.ErrNoRows):
 				case err != nil:
@@ -236,12 +233,12 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 					results[i] = store.InsertResult{Conflict: true}
 					continue
 				case created > windowStart:
-					orig, err := scanEvent(eventGet.QueryRowContext(ctx, eventID))
+					orig, err := scanEvent(tx.StmtContext(ctx, db.stmts.eventGet).QueryRowContext(ctx, eventID))
 					if err != nil {
 						return err
 					}
 					var n int
-					if err := deliveryCount.QueryRowContext(ctx, eventID).Scan(&n); err != nil {
+					if err := tx.StmtContext(ctx, db.stmts.deliveryCount).QueryRowContext(ctx, eventID).Scan(&n); err != nil {
 						return err
 					}
 					results[i] = store.InsertResult{Event: orig, Deliveries: n, Replayed: true}

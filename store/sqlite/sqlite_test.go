@@ -194,16 +194,20 @@ func BenchmarkInsertEvents(b *testing.B) {
 			b.Run(fmt.Sprintf("sync=%s/batch=%d", sync, size), func(b *testing.B) {
 				db, ep := benchStore(b, sync)
 				ctx := context.Background()
+				var cpu time.Duration
 				b.ResetTimer()
 				for b.Loop() {
 					b.StopTimer()
 					batch := benchBatch(ep, size)
 					b.StartTimer()
+					c0 := cpuNow()
 					if _, err := db.InsertEvents(ctx, batch); err != nil {
 						b.Fatal(err)
 					}
+					cpu += cpuNow() - c0
 				}
 				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*size), "cpu-us/event")
 			})
 		}
 	}
@@ -225,8 +229,10 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 	refill()
 	done := 0
+	var cpu time.Duration
 	b.ResetTimer()
 	for b.Loop() {
+		c0 := cpuNow()
 		now := time.Now().UTC()
 		cs, err := db.ClaimDeliveries(ctx, store.ClaimParams{Owner: "bench", Now: now, Lease: time.Minute, Limit: batch})
 		if err != nil {
@@ -248,9 +254,11 @@ func BenchmarkClaimComplete(b *testing.B) {
 		if err := db.CompleteAttempts(ctx, results); err != nil {
 			b.Fatal(err)
 		}
+		cpu += cpuNow() - c0
 		done += len(cs)
 	}
 	b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(done), "cpu-us/event")
 }
 
 // TestClaimFindsWorkBehindSkippedBacklog: when the head of the due queue
