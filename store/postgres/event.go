@@ -10,23 +10,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// InsertEvents inserts events with their deliveries and attempts in one
-// round trip: a batch of a handful of bulk statements (unnest arrays)
-// whatever its size, run by PostgreSQL as one implicit transaction. With
-// idempotency keys, the keys go first (INSERT … ON CONFLICT, so the primary
-// key decides between processes), each later statement leaves out the
-// events whose key another event holds, and the last one reads those
-// owners.
+// InsertEvents inserts events with their deliveries and attempts in bulk
+// statements (unnest arrays), a handful whatever the batch size. Without
+// idempotency keys that is one round trip: one batch, which PostgreSQL runs
+// as one implicit transaction. With keys it is two, in one transaction on
+// one connection (insertKeyed).
 func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.InsertResult, error) {
 	if len(evs) == 0 {
 		return nil, nil
 	}
 	now := tm(db.now())
 	keyed := false
-	events := make([]*herald.Event, len(evs))
-	var ds []*herald.Delivery
-	var as []*herald.Attempt
-	for i, ne := range evs {
+	for _, ne := range evs {
 		e := ne.Event
 		if e.CreatedAt.IsZero() {
 			e.CreatedAt = now
@@ -37,23 +32,15 @@ func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.
 		}
 		e.OccurredAt = tm(e.OccurredAt)
 		keyed = keyed || e.IdempotencyKey != ""
-		events[i] = e
-		ds = append(ds, ne.Deliveries...)
-		as = append(as, ne.Attempts...)
 	}
-
+	if keyed {
+		return db.insertKeyed(ctx, evs, now)
+	}
+	results := make([]store.InsertResult, len(evs))
 	b := &pgx.Batch{}
-	if keyed {
-		queueKeys(b, events, now)
-	}
-	queueEvents(b, events, keyed)
-	db.queueDeliveries(b, ds, now, keyed)
-	queueAttempts(b, as, false)
-	if keyed {
-		queuePrior(b, events)
-	}
+	rows := db.queueRows(b, evs, results, func(int) bool { return true }, now)
 	br := db.pool.SendBatch(ctx, b)
-	results, err := readInserted(br, evs, ds, as, keyed)
+	err := rows.read(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
@@ -63,73 +50,158 @@ func (db *DB) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.
 	return results, nil
 }
 
-// readInserted reads the results of InsertEvents' batch.
-func readInserted(br pgx.BatchResults, evs []*store.NewEvent, ds []*herald.Delivery, as []*herald.Attempt, keyed bool) ([]store.InsertResult, error) {
-	results := make([]store.InsertResult, len(evs))
-	inserted := make(map[string]bool, len(evs)) // by event id; nil when every event is
-	if keyed {
-		if _, err := br.Exec(); err != nil {
-			return nil, err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			return nil, err
-		}
-		if err := forEach(rows, func() error {
-			var id string
-			err := rows.Scan(&id)
-			inserted[id] = true
-			return err
-		}); err != nil {
-			return nil, err
-		}
-	} else if _, err := br.Exec(); err != nil {
-		return nil, err
+// insertKeyed is InsertEvents with idempotency keys: BEGIN and the keys
+// first (INSERT … ON CONFLICT, so that the primary key decides between
+// processes); then, in a second round trip, the rows of the events that got
+// their key, the holders of the others' keys (a statement of its own, which
+// sees keys another process committed while the first waited for them),
+// and COMMIT.
+func (db *DB) insertKeyed(ctx context.Context, evs []*store.NewEvent, now time.Time) ([]store.InsertResult, error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, dbErr(err, "events")
 	}
-	if err := readSeqs(br, ds); err != nil {
-		return nil, err
-	}
-	if len(as) > 0 {
-		if _, err := br.Exec(); err != nil {
-			return nil, err
-		}
-	}
+	// After an error the connection is still in the transaction: the pool
+	// then closes it, which rolls the transaction back.
+	defer conn.Release()
+
+	events := make([]*herald.Event, len(evs))
 	for i, ne := range evs {
-		if !keyed || inserted[ne.Event.ID] {
+		events[i] = ne.Event
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	queueKeys(b, events, now)
+	br := conn.SendBatch(ctx, b)
+	taken := make(map[string]bool, len(evs)) // by event id
+	_, err = br.Exec()
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			err = forEach(rows, func() error {
+				var id string
+				err := rows.Scan(&id)
+				taken[id] = true
+				return err
+			})
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, dbErr(err, "idempotency key")
+	}
+
+	results := make([]store.InsertResult, len(evs))
+	var held []int // events whose key another event holds
+	for i, e := range events {
+		if e.IdempotencyKey != "" && !taken[e.ID] {
+			held = append(held, i)
+		}
+	}
+	b = &pgx.Batch{}
+	rows := db.queueRows(b, evs, results, func(i int) bool { return events[i].IdempotencyKey == "" || taken[events[i].ID] }, now)
+	if len(held) > 0 {
+		queueHolders(b, events, held)
+	}
+	b.Queue("COMMIT")
+	br = conn.SendBatch(ctx, b)
+	err = rows.read(br)
+	if err == nil && len(held) > 0 {
+		err = readHolders(br, evs, held, results)
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, dbErr(err, "event")
+	}
+	return results, nil
+}
+
+// newRows are the rows of a batch of events queued by queueRows.
+type newRows struct {
+	events bool // an events statement was queued
+	ds     []*herald.Delivery
+	as     []*herald.Attempt
+}
+
+// queueRows queues the inserts of the events evs[i] for which insert(i)
+// holds, with their deliveries and attempts, and sets their results.
+func (db *DB) queueRows(b *pgx.Batch, evs []*store.NewEvent, results []store.InsertResult, insert func(int) bool, now time.Time) *newRows {
+	r := &newRows{}
+	var events []*herald.Event
+	for i, ne := range evs {
+		if insert(i) {
+			events = append(events, ne.Event)
+			r.ds = append(r.ds, ne.Deliveries...)
+			r.as = append(r.as, ne.Attempts...)
 			results[i] = store.InsertResult{Event: ne.Event, Deliveries: len(ne.Deliveries)}
 		}
 	}
-	if !keyed {
-		return results, nil
+	if len(events) > 0 {
+		r.events = true
+		queueEvents(b, events)
+		db.queueDeliveries(b, r.ds, now)
+		queueAttempts(b, r.as, false)
 	}
+	return r
+}
+
+// read reads the results of queueRows' statements.
+func (r *newRows) read(br pgx.BatchResults) error {
+	if !r.events {
+		return nil
+	}
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	if err := readSeqs(br, r.ds); err != nil {
+		return err
+	}
+	if len(r.as) > 0 {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readHolders reads queueHolders' rows into the results of the events
+// evs[i], i in held: a replay of the holder, or a conflict with it.
+func readHolders(br pgx.BatchResults, evs []*store.NewEvent, held []int, results []store.InsertResult) error {
 	rows, err := br.Query()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := forEach(rows, func() error {
-		var i, n int
+		var j, n int
 		var hash string
-		e, err := scanEvent(rows, &i, &hash, &n)
+		e, err := scanEvent(rows, &j, &hash, &n)
 		if err != nil {
 			return err
 		}
-		r := &results[i-1]
-		if hash == evs[i-1].Event.BodyHash {
-			r.Event, r.Deliveries, r.Replayed = e, n, true
+		i := held[j-1]
+		if hash == evs[i].Event.BodyHash {
+			results[i] = store.InsertResult{Event: e, Deliveries: n, Replayed: true}
 		} else {
-			r.Conflict = true
+			results[i] = store.InsertResult{Conflict: true}
 		}
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	for i, r := range results {
-		if r.Event == nil && !r.Conflict {
+	for _, i := range held {
+		if results[i].Event == nil && !results[i].Conflict {
 			// Its key is held, yet by no event: the foreign key forbids it.
-			return nil, notFound("the event holding idempotency key " + evs[i].Event.IdempotencyKey)
+			return notFound("the event holding idempotency key " + evs[i].Event.IdempotencyKey)
 		}
 	}
-	return results, nil
+	return nil
 }
 
 // forEach calls scan for each row, then closes rows.
@@ -143,8 +215,9 @@ func forEach(rows pgx.Rows, scan func() error) error {
 	return rows.Err()
 }
 
-// queueKeys takes the idempotency keys of evs: a key is taken when absent
-// or expired (older than the window). The insert takes keys in (project,
+// queueKeys takes the idempotency keys of evs and returns the ids of the
+// events that took theirs: a key is taken when absent or expired (older
+// than the window). The insert takes keys in (project,
 // key) order, so two concurrent batches cannot deadlock on each other's
 // keys, and a key that appears twice in one batch goes to its first event.
 func queueKeys(b *pgx.Batch, evs []*herald.Event, now time.Time) {
@@ -163,43 +236,35 @@ func queueKeys(b *pgx.Batch, evs []*herald.Event, now time.Time) {
 		ORDER BY project_id, key, ord
 		ON CONFLICT (project_id, key) DO UPDATE
 			SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at
-			WHERE k.created_at < $6`, projects, keys, ids, hashes, created, now.Add(-store.IdempotencyWindow))
+			WHERE k.created_at < $6
+		RETURNING event_id`, projects, keys, ids, hashes, created, now.Add(-store.IdempotencyWindow))
 }
 
-// keyHeldSQL keeps, after queueKeys, the events u that hold their key (or
-// have none). As a statement of its own it sees the keys that queueKeys
-// took.
+// queueHolders reads, for each event evs[i], i in held, whose key another
+// event holds, its position in held (from 1), the holder's body hash and
+// the holder with its number of deliveries. The holder may be an event of
+// this batch (the same key twice).
 //
-// Here and below, a lookup per row of the batch is a LATERAL subquery kept
-// apart by OFFSET 0, which the planner can only run as an index probe per
-// row: as a join or EXISTS, it plans a table of a few ten thousand rows
-// (or a freshly loaded one, without statistics) as a hash join over all
-// of it, a sequential scan per batch.
-const keyHeldSQL = ` LEFT JOIN LATERAL (SELECT k.event_id FROM idempotency_keys k
-		WHERE k.project_id = u.project_id AND k.key = u.idempotency_key OFFSET 0) k ON true
-	WHERE u.idempotency_key = '' OR k.event_id = u.id`
-
-// queuePrior reads, for each event of evs whose key another event holds,
-// its position in evs (from 1), the holder's body hash and the holder with
-// its number of deliveries. The holder may be an event of this batch (the
-// same key twice).
-func queuePrior(b *pgx.Batch, evs []*herald.Event) {
-	n := len(evs)
+// The lookups per row are LATERAL subqueries kept apart by OFFSET 0, which
+// the planner can only run as an index probe per row: as joins, it plans a
+// table of a few ten thousand rows (or a freshly loaded one, without
+// statistics) as a hash join over all of it, a sequential scan per batch.
+func queueHolders(b *pgx.Batch, evs []*herald.Event, held []int) {
+	n := len(held)
 	projects, keys, ids := make([]string, n), make([]string, n), make([]string, n)
-	for i, e := range evs {
-		projects[i], keys[i], ids[i] = e.ProjectID, e.IdempotencyKey, e.ID
+	for j, i := range held {
+		e := evs[i]
+		projects[j], keys[j], ids[j] = e.ProjectID, e.IdempotencyKey, e.ID
 	}
 	b.Queue("SELECT "+eventCols+`, u.ord, k.body_hash, (SELECT count(*) FROM deliveries d WHERE d.event_id = e.id)
 		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(project_id, key, id, ord)
 		CROSS JOIN LATERAL (SELECT k.event_id, k.body_hash FROM idempotency_keys k
 			WHERE k.project_id = u.project_id AND k.key = u.key AND k.event_id <> u.id OFFSET 0) k
-		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.id = k.event_id OFFSET 0) e
-		WHERE u.key <> ''`, projects, keys, ids)
+		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.id = k.event_id OFFSET 0) e`, projects, keys, ids)
 }
 
-// queueEvents inserts evs; keyed, only those holding their key, and it
-// returns their ids.
-func queueEvents(b *pgx.Batch, evs []*herald.Event, keyed bool) {
+// queueEvents inserts evs.
+func queueEvents(b *pgx.Batch, evs []*herald.Event) {
 	n := len(evs)
 	var (
 		ids, projects, types, channels, keys, hashes = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -217,22 +282,16 @@ func queueEvents(b *pgx.Batch, evs []*herald.Event, keyed bool) {
 		occurred[i], created[i] = e.OccurredAt, e.CreatedAt
 		keys[i], hashes[i], hooks[i] = e.IdempotencyKey, e.BodyHash, e.Hook
 	}
-	tail := ""
-	if keyed {
-		tail = keyHeldSQL + " RETURNING id"
-	}
 	b.Queue(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook)
-		SELECT u.id, u.project_id, u.type, u.data::json, u.channels::jsonb, u.metadata::json, u.occurred_at, u.created_at, u.idempotency_key, u.body_hash, u.hook
+		SELECT id, project_id, type, data::json, channels::jsonb, metadata::json, occurred_at, created_at, idempotency_key, body_hash, hook
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bool[])
-			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook)`+tail,
+			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook)`,
 		ids, projects, types, data, channels, metadata, occurred, created, keys, hashes, hooks)
 }
 
 // queueDeliveries inserts ds in slice order, which is the order their seq
 // (ingest order) is assigned in; readSeqs reads the seqs back into ds.
-// With onlyInserted, the deliveries of events that do not exist (not
-// inserted by the batch's events statement) are left out.
-func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time, onlyInserted bool) {
+func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time) {
 	n := len(ds)
 	var (
 		ids, projects, events, endpoints, types, statuses, lockedBy, lastErrors = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -257,10 +316,6 @@ func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time
 		next[i], lockedBy[i], lockedUntil[i], lastAttempt[i], succeeded[i] = d.NextAttemptAt, d.LockedBy, d.LockedUntil, d.LastAttemptAt, d.SucceededAt
 		lastErrors[i], created[i], updated[i] = d.LastError, d.CreatedAt, d.UpdatedAt
 	}
-	filter := ""
-	if onlyInserted {
-		filter = "CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.id = u.event_id OFFSET 0) e"
-	}
 	b.Queue(`INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
 			next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at)
 		SELECT id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
@@ -270,7 +325,6 @@ func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time
 			$15::timestamptz[], $16::timestamptz[], $17::timestamptz[]) WITH ORDINALITY
 			AS u(id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
 				next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, ord)
-		`+filter+`
 		ORDER BY ord
 		RETURNING id, seq`,
 		ids, projects, events, endpoints, types, statuses, attempts, priorities,
@@ -300,14 +354,12 @@ func readSeqs(br pgx.BatchResults, ds []*herald.Delivery) error {
 	return rows.Err()
 }
 
-// queueAttempts inserts as in bulk, those of deliveries that exist only
-// (as seen by a statement after theirs in the batch, so that attempts of
-// deliveries not inserted are left out); it queues nothing when as is
-// empty. lock also locks those deliveries (FOR KEY SHARE) for the rest of
-// the transaction, so that one deleted at the same moment is left out too
-// rather than failing the foreign key check: that is for deliveries that
-// other transactions may delete.
-func queueAttempts(b *pgx.Batch, as []*herald.Attempt, lock bool) {
+// queueAttempts inserts as in bulk; it queues nothing when as is empty.
+// skipGone leaves out the attempts of deliveries that no longer exist, and
+// locks the others (FOR KEY SHARE) for the rest of the transaction, so that
+// one deleted at the same moment is left out too rather than failing the
+// foreign key check.
+func queueAttempts(b *pgx.Batch, as []*herald.Attempt, skipGone bool) {
 	n := len(as)
 	if n == 0 {
 		return
@@ -329,9 +381,9 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt, lock bool) {
 		}
 		classes[i], errs[i] = a.ErrorClass, a.Error
 	}
-	lockSQL := ""
-	if lock {
-		lockSQL = " FOR KEY SHARE"
+	filter := ""
+	if skipGone {
+		filter = " WHERE u.delivery_id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($3) FOR KEY SHARE)"
 	}
 	b.Queue(`INSERT INTO attempts (id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
 			request_url, request_headers, response_status, response_headers, response_body, error_class, error)
@@ -340,8 +392,7 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt, lock bool) {
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::bigint[],
 			$10::text[], $11::text[], $12::int[], $13::text[], $14::bytea[], $15::text[], $16::text[])
 			AS u(id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-				request_url, request_headers, response_status, response_headers, response_body, error_class, error)
-		WHERE u.delivery_id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($3)`+lockSQL+`)`,
+				request_url, request_headers, response_status, response_headers, response_body, error_class, error)`+filter,
 		ids, projects, deliveries, events, endpoints, numbers, triggers, started, durations,
 		urls, reqHeaders, statuses, respHeaders, bodies, classes, errs)
 }
@@ -425,7 +476,7 @@ func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error
 		return nil
 	}
 	b := &pgx.Batch{}
-	db.queueDeliveries(b, ds, tm(db.now()), false)
+	db.queueDeliveries(b, ds, tm(db.now()))
 	br := db.pool.SendBatch(ctx, b)
 	err := readSeqs(br, ds)
 	if cerr := br.Close(); err == nil {

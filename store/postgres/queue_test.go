@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,4 +59,28 @@ func TestClaimFindsWorkBehindBacklog(t *testing.T) {
 	got := f.claimIDs(t, store.ClaimParams{Now: f.now, SkipEndpoints: []string{skipped.ID}})
 	require.Equal(t, []string{heads[0].ID, behind[0].ID, behind[1].ID, behind[2].ID}, got,
 		"the ordered endpoint's head and the free endpoint's deliveries, in due order")
+}
+
+// A keyed batch that fails after its keys were taken (here: text
+// PostgreSQL refuses) takes none of them, and leaves no connection in the
+// pool inside its transaction.
+func TestKeyedInsertFailureTakesNoKey(t *testing.T) {
+	baseURL(t)
+	f := setup(t)
+	ep := f.endpoint(t, false)
+	bad := f.events(2, func(i int) string { return fmt.Sprint("key-", i) }, ep)
+	bad[1].Event.Type = "nul\x00"
+	_, err := f.a.InsertEvents(f.ctx, bad)
+	require.Equal(t, herald.EINVALID, herald.ErrorCode(err), "error: %v", err)
+
+	for range 10 { // more than the pool's connections
+		good := f.events(2, func(i int) string { return fmt.Sprint("key-", i) }, ep)
+		res, err := f.a.InsertEvents(f.ctx, good)
+		require.NoError(t, err)
+		for _, r := range res {
+			require.False(t, r.Replayed || r.Conflict, "the failed batch took no key")
+		}
+		_, err = sqlConn(t, f.url).Exec(f.ctx, "DELETE FROM events")
+		require.NoError(t, err)
+	}
 }
