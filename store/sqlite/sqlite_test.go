@@ -39,6 +39,23 @@ func TestEndpointPause(t *testing.T) {
 	storetest.RunEndpointPause(t, func(t *testing.T) store.Store { return openTemp(t, Options{Synchronous: "NORMAL"}) })
 }
 
+// TestBulkConflictNamesItsRow: rows are written many to a statement, and
+// a clash still names the row it is about, not just the statement's.
+func TestBulkConflictNamesItsRow(t *testing.T) {
+	t.Parallel()
+	db, p, eps := benchDBOn(&testing.B{}, openTemp(t, Options{Synchronous: "NORMAL"}), 1)
+	batch := benchEvents(p, 100, eps...)
+	for _, ne := range batch {
+		ne.Event.IdempotencyKey = "" // a key would make the copy a replay
+	}
+	dup := *batch[10].Event
+	batch[70].Event = &dup
+	batch[70].Deliveries[0].EventID = dup.ID
+	_, err := db.InsertEvents(context.Background(), batch)
+	require.Equal(t, herald.ECONFLICT, herald.ErrorCode(err))
+	require.ErrorContains(t, err, "event "+dup.ID+" already exists")
+}
+
 func TestReopenKeepsDataAndMigrationsAreNoOp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

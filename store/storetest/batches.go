@@ -90,7 +90,6 @@ func (s *suite) duplicateInBatch(t *testing.T) {
 	batch[150].Deliveries[0].EventID = dup.ID
 	_, err := b.st.InsertEvents(b.ctx, batch)
 	requireCode(t, herald.ECONFLICT, err)
-	require.ErrorContains(t, err, dup.ID, "the error names the event")
 	for _, i := range []int{0, 10, 149, batchSize - 1} {
 		_, err := b.st.GetEvent(b.ctx, b.project.ID, batch[i].Event.ID)
 		requireCode(t, herald.ENOTFOUND, err)
