@@ -22,6 +22,7 @@ import (
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/store/sqlite"
 	"github.com/herald-dev/herald/webhook"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -673,9 +674,13 @@ func TestIntegrationRunHook(t *testing.T) {
 	require.Equal(t, client.OutcomeAllowed, ok.Results[0].Outcome)
 	require.Equal(t, guardEP.ID, ok.Results[1].EndpointID)
 
-	// The run is stored as an event.
-	ev, err := c.GetEvent(ctx, "game", ok.EventID)
-	require.NoError(t, err)
+	// The run is stored as an event. A run that queued nothing is logged
+	// just after its answer (docs/HOOKS.md), so the event may take a moment.
+	var ev *client.Event
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		ev, err = c.GetEvent(ctx, "game", ok.EventID)
+		require.NoError(ct, err)
+	}, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, "before_registration", ev.Type)
 
 	denied, err := c.RunHook(ctx, "game", "before_registration", client.HookInput{
