@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"golang.org/x/sync/singleflight"
 )
 
 // routeTTL bounds how stale cached endpoints may be. EndpointsChanged
@@ -25,26 +26,37 @@ const OperationalPrefix = "herald."
 
 // routeCache holds each project's endpoints, and endpoints by id for the
 // dispatcher.
+//
+// An entry past routeTTL is still served while one goroutine reloads it in
+// the background (it can only lag behind another process's change, by one
+// load); only a missing entry — never loaded, or dropped by a change made
+// here — is loaded on the caller's time, once however many callers ask.
+// Without this, every request arriving as an entry expired read the store
+// at the same moment.
 type routeCache struct {
 	mu       sync.Mutex
 	projects map[string]*projectRoutes
-	byID     map[string]cachedEndpoint
+	byID     map[string]*cachedEndpoint
 	gen      map[string]uint64 // bumped by EndpointsChanged, so that a load racing a change is not kept
+	allGen   uint64            // bumped by every change, for loads by endpoint id
+	loads    singleflight.Group
 }
 
 type projectRoutes struct {
-	eps    []*herald.Endpoint
-	loaded time.Time
+	eps       []*herald.Endpoint
+	loaded    time.Time
+	reloading bool
 }
 
 type cachedEndpoint struct {
-	ep     *herald.Endpoint // nil: not found
-	loaded time.Time
+	ep        *herald.Endpoint // nil: not found
+	loaded    time.Time
+	reloading bool
 }
 
 func (c *routeCache) init() {
 	c.projects = make(map[string]*projectRoutes)
-	c.byID = make(map[string]cachedEndpoint)
+	c.byID = make(map[string]*cachedEndpoint)
 	c.gen = make(map[string]uint64)
 }
 
@@ -61,6 +73,7 @@ func (e *Engine) invalidate(projectID string) {
 	c.mu.Lock()
 	delete(c.projects, projectID)
 	c.gen[projectID]++
+	c.allGen++
 	for id, ce := range c.byID {
 		if ce.ep == nil || ce.ep.ProjectID == projectID {
 			delete(c.byID, id)
@@ -71,30 +84,52 @@ func (e *Engine) invalidate(projectID string) {
 }
 
 // projectEndpoints returns the project's endpoints, from the cache when it
-// is fresh. The returned endpoints are shared: do not modify them.
+// has them. The returned endpoints are shared: do not modify them.
 func (e *Engine) projectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
 	c := &e.routes
-	now := time.Now()
 	c.mu.Lock()
-	if pr, ok := c.projects[projectID]; ok && now.Sub(pr.loaded) < routeTTL {
+	if pr, ok := c.projects[projectID]; ok {
+		if time.Since(pr.loaded) >= routeTTL && !pr.reloading {
+			pr.reloading = true
+			go e.loadProject(context.WithoutCancel(ctx), projectID)
+		}
 		c.mu.Unlock()
 		return pr.eps, nil
 	}
-	gen := c.gen[projectID]
 	c.mu.Unlock()
-
-	eps, err := e.store.ProjectEndpoints(ctx, projectID)
+	v, err, _ := c.loads.Do("p:"+projectID, func() (any, error) {
+		// Shared by every caller waiting: not ended by the first one leaving.
+		return e.loadProject(context.WithoutCancel(ctx), projectID)
+	})
 	if err != nil {
 		return nil, err
 	}
+	return v.([]*herald.Endpoint), nil
+}
+
+// loadProject reads the project's endpoints and caches them, unless a
+// change was made meanwhile (the next caller loads again).
+func (e *Engine) loadProject(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
+	c := &e.routes
 	c.mu.Lock()
+	gen := c.gen[projectID]
+	c.mu.Unlock()
+	now := time.Now()
+	eps, err := e.store.ProjectEndpoints(ctx, projectID)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if pr := c.projects[projectID]; pr != nil {
+			pr.reloading = false // the next caller tries again
+		}
+		return nil, err
+	}
 	if c.gen[projectID] == gen {
 		c.projects[projectID] = &projectRoutes{eps: eps, loaded: now}
 		for _, ep := range eps {
-			c.byID[ep.ID] = cachedEndpoint{ep: ep, loaded: now}
+			c.byID[ep.ID] = &cachedEndpoint{ep: ep, loaded: now}
 		}
 	}
-	c.mu.Unlock()
 	return eps, nil
 }
 
@@ -102,23 +137,44 @@ func (e *Engine) projectEndpoints(ctx context.Context, projectID string) ([]*her
 // longer exists.
 func (e *Engine) endpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c := &e.routes
-	now := time.Now()
 	c.mu.Lock()
-	if ce, ok := c.byID[id]; ok && now.Sub(ce.loaded) < routeTTL {
+	if ce, ok := c.byID[id]; ok {
+		if time.Since(ce.loaded) >= routeTTL && !ce.reloading {
+			ce.reloading = true
+			go e.loadEndpoint(context.WithoutCancel(ctx), id)
+		}
 		c.mu.Unlock()
 		return ce.ep, nil
 	}
 	c.mu.Unlock()
+	v, err, _ := c.loads.Do("e:"+id, func() (any, error) { return e.loadEndpoint(context.WithoutCancel(ctx), id) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*herald.Endpoint), nil
+}
+
+func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
+	c := &e.routes
+	c.mu.Lock()
+	gen := c.allGen
+	c.mu.Unlock()
+	now := time.Now()
 	ep, err := e.store.GetEndpointByID(ctx, id)
 	if herald.IsNotFound(err) {
 		ep, err = nil, nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil {
+		if ce := c.byID[id]; ce != nil {
+			ce.reloading = false
+		}
 		return nil, err
 	}
-	c.mu.Lock()
-	c.byID[id] = cachedEndpoint{ep: ep, loaded: now}
-	c.mu.Unlock()
+	if c.allGen == gen {
+		c.byID[id] = &cachedEndpoint{ep: ep, loaded: now}
+	}
 	return ep, nil
 }
 
