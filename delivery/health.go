@@ -82,6 +82,16 @@ func (h *healthBook) forget(projectID string) {
 	h.mu.Unlock()
 }
 
+// adopt takes on a pause another process set (its breaker opened): this
+// process's breaker opens until then too, unless it is already open longer.
+func (h *healthBook) adopt(id string, until time.Time) {
+	h.mu.Lock()
+	if s := h.m[id]; s != nil && s.openUntil.Before(until) {
+		s.openUntil, s.probing = until, false
+	}
+	h.mu.Unlock()
+}
+
 // paused reports whether nothing may be sent to the endpoint now (breaker
 // open, or half-open with its probe out).
 func (h *healthBook) paused(id string, now time.Time) bool {
@@ -201,6 +211,16 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 		}
 	case actDisable:
 		e.disp.releaseQueued(ep.ID)
+	case actPersist:
+		if hs.ConsecutiveFailures > 0 && hs.PausedUntil == nil {
+			// The health write replaces the endpoint's pause, and another
+			// process's breaker may have opened: take its pause on rather
+			// than end it (this process then holds off as well).
+			if cur, err := e.store.GetEndpointByID(ctx, ep.ID); err == nil && cur.PausedUntil != nil && cur.PausedUntil.After(e.now()) {
+				h.adopt(ep.ID, *cur.PausedUntil)
+				hs.Status, hs.PausedUntil = herald.EndpointFailing, cur.PausedUntil
+			}
+		}
 	}
 	if err := e.store.UpdateEndpointHealth(ctx, ep.ID, hs); err != nil && !herald.IsNotFound(err) {
 		log.Error("writing endpoint health failed", "error", err)
