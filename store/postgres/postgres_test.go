@@ -65,11 +65,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, schemaStores(t))
 }
 
-// TestEndpointPause: the conformance rules of PostponeEndpoint.
-func TestEndpointPause(t *testing.T) {
-	storetest.RunEndpointPause(t, schemaStores(t))
-}
-
 // schemaStores opens stores for the conformance suite, each in a schema of
 // its own in one database of t.
 func schemaStores(t *testing.T) func(t *testing.T) store.Store {

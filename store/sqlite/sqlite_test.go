@@ -29,16 +29,6 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t, Options{}) })
 }
 
-func TestBatches(t *testing.T) {
-	t.Parallel()
-	storetest.RunBatches(t, func(t *testing.T) store.Store { return openTemp(t, Options{Synchronous: "NORMAL"}) })
-}
-
-func TestEndpointPause(t *testing.T) {
-	t.Parallel()
-	storetest.RunEndpointPause(t, func(t *testing.T) store.Store { return openTemp(t, Options{Synchronous: "NORMAL"}) })
-}
-
 // TestBulkConflictNamesItsRow: rows are written many to a statement, and
 // a clash still names the row it is about, not just the statement's.
 func TestBulkConflictNamesItsRow(t *testing.T) {
