@@ -127,7 +127,15 @@ func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*herald.APIKey,
 
 // ListAPIKeys lists a project's keys ("" = admin keys), newest first.
 func (db *DB) ListAPIKeys(ctx context.Context, projectID string) ([]*herald.APIKey, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE COALESCE(project_id, '') = ? ORDER BY id DESC`, projectID)
+	// project_id = ? / IS NULL rather than COALESCE(project_id, '') = ?,
+	// which cannot use the index and read every key (the dashboard runs
+	// this on each request).
+	q := `SELECT ` + apiKeyCols + ` FROM api_keys WHERE project_id = ? ORDER BY id DESC`
+	args := []any{projectID}
+	if projectID == "" {
+		q, args = `SELECT `+apiKeyCols+` FROM api_keys WHERE project_id IS NULL ORDER BY id DESC`, nil
+	}
+	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
