@@ -353,18 +353,43 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		return false
 	}
 	perEndpoint := make(map[string]int)
-	capped := false
+	var capped []string
 	for _, c := range claims {
 		n := perEndpoint[c.Delivery.EndpointID] + 1
 		perEndpoint[c.Delivery.EndpointID] = n
-		capped = capped || n >= perEndpointLimit
+		if n == perEndpointLimit {
+			capped = append(capped, c.Delivery.EndpointID)
+		}
 		d.accept(ctx, c)
 	}
-	// A full batch, or an endpoint that reached its cap, suggests more due
-	// work: ask again while lanes have room.
-	more := len(claims) == limit || capped
+	// A full batch suggests more due work, and so does an endpoint that
+	// reached its cap — but only if its lane can take more now: asking
+	// again for a lane the claim just filled finds nothing, and behind a
+	// large backlog such an empty claim costs as much as a full one.
+	more := d.anyRoom(capped) || len(claims) == limit
 	d.setBacklog(more)
 	return more
+}
+
+// anyRoom reports whether one of the endpoints' lanes is under its hold
+// cap; a full one is marked starved, so that it asks for more once it has
+// sent half of what it holds.
+func (d *dispatcher) anyRoom(endpointIDs []string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	room := false
+	for _, id := range endpointIDs {
+		l := d.lanes[id]
+		if l == nil || l.ep == nil {
+			continue
+		}
+		if l.load() < d.holdCapLocked(l.ep) {
+			room = true
+		} else {
+			l.starved = true
+		}
+	}
+	return room
 }
 
 func (d *dispatcher) setBacklog(b bool) {
