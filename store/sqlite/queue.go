@@ -87,10 +87,23 @@ c AS (
 		ROW_NUMBER() OVER (PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at, due.priority, due.seq) AS rn
 	FROM due LEFT JOIN endpoints e ON e.id = due.endpoint_id
 )
-SELECT id, live FROM c
+SELECT id, live, endpoint_id FROM c
 WHERE live = 0 OR ?4 <= 0 OR rn <= ?4
 ORDER BY next_attempt_at, priority, seq
 LIMIT ?5`
+
+// otherPendingSQL finds an endpoint with pending deliveries that is not in
+// the JSON list ?1, by a loose index scan (one seek per endpoint): when
+// every endpoint with pending work was in the window already, searching
+// beyond it can find nothing new.
+const otherPendingSQL = `WITH RECURSIVE eps(id) AS (
+	SELECT (SELECT x.endpoint_id FROM deliveries x INDEXED BY deliveries_endpoint_due WHERE x.status = 'pending'
+		ORDER BY x.endpoint_id LIMIT 1)
+	UNION ALL
+	SELECT (SELECT x.endpoint_id FROM deliveries x INDEXED BY deliveries_endpoint_due WHERE x.status = 'pending' AND x.endpoint_id > eps.id
+		ORDER BY x.endpoint_id LIMIT 1) FROM eps WHERE eps.id IS NOT NULL
+)
+SELECT COUNT(*) FROM (SELECT 1 FROM eps WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?1)) LIMIT 1)`
 
 // windowFullSQL tells whether the due queue holds at least ?2 deliveries:
 // then the window may have missed some, and the claim searches deeper.
@@ -126,23 +139,28 @@ const (
 		WHERE status = 'in_flight' AND locked_by = ?2 AND id IN (SELECT value FROM json_each(?3))`
 )
 
-// claimIDs runs the claim query; it returns the deliveries to lease and
-// those to cancel.
-func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now int64, deep bool) (take, dead []string, err error) {
+// claimIDs runs the claim query; it returns the deliveries to lease, those
+// to cancel, and the endpoints that reached the per-endpoint cap.
+func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now int64, deep bool) (take, dead, endpoints []string, err error) {
 	perEndpoint := p.Limit
 	if p.PerEndpointLimit > 0 {
 		perEndpoint = min(p.PerEndpointLimit, p.Limit)
 	}
 	rows, err := tx.StmtContext(ctx, db.stmts.claim).QueryContext(ctx, now, idList(p.SkipEndpoints), p.Limit, p.PerEndpointLimit, p.Limit, deep, perEndpoint)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer rows.Close()
+	counts := make(map[string]int)
 	for rows.Next() {
-		var id string
+		var id, endpointID string
 		var live bool
-		if err := rows.Scan(&id, &live); err != nil {
-			return nil, nil, err
+		if err := rows.Scan(&id, &live, &endpointID); err != nil {
+			return nil, nil, nil, err
+		}
+		counts[endpointID]++
+		if counts[endpointID] == p.PerEndpointLimit {
+			endpoints = append(endpoints, endpointID) // capped: it has nothing more to give this call
 		}
 		if live {
 			take = append(take, id)
@@ -150,7 +168,7 @@ func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now
 			dead = append(dead, id)
 		}
 	}
-	return take, dead, rows.Err()
+	return take, dead, endpoints, rows.Err()
 }
 
 // ClaimDeliveries leases due deliveries to p.Owner and returns them with
@@ -163,7 +181,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 	var claims []*store.Claim
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = nil
-		take, dead, err := db.claimIDs(ctx, tx, p, now, false)
+		take, dead, seen, err := db.claimIDs(ctx, tx, p, now, false)
 		if err != nil {
 			return err
 		}
@@ -173,8 +191,18 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 				return err
 			}
 			if n >= p.Limit {
-				if take, dead, err = db.claimIDs(ctx, tx, p, now, true); err != nil {
+				// The window was full; search beyond it only if an
+				// endpoint with pending work is neither skipped nor capped
+				// already (draining one endpoint's backlog, the window
+				// gave all this call may take).
+				known := append(append([]string(nil), p.SkipEndpoints...), seen...)
+				if err := tx.StmtContext(ctx, db.stmts.otherPending).QueryRowContext(ctx, idList(known)).Scan(&n); err != nil {
 					return err
+				}
+				if n > 0 {
+					if take, dead, _, err = db.claimIDs(ctx, tx, p, now, true); err != nil {
+						return err
+					}
 				}
 			}
 		}

@@ -86,6 +86,31 @@ func (s *suite) claim(t *testing.T) {
 		}
 		require.Equal(t, map[string]int{ep1.ID: 2, ep2.ID: 2}, per)
 	})
+	t.Run("CappedBacklogHidesNoOtherWork", func(t *testing.T) {
+		// A window full of one endpoint's deliveries, capped: another
+		// endpoint's due work beyond the window is still claimed.
+		b := s.setup(t)
+		big, small := b.newEndpoint(t, nil), b.newEndpoint(t, nil)
+		for range 30 {
+			b.enqueue(t, b.now.Add(-2*time.Minute), big)
+		}
+		var want []string
+		for range 3 {
+			_, ds := b.enqueue(t, b.now.Add(-time.Minute), small)
+			want = append(want, ds[0].ID)
+		}
+		cs := b.claim(t, store.ClaimParams{Now: b.now, Limit: 10, PerEndpointLimit: 4})
+		per := map[string]int{}
+		var got []string
+		for _, c := range cs {
+			per[c.Delivery.EndpointID]++
+			if c.Delivery.EndpointID == small.ID {
+				got = append(got, c.Delivery.ID)
+			}
+		}
+		require.Equal(t, 4, per[big.ID], "the capped endpoint")
+		require.ElementsMatch(t, want, got, "the other endpoint's work beyond the window")
+	})
 	t.Run("OrderedEndpointOneAtATimeInSeq", func(t *testing.T) {
 		b := s.setup(t)
 		ord := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.Ordered = true })
