@@ -30,7 +30,7 @@ func TestHostileInputNeverGives500(t *testing.T) {
 			return res, nil
 		}
 	})
-	runner = hook.New(b.engine, b.store, hook.Config{Logger: discard})
+	runner = hook.New(b.engine, hook.Config{Logger: discard})
 	rc := newReceiver(t, http.StatusOK)
 	p, key := b.project("shop")
 	ep := b.endpoint(p, key, map[string]any{"url": rc.URL})

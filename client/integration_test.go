@@ -57,7 +57,7 @@ func setupHerald(t *testing.T) *heraldBundle {
 	go func() { _ = eng.Run(runCtx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	runner := hook.New(eng, st, hook.Config{Logger: quiet})
+	runner := hook.New(eng, hook.Config{Logger: quiet})
 	srv, err := api.New(api.Config{
 		Store:        st,
 		Engine:       eng,

@@ -35,7 +35,7 @@ func ExampleRunner_Run() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	runner := hook.New(eng, st, hook.Config{})
+	runner := hook.New(eng, hook.Config{})
 
 	type registration struct{ Email, Name string }
 	decode := func(r *http.Request) (reg registration) {

@@ -104,9 +104,8 @@ type Runner struct {
 }
 
 // New returns a Runner that reads endpoints from eng's route cache, and
-// calls hooks and records runs through eng. The second parameter, eng's
-// store, is no longer read: it stays so that callers need not change.
-func New(eng *delivery.Engine, _ store.Store, cfg Config) *Runner {
+// calls hooks and records runs through eng.
+func New(eng *delivery.Engine, cfg Config) *Runner {
 	cfg.setDefaults()
 	return &Runner{eng: eng, cfg: cfg, rec: newRecorder(eng, cfg.Logger)}
 }

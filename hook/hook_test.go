@@ -65,7 +65,7 @@ func setupSync(t testing.TB, sync string) *testBundle {
 	now := time.Now().UTC()
 	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "test", CreatedAt: now, UpdatedAt: now}
 	require.NoError(t, st.CreateProject(ctx, p))
-	r := hook.New(eng, st, hook.Config{})
+	r := hook.New(eng, hook.Config{})
 	// Registered last, so run first: the queued records are stored before
 	// the engine stops and the database closes.
 	t.Cleanup(func() { require.NoError(t, r.Close(context.Background())) })

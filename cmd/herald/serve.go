@@ -123,7 +123,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	runner := hook.New(eng, st, hook.Config{Logger: logger})
+	runner := hook.New(eng, hook.Config{Logger: logger})
 
 	var srv *api.Server
 	dash, err := ui.New(ui.Config{
