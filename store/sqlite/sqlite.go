@@ -97,8 +97,7 @@ type DB struct {
 	ck   *sql.DB // one connection for background checkpoints
 
 	// Write transactions are queued to one goroutine that merges those
-	// waiting into one SQLite transaction (one fsync), each in its own
-	// savepoint: see tx.
+	// waiting into one SQLite transaction (one fsync): see tx.
 	writes    chan *writeReq
 	writesMu  sync.RWMutex // held for reading while queuing; Close takes it to stop
 	closed    bool
@@ -283,11 +282,12 @@ const (
 
 // tx runs fn in a write transaction and returns once it is committed (or
 // rolled back). Concurrent calls are group-committed: the writer goroutine
-// runs every fn waiting, each in its own savepoint (a failing fn rolls back
-// only its own writes), and commits them together, so that N callers pay
-// one fsync instead of N. fn must use the ctx it is given, not its
-// caller's: a caller's cancellation must not interrupt the connection in
-// the middle of other callers' writes. A caller whose ctx ends before its
+// runs every fn waiting and commits them together, so that N callers pay
+// one fsync instead of N; a failing fn rolls back only its own writes (see
+// commitGroup). fn may be run twice, the first run rolled back: it must
+// leave no effect outside tx that a second run would not overwrite. fn
+// must use the ctx it is given, not its caller's: a caller's cancellation
+// must not interrupt the connection in the middle of other callers' writes. A caller whose ctx ends before its
 // fn has started gets ctx's error and its fn never runs; once started, the
 // caller waits for the outcome, so an error always means nothing was written.
 func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
@@ -361,23 +361,22 @@ func (db *DB) writer() {
 // commitGroup runs the batch's transactions in one SQLite transaction. It
 // returns the requests it did not get to (the transaction failed before
 // them), to be run in the next one.
+//
+// It first runs them with no savepoints: a savepoint makes SQLite copy
+// every page a fn then changes into the statement journal, which with a
+// fn touching many index pages (an event fanned out to a hundred
+// endpoints) was a third of the process's CPU. Should a fn fail, that
+// transaction is rolled back and the group run again, each fn in its own
+// savepoint, so that a failing fn rolls back only its own writes; fns are
+// written to be run again (see tx).
 func (db *DB) commitGroup(batch []*writeReq) []*writeReq {
 	ctx := context.Background()
-	finish := func(rs []*writeReq, err error) {
-		for _, r := range rs {
-			if err != nil && r.err == nil {
-				r.err = err
-			}
-			close(r.done)
-		}
-	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		finish(batch, err)
+		finishWrites(batch, err)
 		return nil
 	}
 	db.dirty.Store(true)
-	single := len(batch) == 1 // no savepoint needed: its failure is the transaction's
 	var ran []*writeReq
 	for i, r := range batch {
 		if !r.state.CompareAndSwap(writeQueued, writeTaken) {
@@ -385,37 +384,77 @@ func (db *DB) commitGroup(batch []*writeReq) []*writeReq {
 			continue
 		}
 		ran = append(ran, r)
-		if single {
-			if r.err = r.fn(ctx, tx); r.err != nil {
-				tx.Rollback()
-				finish(ran, nil)
+		if r.err = r.fn(ctx, tx); r.err != nil {
+			tx.Rollback()
+			if len(batch) == 1 {
+				// Alone: its failure is the transaction's.
+				finishWrites(ran, nil)
 				return nil
 			}
-			continue
+			return db.commitIsolated(ran, batch[i+1:])
 		}
+	}
+	finishWrites(ran, tx.Commit())
+	return nil
+}
+
+// commitIsolated runs taken (requests already taken from their callers)
+// and then rest in one transaction, each in its own savepoint. It returns
+// the requests it did not get to.
+func (db *DB) commitIsolated(taken, rest []*writeReq) []*writeReq {
+	ctx := context.Background()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		finishWrites(taken, err)
+		return unrun(rest)
+	}
+	ran := taken
+	run := func(r *writeReq) error {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-			tx.Rollback()
-			finish(ran, err)
-			return unrun(batch[i+1:])
+			return err
 		}
 		if r.err = r.fn(ctx, tx); r.err != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 				// The failure ended the whole transaction (I/O error, full
 				// disk): everything so far is lost.
-				tx.Rollback()
-				finish(ran, err)
-				return unrun(batch[i+1:])
+				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		_, err := tx.ExecContext(ctx, "RELEASE w")
+		return err
+	}
+	for _, r := range taken {
+		if err := run(r); err != nil {
 			tx.Rollback()
-			finish(ran, err)
-			return unrun(batch[i+1:])
+			finishWrites(ran, err)
+			return unrun(rest)
 		}
 	}
-	err = tx.Commit()
-	finish(ran, err)
+	for i, r := range rest {
+		if !r.state.CompareAndSwap(writeQueued, writeTaken) {
+			close(r.done)
+			continue
+		}
+		ran = append(ran, r)
+		if err := run(r); err != nil {
+			tx.Rollback()
+			finishWrites(ran, err)
+			return unrun(rest[i+1:])
+		}
+	}
+	finishWrites(ran, tx.Commit())
 	return nil
+}
+
+// finishWrites ends the requests' waits; err, if any, is given to those
+// without an error of their own.
+func finishWrites(rs []*writeReq, err error) {
+	for _, r := range rs {
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
 }
 
 // unrun returns the requests still to run, in order.

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -378,4 +380,71 @@ func TestCompleteAttemptsSkipsDeletedDeliveries(t *testing.T) {
 	got, err := db.GetDelivery(ctx, kept.ProjectID, kept.ID)
 	require.NoError(t, err)
 	require.Equal(t, herald.DeliverySucceeded, got.Status)
+}
+
+// TestGroupCommitIsolatesAFailingWrite queues several write transactions
+// behind a blocked one, so that the writer takes them as one group, and
+// makes one of them fail after it wrote: its rows must be gone, every
+// other transaction's committed, each caller told its own outcome.
+func TestGroupCommitIsolatesAFailingWrite(t *testing.T) {
+	t.Parallel()
+	db := openTemp(t, Options{})
+	ctx := context.Background()
+	put := func(ctx context.Context, tx *sql.Tx, key string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, 'v')`, key)
+		return err
+	}
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			<-release
+			return put(ctx, tx, "k0")
+		})
+	}()
+	// Wait until the writer runs the first transaction, then queue the group.
+	require.Eventually(t, func() bool { return len(db.writes) == 0 }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	boom := errors.New("boom")
+	const n = 6
+	type outcome struct {
+		i   int
+		err error
+	}
+	errs := make(chan outcome, n)
+	for i := 1; i <= n; i++ {
+		go func() {
+			err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				if err := put(ctx, tx, fmt.Sprintf("k%d", i)); err != nil {
+					return err
+				}
+				if i == 3 {
+					return boom // after its write
+				}
+				return nil
+			})
+			errs <- outcome{i, err}
+		}()
+	}
+	require.Eventually(t, func() bool { return len(db.writes) == n }, 5*time.Second, time.Millisecond)
+	close(release)
+	require.NoError(t, <-first)
+	for range n {
+		r := <-errs
+		if r.i == 3 {
+			require.ErrorIs(t, r.err, boom)
+		} else {
+			require.NoError(t, r.err, "transaction %d", r.i)
+		}
+	}
+	var keys []string
+	rows, err := db.r.QueryContext(ctx, `SELECT key FROM settings WHERE key LIKE 'k%' ORDER BY key`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"k0", "k1", "k2", "k4", "k5", "k6"}, keys)
 }
