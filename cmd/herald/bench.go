@@ -70,7 +70,11 @@ type benchResult struct {
 	P99ms        float64 `json:"latency_p99_ms"`
 	MaxMs        float64 `json:"latency_max_ms"`
 	DrainPerS    float64 `json:"drain_per_s,omitempty"`
-	RSSMB        float64 `json:"server_rss_mb,omitempty"`
+	// RecoverS is how long after the receiver came back the first delivery
+	// arrived (the circuit breaker's next probe); DrainPerS counts from then.
+	RecoverS         float64 `json:"recover_s,omitempty"`
+	DrainSinceUpPerS float64 `json:"drain_since_up_per_s,omitempty"`
+	RSSMB            float64 `json:"server_rss_mb,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
@@ -263,8 +267,12 @@ func runScenario(ctx context.Context, out io.Writer, base, adminKey string, rcv 
 	want := res.Accepted * sc.endpoints
 	// Wait for every accepted event to arrive, or for progress to stop.
 	lastU, lastChange := -1, time.Now()
+	var firstAt time.Time
 	for ctx.Err() == nil {
 		u, _ := rcv.counts()
+		if u > 0 && firstAt.IsZero() {
+			firstAt = time.Now()
+		}
 		if u >= want {
 			break
 		}
@@ -281,7 +289,12 @@ func runScenario(ctx context.Context, out io.Writer, base, adminKey string, rcv 
 	res.Delivered, res.Duplicates, res.Lost = u, all-u, want-u
 	res.DeliverPerS = float64(u) / total.Seconds()
 	if sc.down {
-		res.DrainPerS = float64(u) / time.Since(drainStart).Seconds()
+		res.DrainSinceUpPerS = float64(u) / time.Since(drainStart).Seconds()
+		res.DrainPerS = res.DrainSinceUpPerS
+		if !firstAt.IsZero() {
+			res.RecoverS = firstAt.Sub(drainStart).Seconds()
+			res.DrainPerS = float64(u) / time.Since(firstAt).Seconds()
+		}
 		res.DeliverPerS = res.DrainPerS
 	} else {
 		res.RSSMB = rssMB(rssPID)
@@ -299,7 +312,8 @@ func printResult(w io.Writer, r *benchResult) {
 		r.Scenario, r.Events, r.Accepted, r.IngestPerSec, r.Delivered, r.Deliveries, r.DeliverPerS, r.Lost, r.Duplicates)
 	fmt.Fprintf(w, "  end-to-end latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	if r.DrainPerS > 0 {
-		fmt.Fprintf(w, "  backlog drain: %.0f deliveries/s\n", r.DrainPerS)
+		fmt.Fprintf(w, "  backlog drain: %.0f deliveries/s from the first delivery, %.1f s after the receiver came back (the circuit breaker's probe); %.0f/s counted from its return\n",
+			r.DrainPerS, r.RecoverS, r.DrainSinceUpPerS)
 	}
 	if r.RSSMB > 0 {
 		fmt.Fprintf(w, "  RSS: %.0f MB\n", r.RSSMB)

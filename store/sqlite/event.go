@@ -16,14 +16,14 @@ import (
 // of thousands of rows parses each statement once. Rows are written by the
 // bulk forms, many rows a statement.
 type statements struct {
-	keyGet, eventGet, deliveryCount                                 *sql.Stmt
-	claim, windowFull, otherPending, lease, cancelDead, claimEvents *sql.Stmt
-	keyPut, eventIns, deliveryIns, attemptIns                       *bulk
-	complete                                                        *bulk
+	keyGet, eventGet, deliveryCount                                                        *sql.Stmt
+	claim, claimWindow, claimExpired, paused, otherPending, lease, cancelDead, claimEvents *sql.Stmt
+	keyPut, eventIns, deliveryIns, attemptIns                                              *bulk
+	complete                                                                               *bulk
 }
 
 func (s *statements) close() {
-	for _, st := range []*sql.Stmt{s.keyGet, s.eventGet, s.deliveryCount, s.claim, s.windowFull, s.otherPending, s.lease, s.cancelDead, s.claimEvents} {
+	for _, st := range []*sql.Stmt{s.keyGet, s.eventGet, s.deliveryCount, s.claim, s.claimWindow, s.claimExpired, s.paused, s.otherPending, s.lease, s.cancelDead, s.claimEvents} {
 		if st != nil {
 			st.Close()
 		}
@@ -74,7 +74,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		eventGet:      p(`SELECT ` + eventCols + ` FROM events WHERE id = ?`),
 		deliveryCount: p(`SELECT COUNT(*) FROM deliveries WHERE event_id = ?`),
 		claim:         p(claimSQL),
-		windowFull:    p(windowFullSQL),
+		claimWindow:   p(claimWindowSQL),
+		claimExpired:  p(claimExpiredSQL),
+		paused:        p(pausedSQL),
 		otherPending:  p(otherPendingSQL),
 		lease:         p(leaseSQL),
 		cancelDead:    p(cancelDeadSQL),

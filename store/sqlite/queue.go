@@ -92,6 +92,28 @@ WHERE live = 0 OR ?4 <= 0 OR rn <= ?4
 ORDER BY next_attempt_at, priority, seq
 LIMIT ?5`
 
+// claimWindowSQL is the claim's usual case: the head of the due queue, a
+// window of ?2 rows, with whether each row's endpoint is live. It needs no
+// temporary b-tree, unlike claimSQL (whose unions, window function and
+// sorts cost about a millisecond a claim however few rows it takes): the
+// skipped and paused endpoints and the per-endpoint cap are applied by
+// the caller as it reads the rows in order. An ordered endpoint's rows
+// other than its claimable head are filtered out as in claimSQL.
+const claimWindowSQL = `SELECT d.id, d.endpoint_id, (e.id IS NOT NULL AND e.enabled = 1 AND e.status != 'disabled')
+	FROM deliveries d INDEXED BY deliveries_due LEFT JOIN endpoints e ON e.id = d.endpoint_id
+	WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND NOT EXISTS (` + orderedBlocked + `)
+	ORDER BY d.next_attempt_at, d.priority LIMIT ?2`
+
+// claimExpiredSQL is claimSQL's other source for the usual case: expired
+// leases, oldest first (an endpoint's pause does not hold them back).
+const claimExpiredSQL = `SELECT d.id, d.endpoint_id, (e.id IS NOT NULL AND e.enabled = 1 AND e.status != 'disabled')
+	FROM deliveries d INDEXED BY deliveries_lease LEFT JOIN endpoints e ON e.id = d.endpoint_id
+	WHERE d.status = 'in_flight' AND d.locked_until < ?1 AND NOT EXISTS (` + orderedBlocked + `)
+	ORDER BY d.locked_until LIMIT ?2`
+
+// pausedSQL lists the endpoints paused now (PostponeEndpoint).
+const pausedSQL = `SELECT id FROM endpoints INDEXED BY endpoints_paused WHERE paused_until > ?1`
+
 // otherPendingSQL finds an endpoint with pending deliveries that is not in
 // the JSON list ?1, by a loose index scan (one seek per endpoint): when
 // every endpoint with pending work was in the window already, searching
@@ -104,11 +126,6 @@ const otherPendingSQL = `WITH RECURSIVE eps(id) AS (
 		ORDER BY x.endpoint_id LIMIT 1) FROM eps WHERE eps.id IS NOT NULL
 )
 SELECT COUNT(*) FROM (SELECT 1 FROM eps WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?1)) LIMIT 1)`
-
-// windowFullSQL tells whether the due queue holds at least ?2 deliveries:
-// then the window may have missed some, and the claim searches deeper.
-const windowFullSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_due
-	WHERE status = 'pending' AND next_attempt_at <= ?1 LIMIT ?2)`
 
 // orderedBlocked holds for a delivery d of an ordered endpoint that is not
 // claimable: not the endpoint's oldest unfinished delivery, or another of
@@ -138,6 +155,97 @@ const (
 	releaseSQL = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?1, locked_by = NULL, locked_until = NULL, updated_at = ?1
 		WHERE status = 'in_flight' AND locked_by = ?2 AND id IN (SELECT value FROM json_each(?3))`
 )
+
+// claimPick applies a claim's rules to candidate rows read in claim
+// order: skipped endpoints' rows are passed over, an endpoint gives at most
+// the per-endpoint cap, rows of dead endpoints are to be canceled.
+type claimPick struct {
+	p          store.ClaimParams
+	skip       map[string]bool
+	counts     map[string]int
+	take, dead []string
+	capped     []string // endpoints that reached the cap
+	passed     bool     // a row was passed over (skipped or capped)
+}
+
+func (c *claimPick) full() bool { return len(c.take)+len(c.dead) >= c.p.Limit }
+
+// add considers rows (id, endpoint_id, live) until the claim is full; it
+// returns how many rows it read.
+func (c *claimPick) add(rows *sql.Rows, honourSkip bool) (int, error) {
+	defer rows.Close()
+	n := 0
+	for !c.full() && rows.Next() {
+		var id, endpointID string
+		var live bool
+		if err := rows.Scan(&id, &endpointID, &live); err != nil {
+			return n, err
+		}
+		n++
+		if honourSkip && c.skip[endpointID] {
+			c.passed = true
+			continue
+		}
+		if c.p.PerEndpointLimit > 0 && c.counts[endpointID] >= c.p.PerEndpointLimit {
+			c.passed = true
+			continue
+		}
+		c.counts[endpointID]++
+		if c.counts[endpointID] == c.p.PerEndpointLimit {
+			c.capped = append(c.capped, endpointID)
+		}
+		if live {
+			c.take = append(c.take, id)
+		} else {
+			c.dead = append(c.dead, id)
+		}
+	}
+	return n, rows.Err()
+}
+
+// claimWindow picks the claim from expired leases and the due queue's
+// window (see claimWindowSQL). complete is false when the window was full
+// and rows were passed over: due work of other endpoints may lie beyond it.
+func (db *DB) claimWindow(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now int64) (c *claimPick, complete bool, err error) {
+	c = &claimPick{p: p, skip: make(map[string]bool, len(p.SkipEndpoints)), counts: make(map[string]int)}
+	for _, id := range p.SkipEndpoints {
+		c.skip[id] = true
+	}
+	rows, err := tx.StmtContext(ctx, db.stmts.claimExpired).QueryContext(ctx, now, p.Limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := c.add(rows, true); err != nil {
+		return nil, false, err
+	}
+	if c.full() {
+		return c, true, nil
+	}
+	rows, err = tx.StmtContext(ctx, db.stmts.paused).QueryContext(ctx, now)
+	if err != nil {
+		return nil, false, err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		c.skip[id] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, false, err
+	}
+	rows, err = tx.StmtContext(ctx, db.stmts.claimWindow).QueryContext(ctx, now, p.Limit)
+	if err != nil {
+		return nil, false, err
+	}
+	n, err := c.add(rows, true)
+	if err != nil {
+		return nil, false, err
+	}
+	return c, c.full() || n < p.Limit || !c.passed, nil
+}
 
 // claimIDs runs the claim query; it returns the deliveries to lease, those
 // to cancel, and the endpoints that reached the per-endpoint cap.
@@ -181,28 +289,27 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 	var claims []*store.Claim
 	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = nil
-		take, dead, seen, err := db.claimIDs(ctx, tx, p, now, false)
+		c, complete, err := db.claimWindow(ctx, tx, p, now)
 		if err != nil {
 			return err
 		}
-		if len(take)+len(dead) < p.Limit {
+		take, dead := c.take, c.dead
+		if !complete {
+			// The window was full and passed some rows over: search beyond
+			// it only if an endpoint with pending work is neither skipped
+			// nor capped already (draining one endpoint's backlog, the
+			// window gave all this call may take).
+			known := append(append([]string(nil), p.SkipEndpoints...), c.capped...)
+			for id := range c.skip {
+				known = append(known, id)
+			}
 			var n int
-			if err := tx.StmtContext(ctx, db.stmts.windowFull).QueryRowContext(ctx, now, p.Limit).Scan(&n); err != nil {
+			if err := tx.StmtContext(ctx, db.stmts.otherPending).QueryRowContext(ctx, idList(known)).Scan(&n); err != nil {
 				return err
 			}
-			if n >= p.Limit {
-				// The window was full; search beyond it only if an
-				// endpoint with pending work is neither skipped nor capped
-				// already (draining one endpoint's backlog, the window
-				// gave all this call may take).
-				known := append(append([]string(nil), p.SkipEndpoints...), seen...)
-				if err := tx.StmtContext(ctx, db.stmts.otherPending).QueryRowContext(ctx, idList(known)).Scan(&n); err != nil {
+			if n > 0 {
+				if take, dead, _, err = db.claimIDs(ctx, tx, p, now, true); err != nil {
 					return err
-				}
-				if n > 0 {
-					if take, dead, _, err = db.claimIDs(ctx, tx, p, now, true); err != nil {
-						return err
-					}
 				}
 			}
 		}
