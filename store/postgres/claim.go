@@ -224,7 +224,9 @@ func queueAsyncCommit(b *pgx.Batch) {
 // CompleteAttempts stores the attempts and moves their deliveries on, in
 // two bulk statements sent as one batch (one implicit transaction, one
 // round trip) that commits asynchronously (queueAsyncCommit). A delivery deleted meanwhile (its project deleted, its event
-// purged) is skipped: there is nothing left to record.
+// purged) is skipped: there is nothing left to record. A canceled delivery
+// stays canceled (its endpoint went away while the attempt ran); it only
+// gains the attempt.
 func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResult) error {
 	if len(results) == 0 {
 		return nil
@@ -250,7 +252,9 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 		a := r.Attempt
 		a.StartedAt = tm(a.StartedAt)
 		as[i] = a
-		ids[i], statuses[i], errs[i] = a.DeliveryID, r.Status, a.Error
+		// last_error says why the attempt failed: its message, or its
+		// class when it has none.
+		ids[i], statuses[i], errs[i] = a.DeliveryID, r.Status, cmp.Or(a.Error, a.ErrorClass)
 		numbers[i], codes[i] = int32(a.Number), int32(a.ResponseStatus)
 		next[i], started[i], manual[i] = tmp(r.NextAttemptAt), a.StartedAt, r.Manual
 	}
@@ -258,13 +262,15 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 	queueAsyncCommit(b)
 	queueAttempts(b, as, true)
 	// A manual attempt moves its delivery only when no process holds a
-	// live lease on it: the holder's own result will.
+	// live lease on it: the holder's own result will. Any other result
+	// leaves a canceled delivery as it is.
 	b.Queue(`UPDATE deliveries d SET status = u.status, attempts = u.number, next_attempt_at = u.next,
 			locked_by = '', locked_until = NULL, last_attempt_at = u.started, last_status = u.code, last_error = u.err,
 			updated_at = $1, succeeded_at = CASE WHEN u.status = 'succeeded' THEN $1 ELSE d.succeeded_at END
 		FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::int[], $8::text[], $9::bool[])
 			AS u(id, status, number, next, started, code, err, manual)
-		WHERE d.id = u.id AND NOT (u.manual AND d.status = 'in_flight' AND d.locked_until >= $1)`,
+		WHERE d.id = u.id AND CASE WHEN u.manual THEN NOT (d.status = 'in_flight' AND d.locked_until >= $1)
+			ELSE d.status <> 'canceled' END`,
 		now, ids, statuses, numbers, next, started, codes, errs, manual)
 	_, err := db.execBatch(ctx, b)
 	return dbErr(err, "attempt")

@@ -51,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Claim", s.claim)
 	t.Run("CompleteAttempts", s.completeAttempts)
 	t.Run("CompleteAttemptsGone", s.completeAttemptsGone)
+	t.Run("CompleteAttemptsCanceled", s.completeAttemptsCanceled)
+	t.Run("CompleteAttemptsLastError", s.completeAttemptsLastError)
 	t.Run("Queue", s.queue)
 	t.Run("Stats", s.stats)
 	t.Run("Purge", s.purge)
