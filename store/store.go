@@ -87,12 +87,17 @@ type AttemptResult struct {
 	Attempt *herald.Attempt
 	// Status is the delivery's new state: succeeded, pending (retry at
 	// NextAttemptAt), or exhausted. The delivery's attempts counter becomes
-	// Attempt.Number, its lease is cleared, last_* fields are set.
+	// Attempt.Number, its lease is cleared, last_* fields are set; last_error
+	// is the attempt's Error, or its ErrorClass when Error is empty (a
+	// successful attempt has neither, so a success empties it). A canceled
+	// delivery is not moved: its endpoint was deleted or disabled while the
+	// attempt ran, and the attempt is only added to its log.
 	Status        string
 	NextAttemptAt *time.Time
 	// Manual: an operator's attempt on a delivery this process has not
 	// claimed. The delivery's state changes only when it is not in_flight
-	// under a live lease (it then just gains the attempt).
+	// under a live lease (it then just gains the attempt); unlike a normal
+	// result, it does move a canceled delivery.
 	Manual bool
 }
 
@@ -178,9 +183,12 @@ type Store interface {
 	UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error
 	// UpdateEndpointHealth writes the health fields. When Status is
 	// disabled it also sets enabled=false and cancels the endpoint's pending
-	// deliveries.
+	// and in-flight deliveries at once (leases cleared), as DeleteEndpoint does.
 	UpdateEndpointHealth(ctx context.Context, endpointID string, h EndpointHealth) error
-	// DeleteEndpoint removes the endpoint and cancels its pending deliveries.
+	// DeleteEndpoint removes the endpoint and cancels its pending and
+	// in-flight deliveries at once, clearing their leases; they stay in the
+	// log. The late result of an attempt that was running does not revive
+	// one (see AttemptResult).
 	DeleteEndpoint(ctx context.Context, projectID, id string) error
 
 	// InsertEvents inserts events and their deliveries in one transaction,
@@ -205,7 +213,8 @@ type Store interface {
 	// only when no other delivery of it is in flight.
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Claim, error)
 	// CompleteAttempts records attempts and moves their deliveries on, in one
-	// transaction.
+	// transaction. A normal result leaves a canceled delivery canceled and
+	// only adds its attempt; a manual one moves it (see AttemptResult).
 	CompleteAttempts(ctx context.Context, results []*AttemptResult) error
 	// ReleaseDeliveries hands back in_flight deliveries of owner (shutdown):
 	// pending, due now, lease cleared.

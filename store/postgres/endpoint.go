@@ -132,8 +132,14 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	return affected(tag.RowsAffected(), err, "endpoint "+ep.ID)
 }
 
+// cancelLeaseSQL is what canceling an endpoint's deliveries clears besides
+// their status: the lease of an in-flight one (whose attempt's late result
+// then only adds the attempt, see CompleteAttempts) and the due time of a
+// pending one, as a claim's cancel does.
+const cancelLeaseSQL = `locked_by = '', locked_until = NULL, next_attempt_at = NULL`
+
 // UpdateEndpointHealth writes the health columns; disabling also turns the
-// endpoint off and cancels its pending deliveries, in one transaction.
+// endpoint off and cancels its unfinished deliveries, in one transaction.
 func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h store.EndpointHealth) error {
 	now := tm(db.now())
 	disabled := h.Status == herald.EndpointDisabled
@@ -142,20 +148,20 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 		failing_since = $5, paused_until = $6, enabled = enabled AND NOT $7, updated_at = $8 WHERE id = $1`,
 		endpointID, h.Status, h.DisabledReason, h.ConsecutiveFailures, tmp(h.FailingSince), tmp(h.PausedUntil), disabled, now)
 	if disabled {
-		b.Queue(`UPDATE deliveries SET status = 'canceled', updated_at = $2 WHERE endpoint_id = $1 AND status = 'pending'`,
-			endpointID, now)
+		b.Queue(`UPDATE deliveries SET status = 'canceled', `+cancelLeaseSQL+`, updated_at = $2
+			WHERE endpoint_id = $1 AND status IN ('pending', 'in_flight')`, endpointID, now)
 	}
 	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+endpointID)
 }
 
-// DeleteEndpoint removes the endpoint and cancels its pending deliveries,
-// which stay in the log.
+// DeleteEndpoint removes the endpoint and cancels its unfinished
+// deliveries, which stay in the log.
 func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
 	b := &pgx.Batch{}
 	b.Queue("DELETE FROM endpoints WHERE project_id = $1 AND id = $2", projectID, id)
-	b.Queue(`UPDATE deliveries SET status = 'canceled', updated_at = $3
-		WHERE project_id = $1 AND endpoint_id = $2 AND status = 'pending'`, projectID, id, tm(db.now()))
+	b.Queue(`UPDATE deliveries SET status = 'canceled', `+cancelLeaseSQL+`, updated_at = $3
+		WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'in_flight')`, projectID, id, tm(db.now()))
 	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+id)
 }

@@ -17,21 +17,6 @@ import (
 // canceled. An operator's manual attempt is another matter: it moves a
 // canceled delivery like a finished one.
 func (s *suite) completeAttemptsCanceled(t *testing.T) {
-	// requireStillCanceled checks that d only gained the attempt a.
-	requireStillCanceled := func(t *testing.T, b *testBundle, d *herald.Delivery, a *herald.Attempt) {
-		t.Helper()
-		got := b.delivery(t, d.ID)
-		require.Equal(t, herald.DeliveryCanceled, got.Status, "a canceled delivery stays canceled")
-		require.Equal(t, d.Attempts, got.Attempts, "its attempts counter is not moved")
-		require.Nil(t, got.NextAttemptAt)
-		require.Nil(t, got.SucceededAt)
-		require.Empty(t, got.LockedBy)
-		require.Nil(t, got.LockedUntil)
-		atts, err := b.st.ListAttempts(b.ctx, b.project.ID, d.ID)
-		require.NoError(t, err)
-		require.Len(t, atts, 1, "the attempt is still logged")
-		equal(t, a, atts[0])
-	}
 	t.Run("EndpointDeletedWhileAttemptRan", func(t *testing.T) {
 		b := s.setup(t)
 		ep := b.newEndpoint(t, nil)
@@ -87,6 +72,73 @@ func (s *suite) completeAttemptsCanceled(t *testing.T) {
 		require.Equal(t, 1, got.Attempts)
 		require.NotNil(t, got.SucceededAt)
 	})
+}
+
+// requireStillCanceled checks that the canceled delivery d only gained the
+// attempt a.
+func requireStillCanceled(t *testing.T, b *testBundle, d *herald.Delivery, a *herald.Attempt) {
+	t.Helper()
+	got := b.delivery(t, d.ID)
+	require.Equal(t, herald.DeliveryCanceled, got.Status, "a canceled delivery stays canceled")
+	require.Equal(t, d.Attempts, got.Attempts, "its attempts counter is not moved")
+	require.Nil(t, got.NextAttemptAt)
+	require.Nil(t, got.SucceededAt)
+	require.Empty(t, got.LockedBy)
+	require.Nil(t, got.LockedUntil)
+	atts, err := b.st.ListAttempts(b.ctx, b.project.ID, d.ID)
+	require.NoError(t, err)
+	require.Len(t, atts, 1, "the attempt is still logged")
+	equal(t, a, atts[0])
+}
+
+// endpointCancelsInFlight: deleting or disabling an endpoint cancels its
+// in-flight deliveries as well as its pending ones, there and then, not
+// when their leases run out. The attempts running meanwhile finish later,
+// and their results (a retry, a success) must then find the delivery
+// canceled and leave it so: a retry would otherwise queue it again for an
+// endpoint that is gone or off, and a success would mark as delivered what
+// the user called off.
+func (s *suite) endpointCancelsInFlight(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		cancel func(t *testing.T, b *testBundle, ep *herald.Endpoint)
+	}{
+		{"Deleted", func(t *testing.T, b *testBundle, ep *herald.Endpoint) {
+			require.NoError(t, b.st.DeleteEndpoint(b.ctx, b.project.ID, ep.ID))
+		}},
+		{"Disabled", func(t *testing.T, b *testBundle, ep *herald.Endpoint) {
+			require.NoError(t, b.st.UpdateEndpointHealth(b.ctx, ep.ID, store.EndpointHealth{
+				Status: herald.EndpointDisabled, DisabledReason: "turned off", ConsecutiveFailures: 3, FailingSince: &b.now,
+			}))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := s.setup(t)
+			ep := b.newEndpoint(t, nil)
+			_, ds := b.enqueue(t, b.now, ep, ep)
+			require.Len(t, b.claim(t, store.ClaimParams{Now: b.now, Lease: time.Hour}), 2)
+			c.cancel(t, b, ep)
+
+			for _, d := range ds {
+				got := b.delivery(t, d.ID)
+				require.Equal(t, herald.DeliveryCanceled, got.Status, "canceled at once, lease still live")
+				require.Zero(t, got.Attempts)
+				require.Nil(t, got.NextAttemptAt)
+				require.Empty(t, got.LockedBy, "the lease is cleared")
+				require.Nil(t, got.LockedUntil)
+			}
+
+			next := b.now.Add(time.Minute)
+			retry, success := newAttempt(ds[0], 1, b.now, 503, 2), newAttempt(ds[1], 1, b.now, 200, 2)
+			require.NoError(t, b.st.CompleteAttempts(b.ctx, []*store.AttemptResult{
+				{Attempt: retry, Status: herald.DeliveryPending, NextAttemptAt: &next},
+				{Attempt: success, Status: herald.DeliverySucceeded},
+			}))
+			requireStillCanceled(t, b, ds[0], retry)
+			requireStillCanceled(t, b, ds[1], success)
+			require.Empty(t, b.claim(t, store.ClaimParams{Now: next.Add(time.Hour)}), "nothing to claim again")
+		})
+	}
 }
 
 // completeAttemptsLastError: a delivery's last_error says why its last

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CompleteAttempts", s.completeAttempts)
 	t.Run("CompleteAttemptsGone", s.completeAttemptsGone)
 	t.Run("CompleteAttemptsCanceled", s.completeAttemptsCanceled)
+	t.Run("EndpointCancelsInFlight", s.endpointCancelsInFlight)
 	t.Run("CompleteAttemptsLastError", s.completeAttemptsLastError)
 	t.Run("Queue", s.queue)
 	t.Run("Stats", s.stats)
