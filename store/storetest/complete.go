@@ -23,8 +23,8 @@ func (s *suite) completeAttemptsCanceled(t *testing.T) {
 		_, ds := b.enqueue(t, b.now, ep)
 		require.Len(t, b.claim(t, store.ClaimParams{Now: b.now, Lease: time.Minute}), 1)
 		require.NoError(t, b.st.DeleteEndpoint(b.ctx, b.project.ID, ep.ID))
-		// Once the lease has run out, a claim cancels the delivery of the
-		// deleted endpoint if the delete did not already.
+		// The delete canceled the delivery (EndpointCancelsInFlight); a
+		// claim after its lease ran out must not revive it.
 		require.Empty(t, b.claim(t, store.ClaimParams{Now: b.now.Add(2 * time.Minute)}))
 		before := b.delivery(t, ds[0].ID)
 		require.Equal(t, herald.DeliveryCanceled, before.Status)
