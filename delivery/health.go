@@ -267,7 +267,11 @@ func (e *Engine) emit(ctx context.Context, projectID, typ string, data map[strin
 	if err == nil && res[0].Err != nil {
 		err = res[0].Err
 	}
-	if err != nil {
+	switch {
+	case herald.IsNotFound(err):
+		// The project was deleted meanwhile: nobody is left to tell.
+		e.log.Debug("operational event dropped: the project no longer exists", "project_id", projectID, "type", typ)
+	case err != nil:
 		e.log.Error("emitting operational event failed", "project_id", projectID, "type", typ, "error", err)
 	}
 }

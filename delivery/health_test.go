@@ -1,12 +1,15 @@
 package delivery
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
+	"github.com/stretchr/testify/require"
 )
 
 // Another process's breaker paused the endpoint; this process, which has
@@ -55,4 +58,24 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 	if n := rc.count(); n != 2 {
 		t.Fatalf("%d requests, want 2: the retry must wait for the pause", n)
 	}
+}
+
+// An operational event for a project deleted meanwhile (its endpoint's
+// breaker opened as the project went) has nobody to reach: it is noted at
+// debug level, not logged as an error.
+func TestEmitToDeletedProjectIsNotAnError(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	b := setup(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	b.e.emit(b.ctx, herald.NewID(herald.PrefixProject), EventEndpointFailing, map[string]any{"endpoint_id": "ep_gone"})
+	require.NotContains(t, logs.String(), "level=ERROR")
+	require.Contains(t, logs.String(), "project no longer exists")
+	// A project that exists still gets its event.
+	b.e.emit(b.ctx, b.project.ID, EventEndpointFailing, map[string]any{"endpoint_id": "ep_x"})
+	require.NotContains(t, logs.String(), "level=ERROR")
+	evs, _, err := b.st.ListEvents(b.ctx, b.project.ID, store.EventFilter{Type: EventEndpointFailing}, store.Page{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
 }
