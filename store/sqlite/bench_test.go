@@ -284,3 +284,32 @@ func BenchmarkClaimDrain(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(done), "cpu-us/delivery")
 }
+
+// BenchmarkEndpointStats: the dashboard's summary of an endpoint over the
+// last day, when the endpoint also has 100,000 older deliveries. Its cost
+// must follow the window, not the endpoint's history.
+func BenchmarkEndpointStats(b *testing.B) {
+	db, p, eps := benchDB(b, 1)
+	ctx := context.Background()
+	old := time.Now().UTC().Add(-72 * time.Hour)
+	for range 100 {
+		batch := benchEvents(p, 1000, eps...)
+		for _, ne := range batch {
+			ne.Event.CreatedAt, ne.Event.IdempotencyKey = old, ""
+			for _, d := range ne.Deliveries {
+				d.CreatedAt, d.UpdatedAt = old, old
+			}
+		}
+		_, err := db.InsertEvents(ctx, batch)
+		require.NoError(b, err)
+	}
+	_, err := db.InsertEvents(ctx, benchEvents(p, 1000, eps...))
+	require.NoError(b, err)
+	since := time.Now().Add(-24 * time.Hour)
+	b.ResetTimer()
+	for range b.N {
+		st, err := db.EndpointStats(ctx, p.ID, eps[0].ID, since)
+		require.NoError(b, err)
+		require.Equal(b, 1000, st.Deliveries[herald.DeliveryPending])
+	}
+}

@@ -467,7 +467,8 @@ func (db *DB) EndpointStats(ctx context.Context, projectID, endpointID string, s
 	for _, s := range []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled} {
 		st.Deliveries[s] = 0
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries WHERE endpoint_id = ? AND project_id = ? AND created_at >= ? GROUP BY status`,
+	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries INDEXED BY deliveries_endpoint_created
+		WHERE endpoint_id = ? AND project_id = ? AND created_at >= ? GROUP BY status`,
 		endpointID, projectID, ns(since))
 	if err != nil {
 		return nil, err
