@@ -3,10 +3,10 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"sync"
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/ratelimit"
 	"github.com/herald-dev/herald/store"
 	"golang.org/x/time/rate"
 )
@@ -75,58 +75,28 @@ func EnsureAdminKey(ctx context.Context, st store.Store, configured string) (has
 }
 
 // limiter is a token bucket per API key (by hash). Only keys that
-// authenticated get a bucket, so unknown keys cost no memory. A bucket
-// left alone for its refill time is full again, the same as a new one, so
-// dropping it loses nothing: sweeps (every limiterSweep, or as soon as the
-// map reaches limiterMaxBuckets) drop those, and the map holds only the
-// keys used within the last refill time (one second with the default
-// burst).
+// authenticated get a bucket, so unknown keys cost no memory; the buckets
+// of keys idle for their refill time are dropped (ratelimit.Keyed), so
+// the map holds about the keys used within the last refill time (one
+// second with the default burst).
 type limiter struct {
-	mu      sync.Mutex
-	rps     float64
-	burst   int
-	refill  time.Duration // from empty to full
-	now     func() time.Time
-	buckets map[string]*bucket
-	swept   time.Time
+	keys *ratelimit.Keyed[string]
 }
 
-type bucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-const (
-	limiterSweep      = time.Minute
-	limiterMaxBuckets = 10_000
-)
+// limiterMaxBuckets is the number of keys past which a new one sweeps the
+// map at once rather than at the next periodic sweep.
+const limiterMaxBuckets = 10_000
 
 func newLimiter(rps float64, now func() time.Time) *limiter {
-	burst := int(rps)
-	if burst < 1 {
-		burst = 1
-	}
-	refill := time.Duration(float64(burst) / rps * float64(time.Second))
-	return &limiter{rps: rps, burst: burst, refill: refill, now: now, buckets: map[string]*bucket{}, swept: now()}
+	burst := max(int(rps), 1)
+	return &limiter{keys: ratelimit.New[string](rate.Limit(rps), burst, limiterMaxBuckets, now)}
 }
 
 // allow takes a token for key; when none is left it returns how long until
 // one is, and takes nothing.
 func (l *limiter) allow(key string) time.Duration {
-	now := l.now()
-	l.mu.Lock()
-	b := l.buckets[key]
-	if b == nil {
-		if now.Sub(l.swept) > limiterSweep || len(l.buckets) >= limiterMaxBuckets {
-			l.sweep(now)
-		}
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(l.rps), l.burst)}
-		l.buckets[key] = b
-	}
-	b.seen = now
-	l.mu.Unlock()
-
-	res := b.lim.ReserveN(now, 1)
+	lim, now := l.keys.Bucket(key)
+	res := lim.ReserveN(now, 1)
 	if !res.OK() {
 		return time.Second
 	}
@@ -135,14 +105,4 @@ func (l *limiter) allow(key string) time.Duration {
 		return d
 	}
 	return 0
-}
-
-// sweep drops the buckets that have refilled; call with l.mu held.
-func (l *limiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
-		if now.Sub(b.seen) >= l.refill {
-			delete(l.buckets, k)
-		}
-	}
-	l.swept = now
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/filter"
 	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/ratelimit"
 	"github.com/herald-dev/herald/store/sqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -184,10 +185,7 @@ func TestUnauthenticatedFloodCreatesNoLimiterState(t *testing.T) {
 		b.do("GET", "/v1/projects", fmt.Sprintf("hk_flood_%d", i), nil).requireStatus(t, http.StatusUnauthorized)
 	}
 	b.do("GET", "/v1/projects", "", nil).requireStatus(t, http.StatusUnauthorized)
-	b.server.limiter.mu.Lock()
-	n := len(b.server.limiter.buckets)
-	b.server.limiter.mu.Unlock()
-	assert.Zero(t, n, "no bucket for a key that does not authenticate")
+	assert.Zero(t, b.server.limiter.keys.Len(), "no bucket for a key that does not authenticate")
 }
 
 // TestLimiterKeepsOnlyRecentlyUsedKeys: a bucket idle for its refill time
@@ -201,16 +199,16 @@ func TestLimiterKeepsOnlyRecentlyUsedKeys(t *testing.T) {
 	for i := range limiterMaxBuckets {
 		require.Zero(t, l.allow(fmt.Sprintf("k%d", i)))
 	}
-	require.Len(t, l.buckets, limiterMaxBuckets)
+	require.Equal(t, limiterMaxBuckets, l.keys.Len())
 	now = now.Add(500 * time.Millisecond)
 	assert.Positive(t, l.allow("k0"), "k0 has not refilled yet")
 	now = now.Add(600 * time.Millisecond)
 	assert.Zero(t, l.allow("new"))
-	assert.Len(t, l.buckets, 2, "the full map was swept of every refilled bucket: only k0 (seen 0.6 s ago) and the new key remain")
+	assert.Equal(t, 2, l.keys.Len(), "the full map was swept of every refilled bucket: only k0 (seen 0.6 s ago) and the new key remain")
 
-	now = now.Add(limiterSweep + time.Second)
+	now = now.Add(ratelimit.SweepEvery + time.Second)
 	assert.Zero(t, l.allow("other"))
-	assert.Len(t, l.buckets, 1, "the periodic sweep dropped every idle bucket")
+	assert.Equal(t, 1, l.keys.Len(), "the periodic sweep dropped every idle bucket")
 	assert.Zero(t, l.allow("k0"), "a dropped bucket comes back full")
 }
 

@@ -2,9 +2,9 @@ package ui
 
 import (
 	"net/netip"
-	"sync"
 	"time"
 
+	"github.com/herald-dev/herald/ratelimit"
 	"golang.org/x/time/rate"
 )
 
@@ -17,12 +17,8 @@ const (
 	loginFailFull = loginFailBurst * loginFailEvery
 )
 
-// loginClientsMax bounds the networks remembered; loginSweepEvery is how
-// often idle ones are dropped.
-const (
-	loginClientsMax = 10_000
-	loginSweepEvery = time.Minute
-)
+// loginClientsMax bounds the networks remembered.
+const loginClientsMax = 10_000
 
 // loginOverflow is the bucket shared by the networks that find the map full,
 // and by clients without a parseable address.
@@ -35,24 +31,18 @@ var loginOverflow netip.Prefix
 // attempt is refused, a good key too: answering it would let guessing go on
 // at full speed).
 //
-// Memory is bounded: a bucket unused for loginFailFull is full again, the
-// same as none, so sweeps drop those; if the map is still at
-// loginClientsMax, new networks share loginOverflow, and a flood from many
-// addresses slows logins from unknown addresses instead of growing the map.
+// Memory is bounded (ratelimit.Keyed): a bucket unused for loginFailFull is
+// full again, the same as none, so sweeps drop those; if the map is still
+// at loginClientsMax, new networks share loginOverflow, and a flood from
+// many addresses slows logins from unknown addresses instead of growing the
+// map.
 type loginLimiter struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	clients map[netip.Prefix]*loginBucket
-	swept   time.Time
-}
-
-type loginBucket struct {
-	lim      *rate.Limiter
-	lastUsed time.Time
+	clients *ratelimit.Keyed[netip.Prefix]
 }
 
 func newLoginLimiter(now func() time.Time) *loginLimiter {
-	return &loginLimiter{now: now, clients: map[netip.Prefix]*loginBucket{}, swept: now()}
+	return &loginLimiter{clients: ratelimit.New[netip.Prefix](rate.Every(loginFailEvery), loginFailBurst, loginClientsMax, now).
+		WithOverflow(loginOverflow)}
 }
 
 // clientNetwork is what a client's failures count against: its IPv4
@@ -77,9 +67,8 @@ func clientNetwork(remoteAddr string) netip.Prefix {
 // Otherwise the caller checks the key and calls done with whether it was
 // wrong.
 func (l *loginLimiter) begin(remoteAddr string) (done func(failed bool), wait time.Duration) {
-	now := l.now()
-	b := l.bucket(clientNetwork(remoteAddr), now)
-	res := b.lim.ReserveN(now, 1)
+	lim, now := l.clients.Bucket(clientNetwork(remoteAddr))
+	res := lim.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return nil, d
@@ -91,37 +80,4 @@ func (l *loginLimiter) begin(remoteAddr string) (done func(failed bool), wait ti
 			res.CancelAt(now)
 		}
 	}, 0
-}
-
-func (l *loginLimiter) bucket(network netip.Prefix, now time.Time) *loginBucket {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.clients[network]
-	if b == nil {
-		// When full, sweep at most once a second: a sweep walks the whole
-		// map under the lock.
-		if sinceSweep := now.Sub(l.swept); sinceSweep >= loginSweepEvery || (len(l.clients) >= loginClientsMax && sinceSweep >= time.Second) {
-			l.sweep(now)
-		}
-		if len(l.clients) >= loginClientsMax {
-			network = loginOverflow
-			b = l.clients[network]
-		}
-	}
-	if b == nil {
-		b = &loginBucket{lim: rate.NewLimiter(rate.Every(loginFailEvery), loginFailBurst)}
-		l.clients[network] = b
-	}
-	b.lastUsed = now
-	return b
-}
-
-// sweep drops the buckets that are full again; call with l.mu held.
-func (l *loginLimiter) sweep(now time.Time) {
-	for k, b := range l.clients {
-		if now.Sub(b.lastUsed) >= loginFailFull {
-			delete(l.clients, k)
-		}
-	}
-	l.swept = now
 }
