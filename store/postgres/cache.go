@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store/authcache"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -14,101 +15,34 @@ import (
 // deleted or changed project): every process drops its cached copies.
 const authChannel = "herald_auth"
 
-// Auth cache bounds: entries per map (past it the map starts over), and how
-// long an entry is trusted at all, a backstop should the listener's
-// connection die without an error reaching it.
-const (
-	authCacheMax = 10000
-	authCacheTTL = time.Minute
-)
+// authCacheTTL is how long a cached key or project is trusted at all, a
+// backstop should the listener's connection die without an error reaching
+// it.
+const authCacheTTL = time.Minute
 
-// authCache keeps the API keys and projects every API request reads (its
-// key, then its project), so that authenticating costs no round trip. Other
+// authCache keeps the API keys and projects every API request reads
+// (authcache.Cache), so that authenticating costs no round trip. Other
 // processes write the same tables, so an entry is trusted only while this
 // process listens on authChannel: writers notify in their own transaction,
 // and on the notification every entry goes. A process thus stops accepting
 // a key revoked elsewhere once the notification arrives (milliseconds),
 // and at once for its own writes. While the listener is down nothing is
-// cached. A read that raced with an invalidation is not cached (generation
-// check). Only hits are cached; entries are copies.
+// cached.
 type authCache struct {
-	start sync.Once
-
-	mu       sync.Mutex
-	live     bool // listening on authChannel
-	gen      uint64
-	keys     map[string]cacheEntry[herald.APIKey] // by hash
-	projects map[string]cacheEntry[herald.Project]
+	start sync.Once // starts the listener on the first read
+	*authcache.Cache
 }
 
-type cacheEntry[T any] struct {
-	v  T
-	at time.Time
+// cachedKey and cachedProject answer a read from the cache, or with read;
+// the first read starts the listener.
+func (db *DB) cachedKey(hash string, read func() (*herald.APIKey, error)) (*herald.APIKey, error) {
+	db.auth.start.Do(db.watchAuth)
+	return db.auth.Key(hash, read)
 }
 
-// invalidate forgets everything.
-func (c *authCache) invalidate() {
-	c.mu.Lock()
-	c.gen++
-	c.keys, c.projects = nil, nil
-	c.mu.Unlock()
-}
-
-// setLive forgets everything and sets whether entries may be kept.
-func (c *authCache) setLive(live bool) {
-	c.mu.Lock()
-	c.live = live
-	c.mu.Unlock()
-	c.invalidate()
-}
-
-// generation is what put must be given for a read that starts now.
-func (c *authCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// lookup returns a copy of the entry for k in m, if fresh.
-func lookup[T any](c *authCache, m *map[string]cacheEntry[T], k string) (*T, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := (*m)[k]
-	if !ok || time.Since(e.at) > authCacheTTL {
-		return nil, false
-	}
-	v := e.v
-	return &v, true
-}
-
-// put keeps a copy of v under k in m, unless the cache was invalidated
-// since gen or is not live.
-func put[T any](c *authCache, m *map[string]cacheEntry[T], gen uint64, k string, v *T) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.live || gen != c.gen {
-		return
-	}
-	if *m == nil || len(*m) >= authCacheMax {
-		*m = map[string]cacheEntry[T]{}
-	}
-	(*m)[k] = cacheEntry[T]{v: *v, at: time.Now()}
-}
-
-// cached answers a read of k in m from the cache, or with read, caching a
-// hit. The first read starts the listener.
-func cached[T any](db *DB, m *map[string]cacheEntry[T], k string, read func() (*T, error)) (*T, error) {
-	c := &db.auth
-	c.start.Do(db.watchAuth)
-	if v, ok := lookup(c, m, k); ok {
-		return v, nil
-	}
-	gen := c.generation()
-	v, err := read()
-	if err == nil {
-		put(c, m, gen, k, v)
-	}
-	return v, err
+func (db *DB) cachedProject(id string, read func() (*herald.Project, error)) (*herald.Project, error) {
+	db.auth.start.Do(db.watchAuth)
+	return db.auth.Project(id, read)
 }
 
 // watchAuth keeps a LISTEN on authChannel until the DB is closed,
@@ -134,9 +68,9 @@ func (db *DB) watchAuth() {
 		for ctx.Err() == nil {
 			db.listen(ctx, authChannel, func() {
 				pause = 100 * time.Millisecond
-				c.setLive(true)
-			}, c.invalidate)
-			c.setLive(false)
+				c.SetLive(true)
+			}, c.Invalidate)
+			c.SetLive(false)
 			select {
 			case <-ctx.Done():
 			case <-time.After(pause):
@@ -154,6 +88,6 @@ func (db *DB) authWrite(ctx context.Context, sql string, args ...any) (pgconn.Co
 	b.Queue(sql, args...)
 	b.Queue("SELECT pg_notify($1, '')", authChannel)
 	tag, err := db.execBatch(ctx, b)
-	db.auth.invalidate()
+	db.auth.Invalidate()
 	return tag, err
 }

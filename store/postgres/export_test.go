@@ -3,7 +3,5 @@ package postgres
 // AuthCacheLive tells whether db's auth cache keeps entries (its listener
 // is listening), for tests.
 func AuthCacheLive(db *DB) bool {
-	db.auth.mu.Lock()
-	defer db.auth.mu.Unlock()
-	return db.auth.live
+	return db.auth.Live()
 }

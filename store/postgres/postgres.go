@@ -18,6 +18,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/store/authcache"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -99,7 +100,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool, now: opts.Now, schema: schema, closed: make(chan struct{}), held: make(map[int]func())}
+	db := &DB{pool: pool, now: opts.Now, schema: schema, closed: make(chan struct{}), held: make(map[int]func()),
+		auth: authCache{Cache: authcache.New(authCacheTTL, false)}}
 	if db.now == nil {
 		db.now = time.Now
 	}

@@ -72,7 +72,7 @@ func scanProject(row pgx.Row) (*herald.Project, error) {
 
 // GetProject returns a project (from the auth cache when it can).
 func (db *DB) GetProject(ctx context.Context, id string) (*herald.Project, error) {
-	return cached(db, &db.auth.projects, id, func() (*herald.Project, error) {
+	return db.cachedProject(id, func() (*herald.Project, error) {
 		p, err := scanProject(db.pool.QueryRow(ctx, "SELECT "+projectCols+" FROM projects WHERE id = $1", id))
 		return p, dbErr(err, "project "+id)
 	})
@@ -189,7 +189,7 @@ func scanAPIKey(row pgx.Row) (*herald.APIKey, error) {
 // GetAPIKeyByHash finds a key of any project, or the admin key (from the
 // auth cache when it can).
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error) {
-	return cached(db, &db.auth.keys, hash, func() (*herald.APIKey, error) {
+	return db.cachedKey(hash, func() (*herald.APIKey, error) {
 		k, err := scanAPIKey(db.pool.QueryRow(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE hash = $1", hash))
 		return k, dbErr(err, "api key")
 	})

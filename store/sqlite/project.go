@@ -53,16 +53,13 @@ func scanProject(s scanner) (*herald.Project, error) {
 
 // GetProject returns one project.
 func (db *DB) GetProject(ctx context.Context, id string) (*herald.Project, error) {
-	if p, ok := db.auth.project(id); ok {
+	return db.auth.Project(id, func() (*herald.Project, error) {
+		p, err := scanProject(db.r.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = ?`, id))
+		if err != nil {
+			return nil, notFound(err, "project %s", id)
+		}
 		return p, nil
-	}
-	gen := db.auth.generation()
-	p, err := scanProject(db.r.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE id = ?`, id))
-	if err != nil {
-		return nil, notFound(err, "project %s", id)
-	}
-	db.auth.putProject(gen, p)
-	return p, nil
+	})
 }
 
 // ListProjects lists projects, newest id first.
@@ -80,14 +77,14 @@ func (db *DB) ListProjects(ctx context.Context, page store.Page) ([]*herald.Proj
 func (db *DB) UpdateProject(ctx context.Context, p *herald.Project) error {
 	res, err := db.exec(ctx, `UPDATE projects SET name = ?, strict_event_types = ?, updated_at = ? WHERE id = ?`,
 		p.Name, p.StrictEventTypes, ns(p.UpdatedAt), p.ID)
-	db.auth.invalidate()
+	db.auth.Invalidate()
 	return mustAffect(res, err, "project %s", p.ID)
 }
 
 // DeleteProject removes the project; foreign keys cascade to what it owns.
 func (db *DB) DeleteProject(ctx context.Context, id string) error {
 	res, err := db.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)
-	db.auth.invalidate()
+	db.auth.Invalidate()
 	return mustAffect(res, err, "project %s", id)
 }
 
@@ -111,18 +108,15 @@ func scanAPIKey(s scanner) (*herald.APIKey, error) {
 }
 
 // GetAPIKeyByHash finds a key by its hash (authentication, on every API
-// request: see authCache).
+// request: see authcache).
 func (db *DB) GetAPIKeyByHash(ctx context.Context, hash string) (*herald.APIKey, error) {
-	if k, ok := db.auth.key(hash); ok {
+	return db.auth.Key(hash, func() (*herald.APIKey, error) {
+		k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
+		if err != nil {
+			return nil, notFound(err, "api key")
+		}
 		return k, nil
-	}
-	gen := db.auth.generation()
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = ?`, hash))
-	if err != nil {
-		return nil, notFound(err, "api key")
-	}
-	db.auth.putKey(gen, k)
-	return k, nil
+	})
 }
 
 // ListAPIKeys lists a project's keys ("" = admin keys), newest first.
@@ -145,7 +139,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, projectID string) ([]*herald.APIK
 // DeleteAPIKey revokes a key.
 func (db *DB) DeleteAPIKey(ctx context.Context, projectID, id string) error {
 	res, err := db.exec(ctx, `DELETE FROM api_keys WHERE id = ? AND COALESCE(project_id, '') = ?`, id, projectID)
-	db.auth.invalidate()
+	db.auth.Invalidate()
 	return mustAffect(res, err, "api key %s", id)
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/store/authcache"
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -116,7 +117,9 @@ type DB struct {
 	locksMu sync.Mutex
 	locks   map[string]bool
 
-	auth authCache
+	// auth caches API keys and projects; exact, as every write to them
+	// goes through this DB and invalidates it after its commit.
+	auth *authcache.Cache
 }
 
 // Open opens (creating if needed) and migrates the database at path.
@@ -181,7 +184,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	r.SetMaxIdleConns(opts.ReadConns)
 	r.SetConnMaxIdleTime(0)
 
-	db := &DB{path: path, now: opts.Now, w: w, r: r, ck: ck, locks: map[string]bool{},
+	db := &DB{path: path, now: opts.Now, w: w, r: r, ck: ck, locks: map[string]bool{}, auth: authcache.New(0, true),
 		writes: make(chan *writeReq, writeQueue), writerEnd: make(chan struct{}),
 		stopCk: make(chan struct{}), ckEnd: make(chan struct{})}
 	go db.writer()

@@ -1,0 +1,99 @@
+package authcache
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/stretchr/testify/require"
+)
+
+// reader counts the reads that reach the database.
+type reader struct {
+	n    int
+	name string
+	err  error
+	// during runs inside the read, as a concurrent write would.
+	during func()
+}
+
+func (r *reader) project() (*herald.Project, error) {
+	r.n++
+	if r.during != nil {
+		r.during()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &herald.Project{ID: "prj_1", Name: r.name}, nil
+}
+
+func TestCacheServesHitsUntilInvalidated(t *testing.T) {
+	t.Parallel()
+	c := New(0, true)
+	r := &reader{name: "a"}
+	p, err := c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	p.Name = "changed by the caller"
+	p, err = c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	require.Equal(t, "a", p.Name, "entries are copies")
+	require.Equal(t, 1, r.n)
+
+	r.name = "b"
+	c.Invalidate()
+	p, err = c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	require.Equal(t, "b", p.Name)
+	require.Equal(t, 2, r.n)
+}
+
+func TestCacheKeepsNoMissesAndNoRacedReads(t *testing.T) {
+	t.Parallel()
+	c := New(0, true)
+	gone := errors.New("not found")
+	r := &reader{err: gone}
+	for range 2 {
+		_, err := c.Project("prj_1", r.project)
+		require.ErrorIs(t, err, gone)
+	}
+	require.Equal(t, 2, r.n, "a miss is not cached")
+
+	// A write commits (and invalidates) while the read runs: what the read
+	// saw may be stale, so it is returned but not kept.
+	r = &reader{name: "old", during: c.Invalidate}
+	_, err := c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	r.during = nil
+	_, err = c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	require.Equal(t, 2, r.n)
+}
+
+func TestCacheKeepsNothingWhileNotLiveAndHonoursItsTTL(t *testing.T) {
+	t.Parallel()
+	c := New(50*time.Millisecond, false)
+	r := &reader{name: "a"}
+	for range 2 {
+		_, err := c.Project("prj_1", r.project)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2, r.n, "not live: every read goes to the database")
+
+	c.SetLive(true)
+	for range 2 {
+		_, err := c.Project("prj_1", r.project)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 3, r.n)
+	time.Sleep(60 * time.Millisecond)
+	_, err := c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	require.Equal(t, 4, r.n, "an entry older than the TTL is read again")
+
+	c.SetLive(false)
+	_, err = c.Project("prj_1", r.project)
+	require.NoError(t, err)
+	require.Equal(t, 5, r.n, "going not live forgets everything")
+}
