@@ -249,3 +249,12 @@ type Attempt struct {
 func (a *Attempt) Succeeded() bool {
 	return a.ErrorClass == "" && a.ResponseStatus >= 200 && a.ResponseStatus < 300
 }
+
+// LastError is what a delivery's last_error says after this attempt: the
+// error's message, or its class when it has none (empty after a success).
+func (a *Attempt) LastError() string {
+	if a.Error != "" {
+		return a.Error
+	}
+	return a.ErrorClass
+}

@@ -152,7 +152,7 @@ func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType stri
 	att.DeliveryID = d.ID
 	done := e.now().UTC()
 	d.Attempts, d.NextAttemptAt, d.LastAttemptAt = 1, nil, &att.StartedAt
-	d.LastStatus, d.LastError, d.UpdatedAt = att.ResponseStatus, att.Error, done
+	d.LastStatus, d.LastError, d.UpdatedAt = att.ResponseStatus, att.LastError(), done
 	if att.Succeeded() {
 		d.Status, d.SucceededAt = herald.DeliverySucceeded, &done
 	} else {

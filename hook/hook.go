@@ -390,7 +390,7 @@ func (rn *run) record(ep *herald.Endpoint, att *herald.Attempt) {
 	started := att.StartedAt
 	d.LastAttemptAt = &started
 	d.LastStatus = att.ResponseStatus
-	d.LastError = att.Error
+	d.LastError = att.LastError()
 	if status == herald.DeliverySucceeded {
 		done := started.Add(time.Duration(att.DurationMS) * time.Millisecond)
 		d.SucceededAt = &done

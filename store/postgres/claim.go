@@ -255,7 +255,7 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 		as[i] = a
 		// last_error says why the attempt failed: its message, or its
 		// class when it has none.
-		ids[i], statuses[i], errs[i] = a.DeliveryID, r.Status, cmp.Or(a.Error, a.ErrorClass)
+		ids[i], statuses[i], errs[i] = a.DeliveryID, r.Status, a.LastError()
 		numbers[i], codes[i] = int32(a.Number), int32(a.ResponseStatus)
 		next[i], started[i], manual[i] = tmp(r.NextAttemptAt), a.StartedAt, r.Manual
 	}

@@ -408,11 +408,7 @@ func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResu
 			if r.Status == herald.DeliveryPending {
 				next = nsPtr(r.NextAttemptAt)
 			}
-			lastErr := a.Error
-			if lastErr == "" {
-				lastErr = a.ErrorClass
-			}
-			set.add(a.DeliveryID, r.Status, a.Number, next, ns(a.StartedAt), a.ResponseStatus, lastErr, r.Manual)
+			set.add(a.DeliveryID, r.Status, a.Number, next, ns(a.StartedAt), a.ResponseStatus, a.LastError(), r.Manual)
 		}
 		return set.flush(ctx, tx, nil)
 	})
