@@ -157,8 +157,9 @@ const (
 )
 
 // claimPick applies a claim's rules to candidate rows read in claim
-// order: skipped endpoints' rows are passed over, an endpoint gives at most
-// the per-endpoint cap, rows of dead endpoints are to be canceled.
+// order: skipped endpoints' rows are passed over, rows of dead endpoints
+// are to be canceled, and a live endpoint gives at most the per-endpoint
+// cap (as in claimSQL).
 type claimPick struct {
 	p          store.ClaimParams
 	skip       map[string]bool
@@ -186,6 +187,10 @@ func (c *claimPick) add(rows *sql.Rows, honourSkip bool) (int, error) {
 			c.passed = true
 			continue
 		}
+		if !live {
+			c.dead = append(c.dead, id) // canceled, whatever the cap
+			continue
+		}
 		if c.p.PerEndpointLimit > 0 && c.counts[endpointID] >= c.p.PerEndpointLimit {
 			c.passed = true
 			continue
@@ -194,11 +199,7 @@ func (c *claimPick) add(rows *sql.Rows, honourSkip bool) (int, error) {
 		if c.counts[endpointID] == c.p.PerEndpointLimit {
 			c.capped = append(c.capped, endpointID)
 		}
-		if live {
-			c.take = append(c.take, id)
-		} else {
-			c.dead = append(c.dead, id)
-		}
+		c.take = append(c.take, id)
 	}
 	return n, rows.Err()
 }
