@@ -18,12 +18,12 @@ import (
 //     window of ?3 rows. An ordered endpoint's deliveries other than its
 //     claimable head are filtered out during that scan, so that a long
 //     ordered backlog cannot fill the window.
-//   - deep, only when ?6 is true: when the window was full of deliveries of
+//   - deep: when the window was full of deliveries of
 //     skipped or paused endpoints (a busy endpoint whose lane is full, an
 //     endpoint whose breaker is open), the other endpoints' due work may
 //     lie beyond it. A loose index scan over deliveries_endpoint_due visits
 //     each endpoint with pending work once (a seek per endpoint, however
-//     long its backlog) and takes up to ?7 of each unskipped, unpaused,
+//     long its backlog) and takes up to ?6 of each unskipped, unpaused,
 //     unordered endpoint's due deliveries, and an ordered one's head.
 //
 // plus expired leases (partial index deliveries_lease), which an
@@ -34,7 +34,9 @@ import (
 // The endpoints skipped are those asked (?2) and those paused now
 // (PostponeEndpoint): their pending deliveries wait. ?1 now, ?2 JSON list
 // of endpoints to skip, ?3 window size, ?4 per-endpoint
-// cap (0 = none), ?5 limit, ?6 search beyond the window, ?7 deep per-endpoint take.
+// cap (0 = none), ?5 limit, ?6 deep per-endpoint take.
+//
+// It is the claim's second pass (see claimWindowSQL for the first).
 const claimSQL = `
 WITH RECURSIVE skip(id) AS (
 	SELECT value FROM json_each(?2)
@@ -49,7 +51,7 @@ pend AS (
 ),
 eps(id) AS (
 	SELECT (SELECT x.endpoint_id FROM deliveries x INDEXED BY deliveries_endpoint_due WHERE x.status = 'pending'
-		ORDER BY x.endpoint_id LIMIT 1) WHERE ?6
+		ORDER BY x.endpoint_id LIMIT 1)
 	UNION ALL
 	SELECT (SELECT x.endpoint_id FROM deliveries x INDEXED BY deliveries_endpoint_due WHERE x.status = 'pending' AND x.endpoint_id > eps.id
 		ORDER BY x.endpoint_id LIMIT 1) FROM eps WHERE eps.id IS NOT NULL
@@ -59,7 +61,7 @@ deep AS (
 	FROM eps JOIN endpoints e ON e.id = eps.id AND e.ordered = 0
 	JOIN deliveries d ON d.id IN (SELECT x.id FROM deliveries x INDEXED BY deliveries_endpoint_due
 		WHERE x.status = 'pending' AND x.endpoint_id = eps.id AND x.next_attempt_at <= ?1
-		ORDER BY x.next_attempt_at, x.priority LIMIT ?7)
+		ORDER BY x.next_attempt_at, x.priority LIMIT ?6)
 	WHERE eps.id NOT IN (SELECT id FROM skip)
 	UNION ALL
 	SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq
@@ -248,28 +250,23 @@ func (db *DB) claimWindow(ctx context.Context, tx *sql.Tx, p store.ClaimParams, 
 	return c, c.full() || n < p.Limit || !c.passed, nil
 }
 
-// claimIDs runs the claim query; it returns the deliveries to lease, those
-// to cancel, and the endpoints that reached the per-endpoint cap.
-func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now int64, deep bool) (take, dead, endpoints []string, err error) {
+// claimIDs runs the full claim query; it returns the deliveries to lease
+// and those to cancel.
+func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now int64) (take, dead []string, err error) {
 	perEndpoint := p.Limit
 	if p.PerEndpointLimit > 0 {
 		perEndpoint = min(p.PerEndpointLimit, p.Limit)
 	}
-	rows, err := tx.StmtContext(ctx, db.stmts.claim).QueryContext(ctx, now, idList(p.SkipEndpoints), p.Limit, p.PerEndpointLimit, p.Limit, deep, perEndpoint)
+	rows, err := tx.StmtContext(ctx, db.stmts.claim).QueryContext(ctx, now, idList(p.SkipEndpoints), p.Limit, p.PerEndpointLimit, p.Limit, perEndpoint)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	counts := make(map[string]int)
 	for rows.Next() {
 		var id, endpointID string
 		var live bool
 		if err := rows.Scan(&id, &live, &endpointID); err != nil {
-			return nil, nil, nil, err
-		}
-		counts[endpointID]++
-		if counts[endpointID] == p.PerEndpointLimit {
-			endpoints = append(endpoints, endpointID) // capped: it has nothing more to give this call
+			return nil, nil, err
 		}
 		if live {
 			take = append(take, id)
@@ -277,7 +274,7 @@ func (db *DB) claimIDs(ctx context.Context, tx *sql.Tx, p store.ClaimParams, now
 			dead = append(dead, id)
 		}
 	}
-	return take, dead, endpoints, rows.Err()
+	return take, dead, rows.Err()
 }
 
 // ClaimDeliveries leases due deliveries to p.Owner and returns them with
@@ -300,7 +297,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 			// it only if an endpoint with pending work is neither skipped
 			// nor capped already (draining one endpoint's backlog, the
 			// window gave all this call may take).
-			known := append(append([]string(nil), p.SkipEndpoints...), c.capped...)
+			known := c.capped // c.skip holds the asked and the paused ones
 			for id := range c.skip {
 				known = append(known, id)
 			}
@@ -309,7 +306,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 				return err
 			}
 			if n > 0 {
-				if take, dead, _, err = db.claimIDs(ctx, tx, p, now, true); err != nil {
+				if take, dead, err = db.claimIDs(ctx, tx, p, now); err != nil {
 					return err
 				}
 			}
