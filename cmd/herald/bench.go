@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/gcfloor"
 )
 
 // benchScenario is one workload of `herald bench`.
@@ -117,6 +118,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.AllowPrivateNetworks = true
 		cfg.APIRateLimit = 0
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		if stop, ok := gcfloor.Start(); ok { // as serve does
+			defer stop()
+		}
 		a, err := newApp(ctx, cfg, logger, io.Discard)
 		if err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"github.com/herald-dev/herald/api"
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/hook"
+	"github.com/herald-dev/herald/internal/gcfloor"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/secret"
 	"github.com/herald-dev/herald/store"
@@ -45,6 +46,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger)
+	if stop, ok := gcfloor.Start(); ok {
+		defer stop()
+	}
 	a, err := newApp(ctx, cfg, logger, stdout)
 	if err != nil {
 		return err
