@@ -12,6 +12,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/gcfloor"
 	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/webhook"
 )
@@ -26,29 +27,57 @@ import (
 func BenchmarkRun3Hooks(b *testing.B) {
 	for _, sync := range []string{"FULL", "NORMAL"} {
 		b.Run("sync="+sync, func(b *testing.B) {
-			tb := setupSync(b, sync)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				webhook.Allow(w)
-			}))
-			b.Cleanup(srv.Close)
-			tb.endpoint(b, srv.URL, order(1), mode(herald.ResponseData))
-			tb.endpoint(b, srv.URL, order(2))
-			tb.endpoint(b, srv.URL, order(3))
-			ctx := context.Background()
-			body := []byte(`{"data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
-			lat := make([]time.Duration, 0, 4096)
-			for b.Loop() {
-				start := time.Now()
-				res, err := tb.r.RunJSON(ctx, tb.p, evType, body)
-				lat = append(lat, time.Since(start))
-				if err != nil || !res.Allowed || len(res.Results) != 3 {
-					b.Fatalf("run: %v %+v", err, res)
-				}
-			}
-			reportPercentiles(b, lat)
+			serverGC(b)
+			benchRun3Hooks(b, sync, hookURL(b, false))
 		})
 	}
+	b.Run("sync=FULL/hooks=process", func(b *testing.B) {
+		serverGC(b)
+		benchRun3Hooks(b, "FULL", hookURL(b, true))
+	})
+	b.Run("sync=FULL/gc=go-default", func(b *testing.B) {
+		benchRun3Hooks(b, "FULL", hookURL(b, false))
+	})
+}
+
+// serverGC sets the garbage collector up as `herald serve` does (see
+// internal/gcfloor) for the rest of the benchmark.
+func serverGC(b *testing.B) {
+	stop, _ := gcfloor.Start()
+	b.Cleanup(stop)
+}
+
+// hookURL starts a hook that allows everything, in this process or in a
+// process of its own.
+func hookURL(b *testing.B, process bool) string {
+	if process {
+		return startHookProcess(b)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		webhook.Allow(w)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func benchRun3Hooks(b *testing.B, sync, url string) {
+	tb := setupSync(b, sync)
+	tb.endpoint(b, url, order(1), mode(herald.ResponseData))
+	tb.endpoint(b, url, order(2))
+	tb.endpoint(b, url, order(3))
+	ctx := context.Background()
+	body := []byte(`{"data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
+	lat := make([]time.Duration, 0, 4096)
+	for b.Loop() {
+		start := time.Now()
+		res, err := tb.r.RunJSON(ctx, tb.p, evType, body)
+		lat = append(lat, time.Since(start))
+		if err != nil || !res.Allowed || len(res.Results) != 3 {
+			b.Fatalf("run: %v %+v", err, res)
+		}
+	}
+	reportPercentiles(b, lat)
 }
 
 // BenchmarkStoreRun measures the commit of a run's record (an event, three
@@ -143,18 +172,18 @@ func BenchmarkThreeSends(b *testing.B) {
 // selection, no record). A run's latency minus this, at the same
 // percentile, estimates what Herald adds to the hooks' own round trips.
 func BenchmarkThreeBarePosts(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		webhook.Allow(w)
-	}))
-	b.Cleanup(srv.Close)
+	b.Run("hooks=inline", func(b *testing.B) { benchThreeBarePosts(b, hookURL(b, false)) })
+	b.Run("hooks=process", func(b *testing.B) { benchThreeBarePosts(b, hookURL(b, true)) })
+}
+
+func benchThreeBarePosts(b *testing.B, url string) {
 	body := []byte(`{"type":"before_registration","timestamp":"2026-11-23T22:00:00Z","data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
 	client := &http.Client{Timeout: 5 * time.Second}
 	lat := make([]time.Duration, 0, 4096)
 	for b.Loop() {
 		start := time.Now()
 		for range 3 {
-			resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(body))
+			resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 			if err != nil {
 				b.Fatal(err)
 			}
