@@ -172,11 +172,14 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 	})
 }
 
+// cancelEndpointSQL cancels an endpoint's unfinished deliveries (now, endpoint id).
+const cancelEndpointSQL = `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL, next_attempt_at = NULL, updated_at = ?
+	WHERE endpoint_id = ? AND ` + unfinished
+
 // cancelEndpoint cancels the endpoint's pending and in-flight deliveries.
 // An in-flight one's late result only adds its attempt (see CompleteAttempts).
 func cancelEndpoint(ctx context.Context, tx *sql.Tx, endpointID string, now int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL, next_attempt_at = NULL, updated_at = ?
-		WHERE endpoint_id = ? AND status IN ('pending', 'in_flight')`, now, endpointID)
+	_, err := tx.ExecContext(ctx, cancelEndpointSQL, now, endpointID)
 	return err
 }
 

@@ -14,23 +14,39 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestMigrateFrom00002KeepsRowsAndQueriesWork: a database written at
-// migration 00002 (before the endpoint pause and the attempts rebuild)
-// opens, migrates, keeps every row, and answers the queries of today's
-// schema.
-func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// oldSchema is a database file migrated up to version, with the provider
+// that migrated it.
+func oldSchema(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "herald.db")
 	old, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
+	old.SetMaxOpenConns(1) // as the writer: a NO TRANSACTION migration's statements share one connection
+	t.Cleanup(func() { old.Close() })
 	sub, err := fs.Sub(migrations, "migrations")
 	require.NoError(t, err)
 	pr, err := goose.NewProvider(goose.DialectSQLite3, old, sub, goose.WithDisableGlobalRegistry(true))
 	require.NoError(t, err)
-	_, err = pr.UpTo(ctx, 2)
+	_, err = pr.UpTo(context.Background(), version)
 	require.NoError(t, err)
+	return path, old, pr
+}
 
+// oldRows are the rows seedOld writes.
+type oldRows struct {
+	p      *herald.Project
+	ep     *herald.Endpoint
+	events []*herald.Event
+	ds     []*herald.Delivery // succeeded, pending, in flight (lease expired)
+	a      *herald.Attempt    // of ds[0]
+}
+
+// seedOld writes, with the SQL of the schemas since 00001, a project, an
+// endpoint, three events with a delivery each (one delivered, with its
+// attempt, one pending, one in flight) into an old database.
+func seedOld(t *testing.T, old *sql.DB) oldRows {
+	t.Helper()
+	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "p", CreatedAt: now, UpdatedAt: now}
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint), ProjectID: p.ID, URL: "https://example.com/", Enabled: true,
@@ -45,7 +61,6 @@ func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
 	require.NoError(t, err)
 	exec(`INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(append([]any{ep.ID, ep.ProjectID}, cfg...), ep.Status, "", 0, nil, nil, ns(now), ns(now))...)
-	// Three events: one delivered (with its attempt), one pending, one in flight.
 	var events []*herald.Event
 	var ds []*herald.Delivery
 	for i, status := range []string{herald.DeliverySucceeded, herald.DeliveryPending, herald.DeliveryInFlight} {
@@ -68,18 +83,40 @@ func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
 		RequestHeaders: map[string]string{"Content-Type": "application/json"}, ResponseStatus: 200, ResponseHeaders: map[string]string{}}
 	exec(`INSERT INTO attempts (`+attemptCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID,
 		a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS, a.RequestURL, `{"Content-Type":"application/json"}`, a.ResponseStatus, "{}", "", "", "")
-	require.NoError(t, old.Close())
+	return oldRows{p: p, ep: ep, events: events, ds: ds, a: a}
+}
 
+// reopen closes the old database and opens it as a store (which migrates
+// it up), and checks its integrity.
+func reopen(t *testing.T, old *sql.DB, path string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, old.Close())
 	db, err := Open(ctx, path, Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	var check string
 	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check))
 	require.Equal(t, "ok", check)
+	return db
+}
+
+// TestMigrateFrom00002KeepsRowsAndQueriesWork: a database written at
+// migration 00002 (before the endpoint pause and the attempts rebuild)
+// opens, migrates, keeps every row, and answers the queries of today's
+// schema.
+func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path, old, _ := oldSchema(t, 2)
+	rows := seedOld(t, old)
+	p, ep, events, ds, a := rows.p, rows.ep, rows.events, rows.ds, rows.a
+	now := ds[0].CreatedAt
+	db := reopen(t, old, path)
 	var fkOn int
 	require.NoError(t, db.w.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fkOn))
 	require.Equal(t, 1, fkOn, "the rebuild turns foreign keys back on")
-	require.ErrorIs(t, db.w.QueryRowContext(ctx, `PRAGMA foreign_key_check`).Scan(&check), sql.ErrNoRows)
+	require.ErrorIs(t, db.w.QueryRowContext(ctx, `PRAGMA foreign_key_check`).Scan(new(string)), sql.ErrNoRows)
 	for _, ev := range events {
 		got, err := db.GetEvent(ctx, p.ID, ev.ID)
 		require.NoError(t, err)
@@ -119,6 +156,45 @@ func TestMigrateFrom00002KeepsRowsAndQueriesWork(t *testing.T) {
 	atts, err = db.ListAttempts(ctx, p.ID, ds[0].ID)
 	require.NoError(t, err)
 	require.Empty(t, atts, "the rebuilt attempts still go with their delivery")
+}
+
+// TestMigrate00006UnfinishedEndpointIndex: 00006 leaves only the
+// unfinished deliveries in deliveries_endpoint, its Down gives back the
+// full index, and the queries that read it answer from either.
+func TestMigrate00006UnfinishedEndpointIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path, old, pr := oldSchema(t, 5)
+	rows := seedOld(t, old)
+	entries := func() int {
+		t.Helper()
+		var n int
+		require.NoError(t, old.QueryRowContext(ctx, `SELECT SUM(ncell) FROM dbstat WHERE name = 'deliveries_endpoint' AND pagetype = 'leaf'`).Scan(&n))
+		return n
+	}
+	require.Equal(t, 3, entries())
+	_, err := pr.UpTo(ctx, 6)
+	require.NoError(t, err)
+	require.Equal(t, 2, entries(), "the pending and the in-flight delivery, not the succeeded one")
+	_, err = pr.DownTo(ctx, 5)
+	require.NoError(t, err)
+	require.Equal(t, 3, entries())
+	db := reopen(t, old, path)
+	qs, err := db.QueueStats(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, qs.Pending)
+	require.NotNil(t, qs.OldestPending)
+	require.True(t, qs.OldestPending.Equal(rows.ds[1].CreatedAt), "%v", qs.OldestPending)
+	require.NoError(t, db.DeleteEndpoint(ctx, rows.p.ID, rows.ep.ID))
+	for i, want := range []string{herald.DeliverySucceeded, herald.DeliveryCanceled, herald.DeliveryCanceled} {
+		d, err := db.GetDelivery(ctx, rows.p.ID, rows.ds[i].ID)
+		require.NoError(t, err)
+		require.Equal(t, want, d.Status)
+	}
+	qs, err = db.QueueStats(ctx)
+	require.NoError(t, err)
+	require.Zero(t, qs.Pending)
+	require.Nil(t, qs.OldestPending)
 }
 
 func claimedIDs(cs []*store.Claim) []string {

@@ -129,11 +129,19 @@ const otherPendingSQL = `WITH RECURSIVE eps(id) AS (
 )
 SELECT COUNT(*) FROM (SELECT 1 FROM eps WHERE id IS NOT NULL AND id NOT IN (SELECT value FROM json_each(?1)) LIMIT 1)`
 
+// unfinished is the condition of the partial index deliveries_endpoint,
+// spelled as there: SQLite uses a partial index only for a query whose
+// WHERE has its condition as a term (or implies it term by term, as
+// status = 'pending' does); status IN ('pending', 'in_flight') does not.
+const unfinished = `(status = 'pending' OR status = 'in_flight')`
+
 // orderedBlocked holds for a delivery d of an ordered endpoint that is not
-// claimable: not the endpoint's oldest unfinished delivery, or another of
+// claimable: not the endpoint's oldest unfinished delivery (the oldest
+// pending one and the oldest in flight are one seek each), or another of
 // its deliveries holds a live lease.
 const orderedBlocked = `SELECT 1 FROM endpoints oe WHERE oe.id = d.endpoint_id AND oe.ordered = 1 AND (
-	d.seq > (SELECT MIN(x.seq) FROM deliveries x WHERE x.endpoint_id = d.endpoint_id AND x.status IN ('pending', 'in_flight'))
+	d.seq > (SELECT MIN(x.seq) FROM deliveries x INDEXED BY deliveries_endpoint WHERE x.endpoint_id = d.endpoint_id AND x.status = 'pending')
+	OR d.seq > (SELECT MIN(x.seq) FROM deliveries x INDEXED BY deliveries_endpoint WHERE x.endpoint_id = d.endpoint_id AND x.status = 'in_flight')
 	OR EXISTS (SELECT 1 FROM deliveries y INDEXED BY deliveries_endpoint WHERE y.endpoint_id = d.endpoint_id AND y.status = 'in_flight'
 		AND y.locked_until >= ?1 AND y.id != d.id))`
 
@@ -572,13 +580,15 @@ func percentile(sorted []int64, p float64) int64 {
 
 // queueStatsSQL counts the unfinished deliveries through the partial
 // queue indexes (never a scan of the whole table), and finds the oldest
-// with a loose index scan: per endpoint, the first unfinished delivery in
-// ingest order (seq), whose created_at is the endpoint's oldest.
+// with a loose index scan of the endpoints with unfinished deliveries: per
+// endpoint, the first unfinished delivery in ingest order (seq), whose
+// created_at is the endpoint's oldest.
 const queueStatsSQL = `
 WITH RECURSIVE eps(id) AS (
-	SELECT (SELECT endpoint_id FROM deliveries INDEXED BY deliveries_endpoint ORDER BY endpoint_id LIMIT 1)
+	SELECT (SELECT endpoint_id FROM deliveries INDEXED BY deliveries_endpoint WHERE ` + unfinished + ` ORDER BY endpoint_id LIMIT 1)
 	UNION ALL
-	SELECT (SELECT endpoint_id FROM deliveries INDEXED BY deliveries_endpoint WHERE endpoint_id > eps.id ORDER BY endpoint_id LIMIT 1)
+	SELECT (SELECT endpoint_id FROM deliveries INDEXED BY deliveries_endpoint WHERE ` + unfinished + ` AND endpoint_id > eps.id
+		ORDER BY endpoint_id LIMIT 1)
 	FROM eps WHERE eps.id IS NOT NULL
 )
 SELECT
