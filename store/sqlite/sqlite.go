@@ -193,7 +193,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := w.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM deliveries`).Scan(&db.seq); err != nil {
+	// The highest seq is the newest row's: seq is reserved and its rows
+	// inserted by the one writer, in order, and SQLite gives a new row a
+	// rowid above every existing one. Reading the last row is a lookup;
+	// MAX(seq) had to read every delivery ever kept (no index has seq over
+	// all of them).
+	if err := w.QueryRowContext(ctx, `SELECT COALESCE((SELECT seq FROM deliveries ORDER BY rowid DESC LIMIT 1), 0)`).Scan(&db.seq); err != nil {
 		db.Close()
 		return nil, err
 	}

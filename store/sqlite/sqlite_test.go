@@ -98,12 +98,20 @@ func TestSeqContinuesAfterReopen(t *testing.T) {
 	db, err := Open(ctx, path, Options{})
 	require.NoError(t, err)
 	require.NoError(t, db.CreateProject(ctx, &herald.Project{ID: "prj_s", Name: "s"}))
-	first := insert(db)
+	var last int64
+	for range 5 {
+		seq := insert(db)
+		require.Greater(t, seq, last)
+		last = seq
+	}
 	require.NoError(t, db.Close())
 	db, err = Open(ctx, path, Options{})
 	require.NoError(t, err)
 	defer db.Close()
-	require.Greater(t, insert(db), first)
+	require.Greater(t, insert(db), last)
+	var maxSeq int64
+	require.NoError(t, db.r.QueryRowContext(ctx, `SELECT MAX(seq) FROM deliveries`).Scan(&maxSeq))
+	require.Equal(t, maxSeq, db.seq, "the counter resumes at the highest seq stored")
 }
 
 func TestDurabilityPragmas(t *testing.T) {
