@@ -14,7 +14,6 @@ import (
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/internal/gcfloor"
 	"github.com/herald-dev/herald/store"
-	"github.com/herald-dev/herald/webhook"
 )
 
 // BenchmarkRun3Hooks measures a run over three local hooks that answer at
@@ -53,29 +52,39 @@ func hookURL(b *testing.B, process bool) string {
 	if process {
 		return startHookProcess(b)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		webhook.Allow(w)
-	}))
+	srv := httptest.NewServer(allowAll)
 	b.Cleanup(srv.Close)
 	return srv.URL
 }
 
-func benchRun3Hooks(b *testing.B, sync, url string) {
+// threeHooks is a runner over a database synced as sync, with three
+// endpoints on url for evType, the first in data mode.
+func threeHooks(b *testing.B, sync, url string) *testBundle {
 	tb := setupSync(b, sync)
 	tb.endpoint(b, url, order(1), mode(herald.ResponseData))
 	tb.endpoint(b, url, order(2))
 	tb.endpoint(b, url, order(3))
-	ctx := context.Background()
-	body := []byte(`{"data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
+	return tb
+}
+
+// runThree runs tb's three hooks once and returns how long the run took.
+func runThree(b *testing.B, tb *testBundle) time.Duration {
+	start := time.Now()
+	res, err := tb.r.RunJSON(context.Background(), tb.p, evType, runBody)
+	took := time.Since(start)
+	if err != nil || !res.Allowed || len(res.Results) != 3 {
+		b.Fatalf("run: %v %+v", err, res)
+	}
+	return took
+}
+
+var runBody = []byte(`{"data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
+
+func benchRun3Hooks(b *testing.B, sync, url string) {
+	tb := threeHooks(b, sync, url)
 	lat := make([]time.Duration, 0, 4096)
 	for b.Loop() {
-		start := time.Now()
-		res, err := tb.r.RunJSON(ctx, tb.p, evType, body)
-		lat = append(lat, time.Since(start))
-		if err != nil || !res.Allowed || len(res.Results) != 3 {
-			b.Fatalf("run: %v %+v", err, res)
-		}
+		lat = append(lat, runThree(b, tb))
 	}
 	reportPercentiles(b, lat)
 }
@@ -98,12 +107,7 @@ func BenchmarkHookOverhead(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			serverGC(b)
 			url := hookURL(b, proc)
-			tb := setupSync(b, "FULL")
-			tb.endpoint(b, url, order(1), mode(herald.ResponseData))
-			tb.endpoint(b, url, order(2))
-			tb.endpoint(b, url, order(3))
-			ctx := context.Background()
-			body := []byte(`{"data":{"email":"neo@example.com","name":"Thomas Anderson"}}`)
+			tb := threeHooks(b, "FULL", url)
 			client := &http.Client{Timeout: 5 * time.Second}
 			bare := make([]time.Duration, 0, b.N)
 			runs := make([]time.Duration, 0, b.N)
@@ -115,12 +119,7 @@ func BenchmarkHookOverhead(b *testing.B) {
 					bare = append(bare, threePosts(b, client, url))
 				}
 				for range n {
-					start := time.Now()
-					res, err := tb.r.RunJSON(ctx, tb.p, evType, body)
-					runs = append(runs, time.Since(start))
-					if err != nil || !res.Allowed || len(res.Results) != 3 {
-						b.Fatalf("run: %v %+v", err, res)
-					}
+					runs = append(runs, runThree(b, tb))
 				}
 			}
 			b.StopTimer()
@@ -229,12 +228,7 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // without selection or storage.
 func BenchmarkThreeSends(b *testing.B) {
 	tb := setup(b)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		webhook.Allow(w)
-	}))
-	b.Cleanup(srv.Close)
-	ep := tb.endpoint(b, srv.URL)
+	ep := tb.endpoint(b, hookURL(b, false))
 	ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: tb.p.ID, Type: evType,
 		Data: []byte(`{"email":"neo@example.com"}`), CreatedAt: time.Now(), Hook: true}
 	ctx := context.Background()

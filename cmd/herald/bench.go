@@ -118,9 +118,8 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.AllowPrivateNetworks = true
 		cfg.APIRateLimit = 0
 		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		if stop, ok := gcfloor.Start(); ok { // as serve does
-			defer stop()
-		}
+		stopGCFloor, _ := gcfloor.Start() // as serve does
+		defer stopGCFloor()
 		a, err := newApp(ctx, cfg, logger, io.Discard)
 		if err != nil {
 			return err

@@ -46,9 +46,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	logger := newLogger(cfg, stderr)
 	slog.SetDefault(logger)
-	if stop, ok := gcfloor.Start(); ok {
-		defer stop()
-	}
+	stopGCFloor, _ := gcfloor.Start()
+	defer stopGCFloor()
 	a, err := newApp(ctx, cfg, logger, stdout)
 	if err != nil {
 		return err

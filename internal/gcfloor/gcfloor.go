@@ -19,7 +19,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // Floor is the smallest heap at which a collection starts once Start runs.
@@ -41,7 +40,7 @@ func Percent(live, floor uint64, base int) int {
 
 var (
 	mu      sync.Mutex
-	running *atomic.Bool
+	running *tuner // the tuner started and not stopped, guarded by mu
 )
 
 // Start keeps the heap floor at Floor until the returned stop is called. It
@@ -57,13 +56,11 @@ func Start() (stop func(), started bool) {
 		mu.Unlock()
 		return func() {}, false
 	}
-	on := new(atomic.Bool)
-	on.Store(true)
-	running = on
 	base := debug.SetGCPercent(100)
 	debug.SetGCPercent(base)
+	t := &tuner{base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	running = t
 	mu.Unlock()
-	t := &tuner{on: on, base: base, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.adjust()
 	t.arm()
 	var once sync.Once
@@ -71,7 +68,7 @@ func Start() (stop func(), started bool) {
 		once.Do(func() {
 			mu.Lock()
 			defer mu.Unlock()
-			on.Store(false)
+			t.stopped = true
 			running = nil
 			debug.SetGCPercent(base)
 		})
@@ -79,9 +76,9 @@ func Start() (stop func(), started bool) {
 }
 
 type tuner struct {
-	on     *atomic.Bool
-	base   int
-	sample []metrics.Sample
+	base    int
+	sample  []metrics.Sample // read by one adjust at a time: Start's, then the cleanups', one after another
+	stopped bool             // guarded by mu
 }
 
 // sentinel is garbage the moment it is made; its cleanup runs after the
@@ -90,23 +87,23 @@ type sentinel struct{ _ [64]byte }
 
 func (t *tuner) arm() {
 	runtime.AddCleanup(new(sentinel), func(t *tuner) {
-		if !t.on.Load() {
-			return
+		if t.adjust() {
+			t.arm()
 		}
-		t.adjust()
-		t.arm()
 	}, t)
 }
 
-// adjust sets GOGC from the live heap of the last collection.
-func (t *tuner) adjust() {
+// adjust sets GOGC from the live heap of the last collection. It reports
+// false, and changes nothing, once the tuner is stopped.
+func (t *tuner) adjust() bool {
 	metrics.Read(t.sample)
-	if t.sample[0].Value.Kind() != metrics.KindUint64 {
-		return
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	if t.on.Load() {
+	if t.stopped {
+		return false
+	}
+	if t.sample[0].Value.Kind() == metrics.KindUint64 {
 		debug.SetGCPercent(Percent(t.sample[0].Value.Uint64(), Floor, t.base))
 	}
+	return true
 }
