@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -339,8 +340,25 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 }
 
 // writer commits queued write transactions in groups until Close.
+//
+// It runs on an OS thread of its own (runtime.LockOSThread). A group commit
+// is up to milliseconds of CPU in one goroutine, and the goroutine that
+// wakes the writer is usually running on the thread that was just woken by
+// the network: unlocked, the commit then ran on that thread, on the CPU
+// where the kernel had just put it, while the thread it had preempted there
+// (one of ours, still inside a write to a socket, holding the other P) sat
+// waiting behind the commit, the second CPU idle. An execution trace of
+// back-to-back hook runs showed exactly that: a hook client's write
+// returning 4 ms after its data had been read by the hook. Locked, waking
+// the writer wakes its own thread, which the kernel places on an idle CPU,
+// and the thread that woke it goes to sleep instead of taking the CPU for
+// the commit. The hook benchmark's p99 overhead went from 2.0–2.3 to
+// 0.5–0.8 ms; ingest throughput did not move beyond the noise
+// (docs/BENCHMARKS.md, item 20).
 func (db *DB) writer() {
 	defer close(db.writerEnd)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var batch []*writeReq
 	for {
 		if len(batch) == 0 {
@@ -471,8 +489,12 @@ func unrun(rs []*writeReq) []*writeReq {
 }
 
 // checkpointer copies the WAL back into the database in the background.
+// A checkpoint is milliseconds of CPU too, started by a timer on whatever
+// thread ran it: like the writer, it has an OS thread of its own.
 func (db *DB) checkpointer() {
 	defer close(db.ckEnd)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	for {
