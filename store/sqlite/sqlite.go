@@ -353,7 +353,9 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 // the writer wakes its own thread, which the kernel places on an idle CPU,
 // and the thread that woke it goes to sleep instead of taking the CPU for
 // the commit. The hook benchmark's p99 overhead went from 2.0–2.3 to
-// 0.4–0.8 ms; ingest throughput did not move beyond the noise
+// 0.3–0.8 ms. Ingest from another process did not move beyond the noise;
+// with the load generator inside the process, where every P is busy and
+// each wake-up hands one over to this thread, the burst lost about 7 %
 // (docs/BENCHMARKS.md, item 20).
 func (db *DB) writer() {
 	defer close(db.writerEnd)
