@@ -225,9 +225,8 @@ func queueAsyncCommit(b *pgx.Batch) {
 // two bulk statements sent as one batch (one implicit transaction, one
 // round trip) that commits asynchronously (queueAsyncCommit). A delivery
 // deleted meanwhile (its project deleted, its event purged) is skipped:
-// there is nothing left to record. A canceled delivery
-// stays canceled (its endpoint went away while the attempt ran); it only
-// gains the attempt.
+// there is nothing left to record. A canceled delivery stays canceled (its
+// endpoint went away while the attempt ran); it only gains the attempt.
 func (db *DB) CompleteAttempts(ctx context.Context, results []*store.AttemptResult) error {
 	if len(results) == 0 {
 		return nil
