@@ -7,7 +7,7 @@
 // The OpenAPI document (openapi.json, embedded) is kept by hand and is the
 // contract; a test keeps it and the route table in step.
 //
-// Choices where DESIGN.md is silent:
+// Rules of the API (docs/API.md has the full contract):
 //
 //   - Access: the admin key reaches everything. A project key reaches its
 //     own project's routes (api-keys included); on another project it gets

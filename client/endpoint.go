@@ -70,7 +70,7 @@ type BasicAuth struct {
 }
 
 // EndpointCreate is the body of CreateEndpoint. Only URL is required;
-// zero fields take the server's defaults (see DESIGN.md, "Endpoint fields").
+// zero fields take the server's defaults (docs/API.md, "Endpoint fields").
 type EndpointCreate struct {
 	URL           string     `json:"url"`
 	Name          string     `json:"name,omitempty"`

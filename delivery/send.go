@@ -31,7 +31,7 @@ const ignoreGrace = time.Second
 
 const redacted = "[redacted]"
 
-// envelope is the default body of a delivery (DESIGN.md section 3).
+// envelope is the default body of a delivery (docs/API.md, "The envelope").
 type envelope struct {
 	ID        string            `json:"id"`
 	Type      string            `json:"type"`

@@ -36,7 +36,7 @@ type hookAnswer struct {
 	Message string          `json:"message"`
 }
 
-// decide reads a call's attempt and response body (DESIGN.md section 4):
+// decide reads a call's attempt and response body (docs/HOOKS.md):
 //
 //   - 2xx with an empty body or {"status":"ok"}: allow, with "data" as a
 //     merge patch when present;

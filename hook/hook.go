@@ -1,4 +1,4 @@
-// Package hook runs synchronous hooks (DESIGN.md section 4): before an
+// Package hook runs synchronous hooks (docs/HOOKS.md): before an
 // operation, a product asks Herald to call the endpoints subscribed to a
 // hook's event type, in order, and gets back a verdict — allowed or denied —
 // and the data as the hooks changed it.
