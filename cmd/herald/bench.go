@@ -366,7 +366,7 @@ func (c *benchClient) do(key, method, path string, in, out any) error {
 }
 
 // benchReceiver counts unique deliveries by bench_id and measures latency
-// from sent_ns, like shared/tools/whbench's receiver.
+// from sent_ns, like the whbench receiver (docs/BENCHMARKS.md, "Method").
 type benchReceiver struct {
 	srv *http.Server
 	url string

@@ -356,7 +356,7 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 // 0.3–0.8 ms. Ingest from another process did not move beyond the noise;
 // with the load generator inside the process, where every P is busy and
 // each wake-up hands one over to this thread, the burst lost about 7 %
-// (docs/BENCHMARKS.md, item 20).
+// (docs/CHANGELOG.md, fifth session).
 func (db *DB) writer() {
 	defer close(db.writerEnd)
 	runtime.LockOSThread()
