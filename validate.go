@@ -34,6 +34,67 @@ const (
 	AuthValueMaxLen     = 4096
 )
 
+// Bounds of an ingested event (and of a synchronous hook run's input, which
+// is stored as an event). Its type is an event type name
+// (EventTypeNameMaxLen); a channel and a metadata key or value have the
+// same bounds as an endpoint's (ChannelMaxLen, MetadataKeyMaxLen,
+// MetadataValueMaxLen).
+const (
+	EventChannelsMaxLen  = 10
+	EventMetadataMaxLen  = 32
+	IdempotencyKeyMaxLen = 255 // also an event's client id
+	EventBatchMaxLen     = 1000
+)
+
+// Bounds of a page of a list: a caller asks for 1 to PageLimitMax items;
+// PageLimitDefault when it does not say.
+const (
+	PageLimitDefault = 50
+	PageLimitMax     = 1000
+)
+
+// PageLimit clamps a requested page size to 1..PageLimitMax, with
+// PageLimitDefault for zero or less. Stores clamp with it; the transports
+// refuse what is out of range before asking.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return PageLimitDefault
+	case n > PageLimitMax:
+		return PageLimitMax
+	}
+	return n
+}
+
+// ValidateEventMetadata checks an event's metadata against the event
+// bounds, recording errors at loc ("metadata", "body.metadata").
+func ValidateEventMetadata(v *Validation, loc string, md map[string]string) {
+	if len(md) > EventMetadataMaxLen {
+		v.Add(loc, len(md), "at most %d keys", EventMetadataMaxLen)
+	}
+	for k, val := range md {
+		if k == "" || len(k) > MetadataKeyMaxLen {
+			v.Add(loc, clip(k), "keys must be 1 to %d characters", MetadataKeyMaxLen)
+		}
+		if len(val) > MetadataValueMaxLen {
+			v.Add(loc+"."+clip(k), nil, "is longer than %d characters", MetadataValueMaxLen)
+		}
+	}
+}
+
+// ValidateEventChannels checks an event's channels, recording errors at
+// loc ("channels") and loc[i].
+func ValidateEventChannels(v *Validation, loc string, channels []string) {
+	if len(channels) > EventChannelsMaxLen {
+		v.Add(loc, len(channels), "at most %d channels", EventChannelsMaxLen)
+	}
+	for i, c := range channels {
+		if c == "" || len(c) > ChannelMaxLen {
+			v.Add(fmt.Sprintf("%s[%d]", loc, i), clip(c), "must be 1 to %d characters", ChannelMaxLen)
+		}
+	}
+}
+
 // ValidEventTypeName reports whether s can name an event type: 1 to 128
 // letters, digits, '_', '.', ':' and '-' ("user.created",
 // "before_registration"). The delivery engine accepts the same names.
