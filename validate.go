@@ -74,10 +74,10 @@ func ValidateEventMetadata(v *Validation, loc string, md map[string]string) {
 	}
 	for k, val := range md {
 		if k == "" || len(k) > MetadataKeyMaxLen {
-			v.Add(loc, clip(k), "keys must be 1 to %d characters", MetadataKeyMaxLen)
+			v.Add(loc, Clip(k), "keys must be 1 to %d characters", MetadataKeyMaxLen)
 		}
 		if len(val) > MetadataValueMaxLen {
-			v.Add(loc+"."+clip(k), nil, "is longer than %d characters", MetadataValueMaxLen)
+			v.Add(loc+"."+Clip(k), nil, "is longer than %d characters", MetadataValueMaxLen)
 		}
 	}
 }
@@ -90,7 +90,7 @@ func ValidateEventChannels(v *Validation, loc string, channels []string) {
 	}
 	for i, c := range channels {
 		if c == "" || len(c) > ChannelMaxLen {
-			v.Add(fmt.Sprintf("%s[%d]", loc, i), clip(c), "must be 1 to %d characters", ChannelMaxLen)
+			v.Add(fmt.Sprintf("%s[%d]", loc, i), Clip(c), "must be 1 to %d characters", ChannelMaxLen)
 		}
 	}
 }
@@ -199,7 +199,7 @@ func (e *Endpoint) Validate() error {
 	}
 	for i, t := range e.EventTypes {
 		if !ValidEventTypePattern(t) {
-			v.Add(fmt.Sprintf("body.event_types[%d]", i), clip(t), "not an event type name or a pattern such as \"user.*\"")
+			v.Add(fmt.Sprintf("body.event_types[%d]", i), Clip(t), "not an event type name or a pattern such as \"user.*\"")
 		}
 	}
 	if len(e.Channels) > ChannelsMaxLen {
@@ -207,7 +207,7 @@ func (e *Endpoint) Validate() error {
 	}
 	for i, c := range e.Channels {
 		if c == "" || len(c) > ChannelMaxLen || !printable(c) {
-			v.Add(fmt.Sprintf("body.channels[%d]", i), clip(c), "a channel is 1 to %d printable characters", ChannelMaxLen)
+			v.Add(fmt.Sprintf("body.channels[%d]", i), Clip(c), "a channel is 1 to %d printable characters", ChannelMaxLen)
 		}
 	}
 
@@ -220,12 +220,12 @@ func (e *Endpoint) Validate() error {
 	switch e.ResponseMode {
 	case ResponseWait, ResponseIgnore, ResponseData:
 	default:
-		v.Add("body.response_mode", clip(e.ResponseMode), "must be one of %q, %q, %q", ResponseWait, ResponseIgnore, ResponseData)
+		v.Add("body.response_mode", Clip(e.ResponseMode), "must be one of %q, %q, %q", ResponseWait, ResponseIgnore, ResponseData)
 	}
 	switch e.FailurePolicy {
 	case FailClosed, FailOpen:
 	default:
-		v.Add("body.failure_policy", clip(e.FailurePolicy), "must be %q or %q", FailClosed, FailOpen)
+		v.Add("body.failure_policy", Clip(e.FailurePolicy), "must be %q or %q", FailClosed, FailOpen)
 	}
 	if len(e.RetrySchedule) > RetryScheduleMaxLen {
 		v.Add("body.retry_schedule", nil, "at most %d delays", RetryScheduleMaxLen)
@@ -250,10 +250,10 @@ func (e *Endpoint) Validate() error {
 	}
 	for k, val := range e.Metadata {
 		if k == "" || len(k) > MetadataKeyMaxLen {
-			v.Add("body.metadata", clip(k), "keys are 1 to %d characters", MetadataKeyMaxLen)
+			v.Add("body.metadata", Clip(k), "keys are 1 to %d characters", MetadataKeyMaxLen)
 		}
 		if len(val) > MetadataValueMaxLen {
-			v.Add("body.metadata."+clip(k), nil, "values are at most %d characters", MetadataValueMaxLen)
+			v.Add("body.metadata."+Clip(k), nil, "values are at most %d characters", MetadataValueMaxLen)
 		}
 	}
 	return v.Err()
@@ -272,15 +272,15 @@ func validateURL(v *Validation, raw string) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		v.Add(loc, clip(raw), "not a valid URL")
+		v.Add(loc, Clip(raw), "not a valid URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		v.Add(loc, clip(raw), "the scheme must be http or https")
+		v.Add(loc, Clip(raw), "the scheme must be http or https")
 	case u.Host == "" || u.Hostname() == "":
-		v.Add(loc, clip(raw), "the URL has no host")
+		v.Add(loc, Clip(raw), "the URL has no host")
 	case u.User != nil:
 		v.Add(loc, nil, "credentials in the URL are not allowed (use auth)")
 	case u.Fragment != "":
-		v.Add(loc, clip(raw), "a URL fragment is not allowed")
+		v.Add(loc, Clip(raw), "a URL fragment is not allowed")
 	}
 }
 
@@ -313,11 +313,11 @@ func validateHeaders(v *Validation, h map[string]string) {
 		v.Add("body.headers", nil, "at most %d headers", HeadersMaxLen)
 	}
 	for name, val := range h {
-		loc := "body.headers." + clip(name)
+		loc := "body.headers." + Clip(name)
 		lower := strings.ToLower(name)
 		switch {
 		case !validHeaderName(name):
-			v.Add("body.headers", clip(name), "not a valid header name")
+			v.Add("body.headers", Clip(name), "not a valid header name")
 		case forbiddenHeaders[lower] || strings.HasPrefix(lower, "webhook-"):
 			v.Add(loc, nil, "%s is set by Herald and cannot be overridden", name)
 		case len(val) > HeaderValueMaxLen || !validHeaderValue(val):
@@ -364,12 +364,22 @@ func checkText(v *Validation, loc, s string, max int) {
 	}
 }
 
-// clip bounds a value echoed in an error, so that a huge input does not
+// Clip bounds a value echoed in an error, so that a huge input does not
 // make a huge error.
-func clip(s string) string {
+func Clip(s string) string {
 	const max = 100
 	if len(s) <= max {
 		return s
 	}
 	return s[:max] + "…"
+}
+
+// Has reports whether v already has an error at loc.
+func (v *Validation) Has(loc string) bool {
+	for _, f := range v.Fields {
+		if f.Location == loc {
+			return true
+		}
+	}
+	return false
 }
