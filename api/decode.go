@@ -151,7 +151,7 @@ func (o *object) done() {
 	}
 	sort.Strings(unknown)
 	for _, name := range unknown {
-		o.v.Add(o.loc+"."+clip(name), nil, "unknown field")
+		o.v.Add(o.loc+"."+herald.Clip(name), nil, "unknown field")
 	}
 }
 
@@ -225,22 +225,10 @@ func expected(dst any) string {
 	return "another type"
 }
 
-// clip bounds a client-supplied string echoed in an error.
-func clip(s string) string {
-	const max = 100
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}
-
 // Query parameters.
 
-const (
-	limitDefault = 50
-	limitMax     = 1000
-	cursorMaxLen = 512
-)
+// cursorMaxLen bounds a cursor: longer is no cursor of any list.
+const cursorMaxLen = 512
 
 // query reads and validates query parameters, collecting errors in v.
 type query struct {
@@ -260,11 +248,11 @@ func (q query) str(name string) string { return q.q.Get(name) }
 
 // page reads limit and cursor.
 func (q query) page() store.Page {
-	p := store.Page{Limit: limitDefault, Cursor: q.q.Get("cursor")}
+	p := store.Page{Limit: herald.PageLimitDefault, Cursor: q.q.Get("cursor")}
 	if s := q.q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > limitMax {
-			q.v.Add("query.limit", clip(s), "must be an integer from 1 to %d", limitMax)
+		if err != nil || n < 1 || n > herald.PageLimitMax {
+			q.v.Add("query.limit", herald.Clip(s), "must be an integer from 1 to %d", herald.PageLimitMax)
 		} else {
 			p.Limit = n
 		}
@@ -284,7 +272,7 @@ func (q query) time(name string) *time.Time {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		q.v.Add("query."+name, clip(s), "expected an RFC 3339 time such as \"2026-11-23T10:00:00Z\"")
+		q.v.Add("query."+name, herald.Clip(s), "expected an RFC 3339 time such as \"2026-11-23T10:00:00Z\"")
 		return nil
 	}
 	t = t.UTC()
@@ -306,14 +294,4 @@ func newList[T any](items []T, next string) list[T] {
 		l.NextCursor = &next
 	}
 	return l
-}
-
-// hasError reports whether v already has an error at loc.
-func hasError(v *herald.Validation, loc string) bool {
-	for _, f := range v.Fields {
-		if f.Location == loc {
-			return true
-		}
-	}
-	return false
 }
