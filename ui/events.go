@@ -189,7 +189,7 @@ func (h *handler) eventReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prj := projectFrom(r)
-	n, err := h.eng.Replay(r.Context(), prj.ID, ev.ID, strings.TrimSpace(r.PostFormValue("endpoint_id")))
+	n, err := h.svc.ReplayEvent(r.Context(), ev, strings.TrimSpace(r.PostFormValue("endpoint_id")))
 	h.engineOutcome(w, r, err, fmt.Sprintf("Replayed: %d new deliveries.", n), "Replay failed: ", "p", prj.ID, "events", ev.ID)
 }
 
@@ -255,6 +255,6 @@ func (h *handler) deliveryRetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prj := projectFrom(r)
-	att, err := h.eng.Retry(r.Context(), prj.ID, dl.ID)
+	att, err := h.svc.RetryDelivery(r.Context(), dl)
 	h.engineOutcome(w, r, err, "Retried: "+attemptOutcome(att)+".", "Retry failed: ", "p", prj.ID, "deliveries", dl.ID)
 }
