@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
@@ -27,14 +28,35 @@ func (s *Service) Event(ctx context.Context, projectID, id string) (*herald.Even
 // deliveries.
 func (s *Service) ReplayEvent(ctx context.Context, ev *herald.Event, endpointID string) (int, error) {
 	if endpointID != "" {
-		if _, err := s.st.GetEndpoint(ctx, ev.ProjectID, endpointID); err != nil {
-			if herald.IsNotFound(err) {
-				return 0, invalid("body.endpoint_id", herald.Clip(endpointID), "no such endpoint in this project")
-			}
+		ep, err := s.st.GetEndpoint(ctx, ev.ProjectID, endpointID)
+		switch {
+		case herald.IsNotFound(err):
+			return 0, invalid("body.endpoint_id", herald.Clip(endpointID), "no such endpoint in this project")
+		case err != nil:
 			return 0, err
+		case !ep.Enabled || ep.Status == herald.EndpointDisabled:
+			return 0, &herald.Error{Code: herald.EINVALID, Message: "the endpoint is disabled",
+				Fields: []herald.FieldError{{Location: "body.endpoint_id", Message: "is disabled", Value: endpointID}}}
 		}
 	}
-	return s.eng.Replay(ctx, ev.ProjectID, ev.ID, endpointID)
+	n, err := s.eng.Replay(ctx, ev.ProjectID, ev.ID, endpointID)
+	return n, Locate(err, "body")
+}
+
+// Locate prefixes the field locations of an engine error, which are
+// relative to the event object ("data.email"), with where the event is
+// ("body", "body.events[3]").
+func Locate(err error, loc string) error {
+	var he *herald.Error
+	if !errors.As(err, &he) || len(he.Fields) == 0 {
+		return err
+	}
+	out := &herald.Error{Code: he.Code, Message: he.Message, Fields: make([]herald.FieldError, len(he.Fields))}
+	for i, f := range he.Fields {
+		f.Location = loc + "." + f.Location
+		out.Fields[i] = f
+	}
+	return out
 }
 
 // Delivery returns the project's delivery id; ENOTFOUND "delivery not
