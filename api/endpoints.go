@@ -170,19 +170,20 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
 	eps, next, err := s.store.ListEndpoints(r.Context(), c.project.ID, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
 	views := make([]endpointView, len(eps))
 	for i, ep := range eps {
 		views[i] = viewEndpoint(ep)
 	}
-	writeJSON(w, http.StatusOK, newList(views, next))
+	writeJSON(w, http.StatusOK, newList(views, q.next(next)))
 	return nil
 }
 
@@ -347,7 +348,7 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	var v herald.Validation
-	q := newQuery(r, &v)
+	q := newQuery(r, &v, "since", "until")
 	now := s.now().UTC()
 	since := now.Add(-StatsWindowDefault)
 	if raw := q.str("since"); raw != "" {

@@ -60,15 +60,16 @@ func jsonType(raw json.RawMessage) string {
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
 	ets, next, err := s.store.ListEventTypes(r.Context(), c.project.ID, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
-	writeJSON(w, http.StatusOK, newList(ets, next))
+	writeJSON(w, http.StatusOK, newList(ets, q.next(next)))
 	return nil
 }
 

@@ -200,26 +200,26 @@ func viewEvent(ev *herald.Event) *herald.Event {
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v)
+	q := newQuery(r, &v, "limit", "cursor", "type", "channel", "since", "until")
 	page := q.page()
 	f := store.EventFilter{Type: q.str("type"), Channel: q.str("channel"), Since: q.time("since"), Until: q.time("until")}
-	if len(f.Type) > 256 {
-		v.Add("query.type", nil, "too long")
+	if len(f.Type) > herald.EventTypeNameMaxLen {
+		v.Add("query.type", nil, "at most %d characters", herald.EventTypeNameMaxLen)
 	}
-	if len(f.Channel) > 256 {
-		v.Add("query.channel", nil, "too long")
+	if len(f.Channel) > herald.ChannelMaxLen {
+		v.Add("query.channel", nil, "at most %d characters", herald.ChannelMaxLen)
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
 	evs, next, err := s.store.ListEvents(r.Context(), c.project.ID, f, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
 	for _, ev := range evs {
 		viewEvent(ev)
 	}
-	writeJSON(w, http.StatusOK, newList(evs, next))
+	writeJSON(w, http.StatusOK, newList(evs, q.next(next)))
 	return nil
 }
 
@@ -273,6 +273,9 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) er
 
 // Deliveries.
 
+// filterIDMaxLen bounds an id given as a list filter: longer is no id.
+const filterIDMaxLen = 256
+
 var deliveryStates = map[string]bool{
 	herald.DeliveryPending: true, herald.DeliveryInFlight: true, herald.DeliverySucceeded: true,
 	herald.DeliveryExhausted: true, herald.DeliveryCanceled: true,
@@ -280,7 +283,7 @@ var deliveryStates = map[string]bool{
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v)
+	q := newQuery(r, &v, "limit", "cursor", "endpoint_id", "event_id", "status", "since", "until")
 	page := q.page()
 	f := store.DeliveryFilter{
 		EndpointID: q.str("endpoint_id"),
@@ -292,10 +295,10 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call)
 	if f.Status != "" && !deliveryStates[f.Status] {
 		v.Add("query.status", herald.Clip(f.Status), "must be one of pending, in_flight, succeeded, exhausted, canceled")
 	}
-	if len(f.EndpointID) > 256 {
+	if len(f.EndpointID) > filterIDMaxLen {
 		v.Add("query.endpoint_id", nil, "too long")
 	}
-	if len(f.EventID) > 256 {
+	if len(f.EventID) > filterIDMaxLen {
 		v.Add("query.event_id", nil, "too long")
 	}
 	if err := v.Err(); err != nil {
@@ -303,9 +306,9 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	ds, next, err := s.store.ListDeliveries(r.Context(), c.project.ID, f, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
-	writeJSON(w, http.StatusOK, newList(ds, next))
+	writeJSON(w, http.StatusOK, newList(ds, q.next(next)))
 	return nil
 }
 
@@ -327,7 +330,8 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, c *call) er
 // cursor is the id of the last attempt shown.
 func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -339,7 +343,7 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(atts, next))
+	writeJSON(w, http.StatusOK, newList(atts, q.next(next)))
 	return nil
 }
 

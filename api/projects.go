@@ -39,15 +39,16 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
 	ps, next, err := s.store.ListProjects(r.Context(), page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
-	writeJSON(w, http.StatusOK, newList(ps, next))
+	writeJSON(w, http.StatusOK, newList(ps, q.next(next)))
 	return nil
 }
 
@@ -129,7 +130,8 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -137,7 +139,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newList(keys, next))
+	writeJSON(w, http.StatusOK, newList(keys, q.next(next)))
 	return nil
 }
 
