@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -383,3 +384,9 @@ func (v *Validation) Has(loc string) bool {
 	}
 	return false
 }
+
+// DeliveryStates are a delivery's states, in the order of its life.
+var DeliveryStates = []string{DeliveryPending, DeliveryInFlight, DeliverySucceeded, DeliveryExhausted, DeliveryCanceled}
+
+// ValidDeliveryStatus reports whether s is one of DeliveryStates.
+func ValidDeliveryStatus(s string) bool { return slices.Contains(DeliveryStates, s) }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -35,27 +34,6 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, c *call
 	}
 	writeJSON(w, http.StatusCreated, et)
 	return nil
-}
-
-// jsonType returns the JSON type of a valid JSON value.
-func jsonType(raw json.RawMessage) string {
-	b := bytes.TrimSpace(raw)
-	if len(b) == 0 {
-		return ""
-	}
-	switch b[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	}
-	return "number"
 }
 
 func (s *Server) listEventTypes(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -276,11 +277,6 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) er
 // filterIDMaxLen bounds an id given as a list filter: longer is no id.
 const filterIDMaxLen = 256
 
-var deliveryStates = map[string]bool{
-	herald.DeliveryPending: true, herald.DeliveryInFlight: true, herald.DeliverySucceeded: true,
-	herald.DeliveryExhausted: true, herald.DeliveryCanceled: true,
-}
-
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
 	q := newQuery(r, &v, "limit", "cursor", "endpoint_id", "event_id", "status", "since", "until")
@@ -292,8 +288,8 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call)
 		Since:      q.time("since"),
 		Until:      q.time("until"),
 	}
-	if f.Status != "" && !deliveryStates[f.Status] {
-		v.Add("query.status", herald.Clip(f.Status), "must be one of pending, in_flight, succeeded, exhausted, canceled")
+	if f.Status != "" && !herald.ValidDeliveryStatus(f.Status) {
+		v.Add("query.status", herald.Clip(f.Status), "must be one of %s", strings.Join(herald.DeliveryStates, ", "))
 	}
 	if len(f.EndpointID) > filterIDMaxLen {
 		v.Add("query.endpoint_id", nil, "too long")

@@ -215,7 +215,7 @@ func (h *handler) renderEndpoint(w http.ResponseWriter, r *http.Request, ep *her
 	d := endpointDetailData{Endpoint: service.Redact(ep), Stats: stats, Attempts: attempts, EventTypes: types,
 		Secret: newSecret, Chart: newChart(stats.Buckets),
 		RecoverFrom: now.Add(-statsWindow).UTC().Format(datetimeLocal)}
-	for _, s := range []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled} {
+	for _, s := range herald.DeliveryStates {
 		d.States = append(d.States, stateCount{s, stats.Deliveries[s]})
 	}
 	title := ep.Name

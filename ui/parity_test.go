@@ -384,7 +384,7 @@ func parityCases() []parityCase {
 				return e.form("/endpoints/"+fx.ep.ID+"/edit", f)
 			},
 			wantAPI: http.StatusOK, wantForm: http.StatusSeeOther,
-			stored:  endpointOf,
+			stored: endpointOf,
 		},
 		{
 			name:  "disable an endpoint",
@@ -394,7 +394,7 @@ func parityCases() []parityCase {
 			},
 			form:    func(e *parityEnv, fx fixture) int { return e.form("/endpoints/"+fx.ep.ID+"/disable", nil) },
 			wantAPI: http.StatusOK, wantForm: http.StatusSeeOther,
-			stored:  endpointAndDeliveries,
+			stored: endpointAndDeliveries,
 		},
 		{
 			name: "enable a disabled endpoint",
@@ -408,7 +408,7 @@ func parityCases() []parityCase {
 			},
 			form:    func(e *parityEnv, fx fixture) int { return e.form("/endpoints/"+fx.ep.ID+"/enable", nil) },
 			wantAPI: http.StatusOK, wantForm: http.StatusSeeOther,
-			stored:  endpointOf,
+			stored: endpointOf,
 		},
 		{
 			name:     "delete an endpoint",
@@ -486,7 +486,9 @@ func parityCases() []parityCase {
 					"schema": {`{ "type": "object", "required": ["user_id"] }`}, "example": {`{ "user_id": 7 }`}})
 			},
 			wantAPI: http.StatusCreated, wantForm: http.StatusSeeOther,
-			stored: func(e *parityEnv, projectID string, _ fixture) any { return e.storedEventType(projectID, "user.created") },
+			stored: func(e *parityEnv, projectID string, _ fixture) any {
+				return e.storedEventType(projectID, "user.created")
+			},
 		},
 		{
 			name: "an event type's example is event data, a JSON object",
@@ -497,7 +499,9 @@ func parityCases() []parityCase {
 				return e.form("/event-types", url.Values{"name": {"user.created"}, "example": {`[1]`}})
 			},
 			wantAPI: http.StatusUnprocessableEntity, wantForm: http.StatusUnprocessableEntity,
-			stored: func(e *parityEnv, projectID string, _ fixture) any { return e.storedEventType(projectID, "user.created") },
+			stored: func(e *parityEnv, projectID string, _ fixture) any {
+				return e.storedEventType(projectID, "user.created")
+			},
 		},
 		{
 			name: "delete an event type",
@@ -509,7 +513,9 @@ func parityCases() []parityCase {
 			form:     func(e *parityEnv, _ fixture) int { return e.form("/event-types/user.created/delete", nil) },
 			wantAPI:  http.StatusNoContent,
 			wantForm: http.StatusSeeOther,
-			stored:   func(e *parityEnv, projectID string, _ fixture) any { return e.storedEventType(projectID, "user.created") },
+			stored: func(e *parityEnv, projectID string, _ fixture) any {
+				return e.storedEventType(projectID, "user.created")
+			},
 		},
 		{
 			name: "replay an event to one endpoint",
