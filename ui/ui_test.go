@@ -1039,3 +1039,30 @@ func TestBadIDsAndInputsAreClientErrors(t *testing.T) {
 		require.GreaterOrEqual(t, p.Status, 200, path)
 	}
 }
+
+func TestCustomHeaderValuesAreMaskedAndKept(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.loggedIn(t)
+	br.get("/ui/p/prj_alpha/endpoints/new")
+	p := br.post("/ui/p/prj_alpha/endpoints/new", fullEndpointForm())
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	id := strings.TrimPrefix(p.Location, "/ui/p/prj_alpha/endpoints/")
+
+	p = br.get("/ui/p/prj_alpha/endpoints/" + id)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.NotContains(t, p.Body, "acme", "a header value may be a credential")
+	require.Contains(t, p.Body, "X-Tenant: ********")
+
+	p = br.get("/ui/p/prj_alpha/endpoints/" + id + "/edit")
+	require.Contains(t, fieldBlock(t, p.Body, "field-headers"), ">X-Env: ********\nX-Tenant: ********</textarea>")
+
+	// The form sent back as shown, one value changed: the masked one is kept.
+	form := fullEndpointForm()
+	form.Set("headers", "X-Tenant: ********\nX-Env: staging")
+	p = br.post("/ui/p/prj_alpha/endpoints/"+id+"/edit", form)
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	ep, err := b.st.GetEndpoint(context.Background(), b.a.ID, id)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"X-Tenant": "acme", "X-Env": "staging"}, ep.Headers)
+}
