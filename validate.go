@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,67 @@ const (
 	MetadataValueMaxLen = 1024
 	AuthValueMaxLen     = 4096
 )
+
+// Bounds of an ingested event (and of a synchronous hook run's input, which
+// is stored as an event). Its type is an event type name
+// (EventTypeNameMaxLen); a channel and a metadata key or value have the
+// same bounds as an endpoint's (ChannelMaxLen, MetadataKeyMaxLen,
+// MetadataValueMaxLen).
+const (
+	EventChannelsMaxLen  = 10
+	EventMetadataMaxLen  = 32
+	IdempotencyKeyMaxLen = 255 // also an event's client id
+	EventBatchMaxLen     = 1000
+)
+
+// Bounds of a page of a list: a caller asks for 1 to PageLimitMax items;
+// PageLimitDefault when it does not say.
+const (
+	PageLimitDefault = 50
+	PageLimitMax     = 1000
+)
+
+// PageLimit clamps a requested page size to 1..PageLimitMax, with
+// PageLimitDefault for zero or less. Stores clamp with it; the transports
+// refuse what is out of range before asking.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return PageLimitDefault
+	case n > PageLimitMax:
+		return PageLimitMax
+	}
+	return n
+}
+
+// ValidateEventMetadata checks an event's metadata against the event
+// bounds, recording errors at loc ("metadata", "body.metadata").
+func ValidateEventMetadata(v *Validation, loc string, md map[string]string) {
+	if len(md) > EventMetadataMaxLen {
+		v.Add(loc, len(md), "at most %d keys", EventMetadataMaxLen)
+	}
+	for k, val := range md {
+		if k == "" || len(k) > MetadataKeyMaxLen {
+			v.Add(loc, Clip(k), "keys must be 1 to %d characters", MetadataKeyMaxLen)
+		}
+		if len(val) > MetadataValueMaxLen {
+			v.Add(loc+"."+Clip(k), nil, "is longer than %d characters", MetadataValueMaxLen)
+		}
+	}
+}
+
+// ValidateEventChannels checks an event's channels, recording errors at
+// loc ("channels") and loc[i].
+func ValidateEventChannels(v *Validation, loc string, channels []string) {
+	if len(channels) > EventChannelsMaxLen {
+		v.Add(loc, len(channels), "at most %d channels", EventChannelsMaxLen)
+	}
+	for i, c := range channels {
+		if c == "" || len(c) > ChannelMaxLen {
+			v.Add(fmt.Sprintf("%s[%d]", loc, i), Clip(c), "must be 1 to %d characters", ChannelMaxLen)
+		}
+	}
+}
 
 // ValidEventTypeName reports whether s can name an event type: 1 to 128
 // letters, digits, '_', '.', ':' and '-' ("user.created",
@@ -138,7 +200,7 @@ func (e *Endpoint) Validate() error {
 	}
 	for i, t := range e.EventTypes {
 		if !ValidEventTypePattern(t) {
-			v.Add(fmt.Sprintf("body.event_types[%d]", i), clip(t), "not an event type name or a pattern such as \"user.*\"")
+			v.Add(fmt.Sprintf("body.event_types[%d]", i), Clip(t), "not an event type name or a pattern such as \"user.*\"")
 		}
 	}
 	if len(e.Channels) > ChannelsMaxLen {
@@ -146,7 +208,7 @@ func (e *Endpoint) Validate() error {
 	}
 	for i, c := range e.Channels {
 		if c == "" || len(c) > ChannelMaxLen || !printable(c) {
-			v.Add(fmt.Sprintf("body.channels[%d]", i), clip(c), "a channel is 1 to %d printable characters", ChannelMaxLen)
+			v.Add(fmt.Sprintf("body.channels[%d]", i), Clip(c), "a channel is 1 to %d printable characters", ChannelMaxLen)
 		}
 	}
 
@@ -159,12 +221,12 @@ func (e *Endpoint) Validate() error {
 	switch e.ResponseMode {
 	case ResponseWait, ResponseIgnore, ResponseData:
 	default:
-		v.Add("body.response_mode", clip(e.ResponseMode), "must be one of %q, %q, %q", ResponseWait, ResponseIgnore, ResponseData)
+		v.Add("body.response_mode", Clip(e.ResponseMode), "must be one of %q, %q, %q", ResponseWait, ResponseIgnore, ResponseData)
 	}
 	switch e.FailurePolicy {
 	case FailClosed, FailOpen:
 	default:
-		v.Add("body.failure_policy", clip(e.FailurePolicy), "must be %q or %q", FailClosed, FailOpen)
+		v.Add("body.failure_policy", Clip(e.FailurePolicy), "must be %q or %q", FailClosed, FailOpen)
 	}
 	if len(e.RetrySchedule) > RetryScheduleMaxLen {
 		v.Add("body.retry_schedule", nil, "at most %d delays", RetryScheduleMaxLen)
@@ -189,10 +251,10 @@ func (e *Endpoint) Validate() error {
 	}
 	for k, val := range e.Metadata {
 		if k == "" || len(k) > MetadataKeyMaxLen {
-			v.Add("body.metadata", clip(k), "keys are 1 to %d characters", MetadataKeyMaxLen)
+			v.Add("body.metadata", Clip(k), "keys are 1 to %d characters", MetadataKeyMaxLen)
 		}
 		if len(val) > MetadataValueMaxLen {
-			v.Add("body.metadata."+clip(k), nil, "values are at most %d characters", MetadataValueMaxLen)
+			v.Add("body.metadata."+Clip(k), nil, "values are at most %d characters", MetadataValueMaxLen)
 		}
 	}
 	return v.Err()
@@ -211,15 +273,15 @@ func validateURL(v *Validation, raw string) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		v.Add(loc, clip(raw), "not a valid URL")
+		v.Add(loc, Clip(raw), "not a valid URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		v.Add(loc, clip(raw), "the scheme must be http or https")
+		v.Add(loc, Clip(raw), "the scheme must be http or https")
 	case u.Host == "" || u.Hostname() == "":
-		v.Add(loc, clip(raw), "the URL has no host")
+		v.Add(loc, Clip(raw), "the URL has no host")
 	case u.User != nil:
 		v.Add(loc, nil, "credentials in the URL are not allowed (use auth)")
 	case u.Fragment != "":
-		v.Add(loc, clip(raw), "a URL fragment is not allowed")
+		v.Add(loc, Clip(raw), "a URL fragment is not allowed")
 	}
 }
 
@@ -252,11 +314,11 @@ func validateHeaders(v *Validation, h map[string]string) {
 		v.Add("body.headers", nil, "at most %d headers", HeadersMaxLen)
 	}
 	for name, val := range h {
-		loc := "body.headers." + clip(name)
+		loc := "body.headers." + Clip(name)
 		lower := strings.ToLower(name)
 		switch {
 		case !validHeaderName(name):
-			v.Add("body.headers", clip(name), "not a valid header name")
+			v.Add("body.headers", Clip(name), "not a valid header name")
 		case forbiddenHeaders[lower] || strings.HasPrefix(lower, "webhook-"):
 			v.Add(loc, nil, "%s is set by Herald and cannot be overridden", name)
 		case len(val) > HeaderValueMaxLen || !validHeaderValue(val):
@@ -303,12 +365,28 @@ func checkText(v *Validation, loc, s string, max int) {
 	}
 }
 
-// clip bounds a value echoed in an error, so that a huge input does not
+// Clip bounds a value echoed in an error, so that a huge input does not
 // make a huge error.
-func clip(s string) string {
+func Clip(s string) string {
 	const max = 100
 	if len(s) <= max {
 		return s
 	}
 	return s[:max] + "…"
 }
+
+// Has reports whether v already has an error at loc.
+func (v *Validation) Has(loc string) bool {
+	for _, f := range v.Fields {
+		if f.Location == loc {
+			return true
+		}
+	}
+	return false
+}
+
+// DeliveryStates are a delivery's states, in the order of its life.
+var DeliveryStates = []string{DeliveryPending, DeliveryInFlight, DeliverySucceeded, DeliveryExhausted, DeliveryCanceled}
+
+// ValidDeliveryStatus reports whether s is one of DeliveryStates.
+func ValidDeliveryStatus(s string) bool { return slices.Contains(DeliveryStates, s) }

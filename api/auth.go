@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -10,35 +9,6 @@ import (
 	"github.com/herald-dev/herald/store"
 	"golang.org/x/time/rate"
 )
-
-// Authenticate resolves an API key: the admin key (admin true), or a
-// project key (its project's id). An empty or unknown key is an
-// EUNAUTHORIZED error. The dashboard logs in with it.
-func (s *Server) Authenticate(ctx context.Context, key string) (projectID string, admin bool, err error) {
-	if key == "" {
-		return "", false, herald.Errorf(herald.EUNAUTHORIZED, "missing API key")
-	}
-	return s.authenticateHash(ctx, herald.HashKey(key))
-}
-
-func (s *Server) authenticateHash(ctx context.Context, hash string) (string, bool, error) {
-	if s.cfg.AdminKeyHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.cfg.AdminKeyHash)) == 1 {
-		return "", true, nil
-	}
-	k, err := s.store.GetAPIKeyByHash(ctx, hash)
-	if err != nil {
-		if herald.IsNotFound(err) {
-			return "", false, herald.Errorf(herald.EUNAUTHORIZED, "unknown API key")
-		}
-		return "", false, err
-	}
-	if k.ProjectID == "" {
-		// An admin key row would be stored in settings, not as an APIKey;
-		// a key without a project grants nothing.
-		return "", false, herald.Errorf(herald.EUNAUTHORIZED, "unknown API key")
-	}
-	return k.ProjectID, false, nil
-}
 
 // EnsureAdminKey returns the hash of the admin key to put in
 // Config.AdminKeyHash.

@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,7 +153,7 @@ func (o *object) done() {
 	}
 	sort.Strings(unknown)
 	for _, name := range unknown {
-		o.v.Add(o.loc+"."+clip(name), nil, "unknown field")
+		o.v.Add(o.loc+"."+herald.Clip(name), nil, "unknown field")
 	}
 }
 
@@ -225,55 +227,99 @@ func expected(dst any) string {
 	return "another type"
 }
 
-// clip bounds a client-supplied string echoed in an error.
-func clip(s string) string {
-	const max = 100
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}
-
 // Query parameters.
 
-const (
-	limitDefault = 50
-	limitMax     = 1000
-	cursorMaxLen = 512
-)
+// cursorMaxLen bounds a cursor: longer is no cursor of any list.
+const cursorMaxLen = 1024
 
 // query reads and validates query parameters, collecting errors in v.
 type query struct {
-	q url.Values
-	v *herald.Validation
+	q    url.Values
+	v    *herald.Validation
+	path string // the list's, which its cursors name
 }
 
-func newQuery(r *http.Request, v *herald.Validation) query {
+// newQuery parses the query string. Parameters not in known are refused
+// by name, as unknown JSON fields are: a misspelt filter would otherwise
+// be ignored and answer the whole list.
+func newQuery(r *http.Request, v *herald.Validation, known ...string) query {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		v.Add("query", nil, "malformed query string")
 	}
-	return query{q: q, v: v}
+	var unknown []string
+	for name := range q {
+		if !slices.Contains(known, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	for _, name := range unknown {
+		if len(known) == 0 {
+			v.Add("query."+herald.Clip(name), nil, "unknown query parameter (this route takes none)")
+		} else {
+			v.Add("query."+herald.Clip(name), nil, "unknown query parameter (known: %s)", strings.Join(known, ", "))
+		}
+	}
+	return query{q: q, v: v, path: r.URL.Path}
 }
 
 func (q query) str(name string) string { return q.q.Get(name) }
 
-// page reads limit and cursor.
+// page reads limit and cursor. A cursor is one the same list handed out
+// (see next): anything else is refused by name, whatever the store would
+// make of it.
 func (q query) page() store.Page {
-	p := store.Page{Limit: limitDefault, Cursor: q.q.Get("cursor")}
+	p := store.Page{Limit: herald.PageLimitDefault}
 	if s := q.q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > limitMax {
-			q.v.Add("query.limit", clip(s), "must be an integer from 1 to %d", limitMax)
+		if err != nil || n < 1 || n > herald.PageLimitMax {
+			q.v.Add("query.limit", herald.Clip(s), "must be an integer from 1 to %d", herald.PageLimitMax)
 		} else {
 			p.Limit = n
 		}
 	}
-	if len(p.Cursor) > cursorMaxLen {
-		q.v.Add("query.cursor", nil, "not a cursor of this list")
-		p.Cursor = ""
+	if c := q.q.Get("cursor"); c != "" {
+		inner, ok := q.openCursor(c)
+		if !ok {
+			q.v.Add("query.cursor", nil, "not a cursor of this list")
+		}
+		p.Cursor = inner
 	}
 	return p
+}
+
+// next wraps a store's cursor of the next page ("" on the last) for the
+// client: the list's path and the store's cursor, base64url-encoded.
+func (q query) next(storeCursor string) string {
+	if storeCursor == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(q.path + "\n" + storeCursor))
+}
+
+func (q query) openCursor(c string) (string, bool) {
+	if len(c) > cursorMaxLen {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	path, inner, ok := strings.Cut(string(b), "\n")
+	if !ok || path != q.path || inner == "" {
+		return "", false
+	}
+	return inner, true
+}
+
+// listError names the cursor when a store refuses a page's input: the
+// cursor is the only part of a page the store interprets.
+func listError(err error) error {
+	if herald.ErrorCode(err) == herald.EINVALID {
+		return invalid("query.cursor", nil, "not a cursor of this list")
+	}
+	return err
 }
 
 // time reads an RFC 3339 time; nil when absent.
@@ -284,7 +330,7 @@ func (q query) time(name string) *time.Time {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		q.v.Add("query."+name, clip(s), "expected an RFC 3339 time such as \"2026-11-23T10:00:00Z\"")
+		q.v.Add("query."+name, herald.Clip(s), "expected an RFC 3339 time such as \"2026-11-23T10:00:00Z\"")
 		return nil
 	}
 	t = t.UTC()
@@ -306,14 +352,4 @@ func newList[T any](items []T, next string) list[T] {
 		l.NextCursor = &next
 	}
 	return l
-}
-
-// hasError reports whether v already has an error at loc.
-func hasError(v *herald.Validation, loc string) bool {
-	for _, f := range v.Fields {
-		if f.Location == loc {
-			return true
-		}
-	}
-	return false
 }

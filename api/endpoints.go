@@ -1,93 +1,29 @@
 package api
 
 import (
-	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/bodytemplate"
-	"github.com/herald-dev/herald/filter"
-	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/store"
-	"github.com/herald-dev/herald/webhook"
 )
 
-// PrepareEndpoint fills an endpoint's defaults and validates it entirely:
-// herald's pure checks (Endpoint.Validate), then those needing other
-// packages: the URL against the guard, the filter (CEL), the body template
-// (jq), and the secret, which is generated when empty. The error is an
-// EINVALID *herald.Error listing every bad field ("body.<field>"). The
-// dashboard calls it too, so both paths accept exactly the same endpoints.
-func PrepareEndpoint(ep *herald.Endpoint, g *netguard.Guard) error {
-	ep.SetDefaults()
-	var v herald.Validation
-	if err := ep.Validate(); err != nil {
-		var he *herald.Error
-		if !errors.As(err, &he) {
-			return err
-		}
-		v.Fields = append(v.Fields, he.Fields...)
-	}
-	if !hasError(&v, "body.url") {
-		if err := g.CheckURL(ep.URL); err != nil {
-			v.Add("body.url", clip(ep.URL), "%s", strings.TrimPrefix(err.Error(), "url: "))
-		}
-	}
-	if ep.Filter != "" {
-		if _, err := filter.Compile(ep.Filter); err != nil {
-			v.Add("body.filter", nil, "%s", err.Error())
-		}
-	}
-	if ep.BodyTemplate != "" {
-		if _, err := bodytemplate.Compile(ep.BodyTemplate); err != nil {
-			v.Add("body.body_template", nil, "%s", err.Error())
-		}
-	}
-	if ep.Secret == "" {
-		ep.Secret = webhook.NewSecret()
-	} else if _, err := webhook.ParseSecret(ep.Secret); err != nil {
-		v.Add("body.secret", nil, "must be \"whsec_\" followed by the base64 of %d to %d random bytes", webhook.MinSecretBytes, webhook.MaxSecretBytes)
-	}
-	return v.Err()
-}
-
-// redacted replaces credentials in responses. A client that sends it back
-// unchanged in a PATCH keeps the stored credential.
-const redacted = "********"
-
-// endpointView is an endpoint in responses: auth redacted, and the secret
-// only when the endpoint is created.
+// endpointView is an endpoint in responses: credentials redacted
+// (service.Redact), and the secret only when the endpoint is created.
 type endpointView struct {
 	*herald.Endpoint
-	Auth   *herald.Auth `json:"auth,omitempty"`
-	Secret string       `json:"secret,omitempty"`
+	Secret string `json:"secret,omitempty"`
 }
 
 func viewEndpoint(ep *herald.Endpoint) endpointView {
-	v := endpointView{Endpoint: ep}
-	if a := ep.Auth; a != nil {
-		ra := &herald.Auth{}
-		if a.Basic != nil {
-			ra.Basic = &herald.BasicAuth{Username: a.Basic.Username}
-			if a.Basic.Password != "" {
-				ra.Basic.Password = redacted
-			}
-		}
-		if a.Bearer != "" {
-			ra.Bearer = redacted
-		}
-		v.Auth = ra
-	}
-	return v
+	return endpointView{Endpoint: service.Redact(ep)}
 }
 
-// decodeEndpoint applies the fields present in o to ep. For a PATCH, old
-// is the stored endpoint (nil on create): absent fields keep their value,
-// null resets a field to its default.
-func decodeEndpoint(o *object, ep *herald.Endpoint, old *herald.Endpoint) {
-	patch := old != nil
+// decodeEndpoint applies the fields present in o to ep. For a PATCH
+// (patch true) ep is a copy of the stored endpoint: absent fields keep
+// their value, null resets a field to its default.
+func decodeEndpoint(o *object, ep *herald.Endpoint, patch bool) {
 	str := func(name string, dst *string) {
 		if o.null(name) {
 			*dst = ""
@@ -176,16 +112,7 @@ func decodeEndpoint(o *object, ep *herald.Endpoint, old *herald.Endpoint) {
 		ep.Auth = nil
 	}
 	if a, ok := decodeAuth(o); ok {
-		if patch && old.Auth != nil {
-			// A redacted credential sent back means "keep it".
-			if a.Basic != nil && a.Basic.Password == redacted && old.Auth.Basic != nil {
-				a.Basic.Password = old.Auth.Basic.Password
-			}
-			if a.Bearer == redacted && old.Auth.Bearer != "" {
-				a.Bearer = old.Auth.Bearer
-			}
-		}
-		ep.Auth = a
+		ep.Auth = a // a redacted credential sent back is kept by the service
 	}
 
 	if patch {
@@ -227,58 +154,41 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	var v herald.Validation
 	ep := &herald.Endpoint{Enabled: true}
 	if o, ok := decodeObject(body, "body", &v, false); ok {
-		decodeEndpoint(o, ep, nil)
+		decodeEndpoint(o, ep, false)
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := PrepareEndpoint(ep, s.guard); err != nil {
+	if err := s.svc.CreateEndpoint(r.Context(), c.project.ID, ep); err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	ep.ID = herald.NewID(herald.PrefixEndpoint)
-	ep.ProjectID = c.project.ID
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if !ep.Enabled {
-		ep.Status, ep.DisabledReason = herald.EndpointDisabled, disabledByAPI
-	}
-	if err := s.store.CreateEndpoint(r.Context(), ep); err != nil {
-		return err
-	}
-	s.engine.EndpointsChanged(ep.ProjectID)
 	view := viewEndpoint(ep)
 	view.Secret = ep.Secret
 	writeJSON(w, http.StatusCreated, view)
 	return nil
 }
 
-// disabledByAPI is the disabled_reason of an endpoint a client disabled.
-const disabledByAPI = "disabled through the API"
-
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
 	eps, next, err := s.store.ListEndpoints(r.Context(), c.project.ID, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
 	views := make([]endpointView, len(eps))
 	for i, ep := range eps {
 		views[i] = viewEndpoint(ep)
 	}
-	writeJSON(w, http.StatusOK, newList(views, next))
+	writeJSON(w, http.StatusOK, newList(views, q.next(next)))
 	return nil
 }
 
 func (s *Server) loadEndpoint(r *http.Request, c *call) (*herald.Endpoint, error) {
-	ep, err := s.store.GetEndpoint(r.Context(), c.project.ID, r.PathValue("id"))
-	if herald.IsNotFound(err) {
-		return nil, notFound("endpoint")
-	}
-	return ep, err
+	return s.svc.Endpoint(r.Context(), c.project.ID, r.PathValue("id"))
 }
 
 func (s *Server) getEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -299,82 +209,25 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	ep := cloneEndpoint(old)
+	ep := service.CloneEndpoint(old)
 	var v herald.Validation
 	if o, ok := decodeObject(body, "body", &v, false); ok {
-		decodeEndpoint(o, ep, old)
+		decodeEndpoint(o, ep, true)
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if err := PrepareEndpoint(ep, s.guard); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	now := s.now().UTC()
-	ep.UpdatedAt = now
-	if err := s.store.UpdateEndpoint(ctx, ep); err != nil {
-		if herald.IsNotFound(err) {
-			return notFound("endpoint")
-		}
-		return err
-	}
-	switch {
-	case ep.Enabled && old.Status == herald.EndpointDisabled:
-		// Re-enabling starts afresh: no failure history, breaker closed.
-		err = s.store.UpdateEndpointHealth(ctx, ep.ID, store.EndpointHealth{Status: herald.EndpointHealthy})
-	case !ep.Enabled && old.Enabled:
-		// Disabled endpoints get nothing: their pending deliveries are canceled.
-		err = s.store.UpdateEndpointHealth(ctx, ep.ID, store.EndpointHealth{Status: herald.EndpointDisabled, DisabledReason: disabledByAPI})
-	}
-	if err != nil {
-		return err
-	}
-	s.engine.EndpointsChanged(ep.ProjectID)
-	if ep, err = s.loadEndpoint(r, c); err != nil {
+	if ep, err = s.svc.UpdateEndpoint(r.Context(), old, ep); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, viewEndpoint(ep))
 	return nil
 }
 
-// cloneEndpoint copies ep deeply enough that editing the copy's lists,
-// maps and auth leaves ep as it was (the PATCH compares both).
-func cloneEndpoint(ep *herald.Endpoint) *herald.Endpoint {
-	c := *ep
-	c.EventTypes = append([]string(nil), ep.EventTypes...)
-	c.Channels = append([]string(nil), ep.Channels...)
-	c.RetrySchedule = append([]herald.Duration(nil), ep.RetrySchedule...)
-	c.Headers = make(map[string]string, len(ep.Headers))
-	for k, v := range ep.Headers {
-		c.Headers[k] = v
-	}
-	c.Metadata = make(map[string]string, len(ep.Metadata))
-	for k, v := range ep.Metadata {
-		c.Metadata[k] = v
-	}
-	if ep.Auth != nil {
-		a := *ep.Auth
-		if a.Basic != nil {
-			b := *a.Basic
-			a.Basic = &b
-		}
-		c.Auth = &a
-	}
-	if ep.RetrySchedule != nil && len(ep.RetrySchedule) == 0 {
-		c.RetrySchedule = []herald.Duration{} // keep "no retries"
-	}
-	return &c
-}
-
 func (s *Server) deleteEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := s.store.DeleteEndpoint(r.Context(), c.project.ID, r.PathValue("id")); err != nil {
-		if herald.IsNotFound(err) {
-			return notFound("endpoint")
-		}
+	if err := s.svc.DeleteEndpoint(r.Context(), c.project.ID, r.PathValue("id")); err != nil {
 		return err
 	}
-	s.engine.EndpointsChanged(c.project.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -399,12 +252,6 @@ func (s *Server) getEndpointSecret(w http.ResponseWriter, r *http.Request, c *ca
 	return nil
 }
 
-// Bounds of a secret rotation's grace period.
-const (
-	GracePeriodDefault = 24 * time.Hour
-	GracePeriodMax     = 7 * 24 * time.Hour
-)
-
 func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c *call) error {
 	ep, err := s.loadEndpoint(r, c)
 	if err != nil {
@@ -415,41 +262,22 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c 
 		return err
 	}
 	var v herald.Validation
-	secret := ""
-	grace := herald.Duration(GracePeriodDefault)
+	var rot service.Rotation
 	if o, ok := decodeObject(body, "body", &v, true); ok {
-		o.get("secret", &secret)
-		o.get("grace_period", &grace)
-		o.done()
-	}
-	if secret != "" {
-		if _, err := webhook.ParseSecret(secret); err != nil {
-			v.Add("body.secret", nil, "must be \"whsec_\" followed by the base64 of %d to %d random bytes", webhook.MinSecretBytes, webhook.MaxSecretBytes)
+		o.get("secret", &rot.Secret)
+		var grace herald.Duration
+		if o.get("grace_period", &grace) {
+			d := grace.D()
+			rot.GracePeriod = &d
 		}
-	} else {
-		secret = webhook.NewSecret()
-	}
-	if grace.D() < 0 || grace.D() > GracePeriodMax {
-		v.Add("body.grace_period", grace.String(), "must be between 0s and %s", GracePeriodMax)
+		o.done()
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	ep.PreviousSecret, ep.PreviousSecretUntil = "", nil
-	if grace > 0 {
-		until := now.Add(grace.D())
-		ep.PreviousSecret, ep.PreviousSecretUntil = ep.Secret, &until
-	}
-	ep.Secret = secret
-	ep.UpdatedAt = now
-	if err := s.store.UpdateEndpoint(r.Context(), ep); err != nil {
-		if herald.IsNotFound(err) {
-			return notFound("endpoint")
-		}
+	if err := s.svc.RotateSecret(r.Context(), ep, rot); err != nil {
 		return err
 	}
-	s.engine.EndpointsChanged(ep.ProjectID)
 	writeJSON(w, http.StatusOK, secretView{Secret: ep.Secret, PreviousSecretUntil: ep.PreviousSecretUntil})
 	return nil
 }
@@ -469,13 +297,10 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request, c *call) e
 		o.get("type", &eventType)
 		o.done()
 	}
-	if eventType != "" && !herald.ValidEventTypeName(eventType) {
-		v.Add("body.type", clip(eventType), "not an event type name")
-	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	att, err := s.engine.Test(r.Context(), c.project.ID, ep.ID, eventType)
+	att, err := s.svc.TestEndpoint(r.Context(), ep, eventType)
 	if err != nil {
 		return err
 	}
@@ -495,23 +320,14 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *call
 	var v herald.Validation
 	var since, until time.Time
 	if o, ok := decodeObject(body, "body", &v, false); ok {
-		if !o.get("since", &since) && !hasError(&v, "body.since") {
-			v.Add("body.since", nil, "required")
-		}
+		o.get("since", &since)
 		o.get("until", &until)
 		o.done()
-	}
-	now := s.now().UTC()
-	if until.IsZero() {
-		until = now
-	}
-	if !since.IsZero() && !since.Before(until) {
-		v.Add("body.since", since.UTC().Format(time.RFC3339), "must be before until (%s)", until.UTC().Format(time.RFC3339))
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	n, err := s.engine.Recover(r.Context(), c.project.ID, ep.ID, since.UTC(), until.UTC())
+	n, err := s.svc.RecoverEndpoint(r.Context(), ep, since, until)
 	if err != nil {
 		return err
 	}
@@ -532,7 +348,7 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	var v herald.Validation
-	q := newQuery(r, &v)
+	q := newQuery(r, &v, "since", "until")
 	now := s.now().UTC()
 	since := now.Add(-StatsWindowDefault)
 	if raw := q.str("since"); raw != "" {
@@ -543,7 +359,7 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 	}
 	q.time("until")
-	if !since.Before(now) && !hasError(&v, "query.since") {
+	if !since.Before(now) && !v.Has("query.since") {
 		v.Add("query.since", since.Format(time.RFC3339), "must be in the past")
 	}
 	if err := v.Err(); err != nil {
@@ -563,9 +379,6 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request, c *call) 
 	return nil
 }
 
-// subscribeURLMaxLen bounds the URL of the compatibility route.
-const subscribeURLMaxLen = 500
-
 // subscribe is the compatibility route POST
 // /projects/{project}/events/{event_type}/webhooks {"url"}: it creates an
 // endpoint with the defaults subscribed to that one event type, and
@@ -577,48 +390,17 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	var v herald.Validation
-	eventType := r.PathValue("event_type")
-	if !herald.ValidEventTypeName(eventType) {
-		v.Add("path.event_type", clip(eventType), "not an event type name")
-	}
 	rawURL := ""
 	if o, ok := decodeObject(body, "body", &v, false); ok {
 		o.get("url", &rawURL)
 		o.done()
 	}
-	switch {
-	case hasError(&v, "body.url"), hasError(&v, "body"):
-	case rawURL == "":
-		v.Add("body.url", nil, "required")
-	case len(rawURL) > subscribeURLMaxLen:
-		v.Add("body.url", nil, "at most %d characters", subscribeURLMaxLen)
-	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	existing, err := s.store.ProjectEndpoints(ctx, c.project.ID)
-	if err != nil {
+	if err := s.svc.Subscribe(r.Context(), c.project.ID, r.PathValue("event_type"), rawURL); err != nil {
 		return err
 	}
-	for _, ep := range existing {
-		if ep.URL == rawURL && len(ep.EventTypes) == 1 && ep.EventTypes[0] == eventType {
-			writeJSON(w, http.StatusOK, struct{}{})
-			return nil
-		}
-	}
-	ep := &herald.Endpoint{URL: rawURL, EventTypes: []string{eventType}, Enabled: true}
-	if err := PrepareEndpoint(ep, s.guard); err != nil {
-		return err
-	}
-	now := s.now().UTC()
-	ep.ID = herald.NewID(herald.PrefixEndpoint)
-	ep.ProjectID = c.project.ID
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if err := s.store.CreateEndpoint(ctx, ep); err != nil {
-		return err
-	}
-	s.engine.EndpointsChanged(ep.ProjectID)
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/webhook"
 	"github.com/stretchr/testify/assert"
@@ -71,14 +72,15 @@ func TestCreateEndpointWithEveryField(t *testing.T) {
 	assert.Equal(t, "30s", m["timeout"])
 	assert.EqualValues(t, -3, m["order"])
 	assert.Equal(t, "2026-01-01T00:00:00Z", m["active_from"])
-	assert.Equal(t, map[string]any{"X-Tenant": "42"}, m["headers"])
+	assert.Equal(t, map[string]any{"X-Tenant": service.Redacted}, m["headers"], "a custom header may carry a credential: masked")
 	assert.Equal(t, map[string]any{"team": "growth"}, m["metadata"])
-	assert.Equal(t, map[string]any{"basic": map[string]any{"username": "u", "password": redacted}}, m["auth"])
+	assert.Equal(t, map[string]any{"basic": map[string]any{"username": "u", "password": service.Redacted}}, m["auth"])
 	assert.NotContains(t, string(mustJSON(t, m)), "hunter22")
 
 	stored, err := b.store.GetEndpoint(context.Background(), p, m["id"].(string))
 	require.NoError(t, err)
 	assert.Equal(t, "hunter22", stored.Auth.Basic.Password, "the store keeps the real password")
+	assert.Equal(t, map[string]string{"X-Tenant": "42"}, stored.Headers, "the store keeps the real header value")
 	assert.Equal(t, []herald.Duration{herald.Duration(time.Second), herald.Duration(time.Hour)}, stored.RetrySchedule)
 
 	// An empty retry schedule means one attempt and no retries.
@@ -92,7 +94,7 @@ func TestBearerAuthIsNeverReturned(t *testing.T) {
 	p, key := b.project("shop")
 	token := "tok_abcdefghijklmnopqrstuvwxyz"
 	m := b.endpoint(p, key, map[string]any{"url": "https://example.com/hook", "auth": map[string]any{"bearer": token}})
-	assert.Equal(t, map[string]any{"bearer": redacted}, m["auth"])
+	assert.Equal(t, map[string]any{"bearer": service.Redacted}, m["auth"])
 	for _, path := range []string{"/endpoints/" + m["id"].(string), "/endpoints"} {
 		r := b.do("GET", "/v1/projects/"+p+path, key, nil).requireStatus(t, http.StatusOK)
 		assert.NotContains(t, string(r.Body), token)
@@ -212,11 +214,15 @@ func TestUpdateEndpointChangesOnlyGivenFields(t *testing.T) {
 	assert.Equal(t, []any{}, u["event_types"])
 	assert.Equal(t, "new", u["description"], "fields not given stay")
 
-	// The redacted password sent back keeps the stored one.
-	u = b.do("PATCH", path, key, map[string]any{"auth": u["auth"]}).requireStatus(t, http.StatusOK).obj(t)
+	// The redacted password sent back keeps the stored one; so does a
+	// masked header value, beside a new header.
+	b.do("PATCH", path, key, map[string]any{"headers": map[string]string{"X-A": "9"}}).requireStatus(t, http.StatusOK)
+	u = b.do("PATCH", path, key, map[string]any{"auth": u["auth"], "headers": map[string]string{"X-A": service.Redacted, "X-B": "2"}}).requireStatus(t, http.StatusOK).obj(t)
+	assert.Equal(t, map[string]any{"X-A": service.Redacted, "X-B": service.Redacted}, u["headers"])
 	ep, err := b.store.GetEndpoint(context.Background(), p, m["id"].(string))
 	require.NoError(t, err)
 	assert.Equal(t, "secret-pw", ep.Auth.Basic.Password)
+	assert.Equal(t, map[string]string{"X-A": "9", "X-B": "2"}, ep.Headers)
 	b.do("PATCH", path, key, `{"auth":null}`).requireStatus(t, http.StatusOK)
 	ep, err = b.store.GetEndpoint(context.Background(), p, m["id"].(string))
 	require.NoError(t, err)

@@ -4,21 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/store"
 )
-
-// idempotencyKeyMaxLen bounds the Idempotency-Key header and the body's id.
-const idempotencyKeyMaxLen = 255
-
-// BatchMax is the most events one batch request may carry.
-const BatchMax = 1000
 
 // eventResult is the answer to an accepted event.
 type eventResult struct {
@@ -28,6 +23,10 @@ type eventResult struct {
 	Deliveries int       `json:"deliveries"`
 }
 
+// batchKeyMaxLen bounds a batch's Idempotency-Key: room is left for
+// ":<index>" within herald.IdempotencyKeyMaxLen.
+const batchKeyMaxLen = herald.IdempotencyKeyMaxLen - 5
+
 func bodyHash(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -35,7 +34,8 @@ func bodyHash(b []byte) string {
 
 // decodeEventInput reads one event object. Semantic checks (type name,
 // data an object, bounds, schema) are the engine's, so that every way in
-// applies the same rules; here only the JSON shape is checked.
+// applies the same rules; here only the JSON shape is checked (whatever
+// "data" holds is handed on as is).
 func decodeEventInput(raw []byte, loc string, v *herald.Validation) delivery.EventInput {
 	var in delivery.EventInput
 	o, ok := decodeObject(raw, loc, v, false)
@@ -55,28 +55,7 @@ func decodeEventInput(raw []byte, loc string, v *herald.Validation) delivery.Eve
 	}
 	o.get("metadata", &in.Metadata)
 	o.done()
-	if !hasError(v, loc+".data") && (in.Data == nil || jsonType(in.Data) != "object") {
-		v.Add(loc+".data", nil, "required, and must be a JSON object")
-	}
-	if len(in.ID) > idempotencyKeyMaxLen {
-		v.Add(loc+".id", nil, "at most %d characters", idempotencyKeyMaxLen)
-	}
 	return in
-}
-
-// locate prefixes the field locations of an engine error, which are
-// relative to the event object ("data.email"), with where the event is.
-func locate(err error, loc string) error {
-	var he *herald.Error
-	if !errors.As(err, &he) || len(he.Fields) == 0 {
-		return err
-	}
-	out := &herald.Error{Code: he.Code, Message: he.Message, Fields: make([]herald.FieldError, len(he.Fields))}
-	for i, f := range he.Fields {
-		f.Location = loc + "." + f.Location
-		out.Fields[i] = f
-	}
-	return out
 }
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -86,8 +65,8 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	var v herald.Validation
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > idempotencyKeyMaxLen {
-		v.Add("header.Idempotency-Key", nil, "at most %d characters", idempotencyKeyMaxLen)
+	if len(key) > herald.IdempotencyKeyMaxLen {
+		v.Add("header.Idempotency-Key", nil, "at most %d characters", herald.IdempotencyKeyMaxLen)
 	}
 	in := decodeEventInput(body, "body", &v)
 	if err := v.Err(); err != nil {
@@ -98,7 +77,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
 		in.IdempotencyKey = in.ID
 	}
 	in.BodyHash = bodyHash(body)
-	res, err := s.engine.Ingest(r.Context(), c.project, []delivery.EventInput{in})
+	res, err := s.svc.Ingest(r.Context(), c.project, []delivery.EventInput{in})
 	if err != nil {
 		return err
 	}
@@ -106,7 +85,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
 		return fmt.Errorf("engine returned %d results for one event", len(res))
 	}
 	if res[0].Err != nil {
-		return locate(res[0].Err, "body")
+		return service.Locate(res[0].Err, "body")
 	}
 	status := http.StatusAccepted
 	if res[0].Replayed {
@@ -141,18 +120,20 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	var v herald.Validation
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > idempotencyKeyMaxLen-5 {
-		v.Add("header.Idempotency-Key", nil, "at most %d characters for a batch", idempotencyKeyMaxLen-5)
+	// The header names the batch; each event without an id gets
+	// "<header>:<index>", which must stay within the bound.
+	if len(key) > batchKeyMaxLen {
+		v.Add("header.Idempotency-Key", nil, "at most %d characters for a batch", batchKeyMaxLen)
 	}
 	var raws []json.RawMessage
 	if o, ok := decodeObject(body, "body", &v, false); ok {
-		if !o.get("events", &raws) && !hasError(&v, "body.events") {
-			v.Add("body.events", nil, "required: a list of 1 to %d events", BatchMax)
+		if !o.get("events", &raws) && !v.Has("body.events") {
+			v.Add("body.events", nil, "required: a list of 1 to %d events", herald.EventBatchMaxLen)
 		}
 		o.done()
 	}
-	if !hasError(&v, "body.events") && (len(raws) == 0 || len(raws) > BatchMax) {
-		v.Add("body.events", len(raws), "a batch has 1 to %d events", BatchMax)
+	if !v.Has("body.events") && (len(raws) == 0 || len(raws) > herald.EventBatchMaxLen) {
+		v.Add("body.events", len(raws), "a batch has 1 to %d events", herald.EventBatchMaxLen)
 	}
 	if err := v.Err(); err != nil {
 		return err
@@ -184,7 +165,7 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request, c *call) er
 		index = append(index, i)
 	}
 	if len(inputs) > 0 {
-		res, err := s.engine.Ingest(r.Context(), c.project, inputs)
+		res, err := s.svc.Ingest(r.Context(), c.project, inputs)
 		if err != nil {
 			return err
 		}
@@ -194,7 +175,7 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request, c *call) er
 		for j := range res {
 			i := index[j]
 			if res[j].Err != nil {
-				items[i].Error = problemOf(locate(res[j].Err, fmt.Sprintf("body.events[%d]", i)))
+				items[i].Error = problemOf(service.Locate(res[j].Err, fmt.Sprintf("body.events[%d]", i)))
 				continue
 			}
 			er := resultOf(&res[j])
@@ -220,26 +201,26 @@ func viewEvent(ev *herald.Event) *herald.Event {
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v)
+	q := newQuery(r, &v, "limit", "cursor", "type", "channel", "since", "until")
 	page := q.page()
 	f := store.EventFilter{Type: q.str("type"), Channel: q.str("channel"), Since: q.time("since"), Until: q.time("until")}
-	if len(f.Type) > 256 {
-		v.Add("query.type", nil, "too long")
+	if len(f.Type) > herald.EventTypeNameMaxLen {
+		v.Add("query.type", nil, "at most %d characters", herald.EventTypeNameMaxLen)
 	}
-	if len(f.Channel) > 256 {
-		v.Add("query.channel", nil, "too long")
+	if len(f.Channel) > herald.ChannelMaxLen {
+		v.Add("query.channel", nil, "at most %d characters", herald.ChannelMaxLen)
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
 	evs, next, err := s.store.ListEvents(r.Context(), c.project.ID, f, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
 	for _, ev := range evs {
 		viewEvent(ev)
 	}
-	writeJSON(w, http.StatusOK, newList(evs, next))
+	writeJSON(w, http.StatusOK, newList(evs, q.next(next)))
 	return nil
 }
 
@@ -247,11 +228,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) err
 const eventDeliveriesMax = 1000
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, c *call) error {
-	ev, err := s.store.GetEvent(r.Context(), c.project.ID, r.PathValue("id"))
+	ev, err := s.svc.Event(r.Context(), c.project.ID, r.PathValue("id"))
 	if err != nil {
-		if herald.IsNotFound(err) {
-			return notFound("event")
-		}
 		return err
 	}
 	ds, _, err := s.store.ListDeliveries(r.Context(), c.project.ID, store.DeliveryFilter{EventID: ev.ID}, store.Page{Limit: eventDeliveriesMax})
@@ -269,11 +247,8 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) error {
-	ev, err := s.store.GetEvent(r.Context(), c.project.ID, r.PathValue("id"))
+	ev, err := s.svc.Event(r.Context(), c.project.ID, r.PathValue("id"))
 	if err != nil {
-		if herald.IsNotFound(err) {
-			return notFound("event")
-		}
 		return err
 	}
 	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
@@ -289,17 +264,9 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if endpointID != "" {
-		if _, err := s.store.GetEndpoint(r.Context(), c.project.ID, endpointID); err != nil {
-			if herald.IsNotFound(err) {
-				return invalid("body.endpoint_id", clip(endpointID), "no such endpoint in this project")
-			}
-			return err
-		}
-	}
-	n, err := s.engine.Replay(r.Context(), c.project.ID, ev.ID, endpointID)
+	n, err := s.svc.ReplayEvent(r.Context(), ev, endpointID)
 	if err != nil {
-		return locate(err, "body")
+		return err
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"deliveries": n})
 	return nil
@@ -307,14 +274,12 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) er
 
 // Deliveries.
 
-var deliveryStates = map[string]bool{
-	herald.DeliveryPending: true, herald.DeliveryInFlight: true, herald.DeliverySucceeded: true,
-	herald.DeliveryExhausted: true, herald.DeliveryCanceled: true,
-}
+// filterIDMaxLen bounds an id given as a list filter: longer is no id.
+const filterIDMaxLen = 256
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v)
+	q := newQuery(r, &v, "limit", "cursor", "endpoint_id", "event_id", "status", "since", "until")
 	page := q.page()
 	f := store.DeliveryFilter{
 		EndpointID: q.str("endpoint_id"),
@@ -323,13 +288,13 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call)
 		Since:      q.time("since"),
 		Until:      q.time("until"),
 	}
-	if f.Status != "" && !deliveryStates[f.Status] {
-		v.Add("query.status", clip(f.Status), "must be one of pending, in_flight, succeeded, exhausted, canceled")
+	if f.Status != "" && !herald.ValidDeliveryStatus(f.Status) {
+		v.Add("query.status", herald.Clip(f.Status), "must be one of %s", strings.Join(herald.DeliveryStates, ", "))
 	}
-	if len(f.EndpointID) > 256 {
+	if len(f.EndpointID) > filterIDMaxLen {
 		v.Add("query.endpoint_id", nil, "too long")
 	}
-	if len(f.EventID) > 256 {
+	if len(f.EventID) > filterIDMaxLen {
 		v.Add("query.event_id", nil, "too long")
 	}
 	if err := v.Err(); err != nil {
@@ -337,18 +302,14 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	ds, next, err := s.store.ListDeliveries(r.Context(), c.project.ID, f, page)
 	if err != nil {
-		return err
+		return listError(err)
 	}
-	writeJSON(w, http.StatusOK, newList(ds, next))
+	writeJSON(w, http.StatusOK, newList(ds, q.next(next)))
 	return nil
 }
 
 func (s *Server) loadDelivery(r *http.Request, c *call) (*herald.Delivery, error) {
-	d, err := s.store.GetDelivery(r.Context(), c.project.ID, r.PathValue("id"))
-	if herald.IsNotFound(err) {
-		return nil, notFound("delivery")
-	}
-	return d, err
+	return s.svc.Delivery(r.Context(), c.project.ID, r.PathValue("id"))
 }
 
 func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -365,7 +326,8 @@ func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request, c *call) er
 // cursor is the id of the last attempt shown.
 func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	page := newQuery(r, &v).page()
+	q := newQuery(r, &v, "limit", "cursor")
+	page := q.page()
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -373,30 +335,11 @@ func (s *Server) listAttempts(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	atts, err := s.store.ListAttempts(r.Context(), c.project.ID, d.ID)
+	atts, next, err := s.svc.ListAttempts(r.Context(), d, page)
 	if err != nil {
 		return err
 	}
-	start := 0
-	if page.Cursor != "" {
-		start = -1
-		for i, a := range atts {
-			if a.ID == page.Cursor {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return invalid("query.cursor", nil, "not a cursor of this list")
-		}
-	}
-	atts = atts[start:]
-	next := ""
-	if len(atts) > page.Limit {
-		atts = atts[:page.Limit]
-		next = atts[len(atts)-1].ID
-	}
-	writeJSON(w, http.StatusOK, newList(atts, next))
+	writeJSON(w, http.StatusOK, newList(atts, q.next(next)))
 	return nil
 }
 
@@ -416,7 +359,7 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := v.Err(); err != nil {
 		return err
 	}
-	att, err := s.engine.Retry(r.Context(), c.project.ID, d.ID)
+	att, err := s.svc.RetryDelivery(r.Context(), d)
 	if err != nil {
 		return err
 	}
@@ -432,7 +375,7 @@ func (s *Server) runHook(w http.ResponseWriter, r *http.Request, c *call) error 
 	}
 	eventType := r.PathValue("event_type")
 	if !herald.ValidEventTypeName(eventType) {
-		return invalid("path.event_type", clip(eventType), "not an event type name")
+		return invalid("path.event_type", herald.Clip(eventType), "not an event type name")
 	}
 	if s.cfg.Hooks == nil {
 		return herald.Errorf(herald.EUNAVAILABLE, "synchronous hooks are not enabled on this server")

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"github.com/herald-dev/herald"
 	"net/http"
 	"strings"
 	"testing"
@@ -172,7 +173,7 @@ func TestIngestBatch(t *testing.T) {
 	b.do("POST", path, key, map[string]any{"events": []any{}}).requireField(t, "body.events")
 	b.do("POST", path, key, map[string]any{}).requireField(t, "body.events")
 	b.do("POST", path, key, map[string]any{"events": "x"}).requireField(t, "body.events")
-	tooMany := make([]any, BatchMax+1)
+	tooMany := make([]any, herald.EventBatchMaxLen+1)
 	for i := range tooMany {
 		tooMany[i] = map[string]any{"type": "a", "data": map[string]any{}}
 	}

@@ -141,7 +141,6 @@ func FuzzIngestDecode(f *testing.F) {
 func FuzzEndpointValidate(f *testing.F) {
 	// Private networks refused: the guard is part of what is fuzzed.
 	fs := newFuzzServer(f, func(c *Config) { c.Guard = netguard.New(false, nil) })
-	guard := netguard.New(false, nil)
 	for _, s := range []string{
 		`{"url":"https://example.com/hook"}`,
 		`{"url":"https://example.com/hook","event_types":["user.*","a"],"timeout":"30s","channels":["c"],"headers":{"X-A":"1"},"metadata":{"k":"v"}}`,
@@ -157,14 +156,14 @@ func FuzzEndpointValidate(f *testing.F) {
 		// decoder makes of the input.
 		var ep herald.Endpoint
 		if json.Unmarshal(body, &ep) == nil {
-			if err := PrepareEndpoint(&ep, guard); err != nil {
+			if err := fs.b.server.svc.ValidateEndpoint(&ep); err != nil {
 				var he *herald.Error
 				if !errors.As(err, &he) || he.Code != herald.EINVALID || len(he.Fields) == 0 {
-					t.Fatalf("PrepareEndpoint: not a field error: %v", err)
+					t.Fatalf("ValidateEndpoint: not a field error: %v", err)
 				}
 				for _, fe := range he.Fields {
 					if !strings.HasPrefix(fe.Location, "body.") {
-						t.Fatalf("PrepareEndpoint: error located at %q", fe.Location)
+						t.Fatalf("ValidateEndpoint: error located at %q", fe.Location)
 					}
 				}
 			}

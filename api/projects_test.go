@@ -205,16 +205,16 @@ func TestAuthenticate(t *testing.T) {
 	b := setup(t)
 	p, key := b.project("shop")
 	ctx := context.Background()
-	id, admin, err := b.server.Authenticate(ctx, b.admin)
+	who, err := b.server.svc.Authenticate(ctx, b.admin)
 	require.NoError(t, err)
-	assert.True(t, admin)
-	assert.Empty(t, id)
-	id, admin, err = b.server.Authenticate(ctx, key)
+	assert.True(t, who.Admin)
+	assert.Empty(t, who.ProjectID)
+	who, err = b.server.svc.Authenticate(ctx, key)
 	require.NoError(t, err)
-	assert.False(t, admin)
-	assert.Equal(t, p, id)
+	assert.False(t, who.Admin)
+	assert.Equal(t, p, who.ProjectID)
 	for _, bad := range []string{"", "nope"} {
-		_, _, err = b.server.Authenticate(ctx, bad)
+		_, err = b.server.svc.Authenticate(ctx, bad)
 		assert.Equal(t, herald.EUNAUTHORIZED, herald.ErrorCode(err))
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/herald-dev/herald/bodytemplate"
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/filter"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/ratelimit"
 	"github.com/herald-dev/herald/store/sqlite"
@@ -99,11 +100,11 @@ func TestIngestLimitsNameTheField(t *testing.T) {
 		body  map[string]any
 		field string
 	}{
-		{"type too long", event(func(m map[string]any) { m["type"] = strings.Repeat("t", delivery.TypeMaxLen+1) }), "body.type"},
-		{"too many channels", event(func(m map[string]any) { m["channels"] = manyStrings(delivery.ChannelsMax + 1) }), "body.channels"},
-		{"channel too long", event(func(m map[string]any) { m["channels"] = []string{strings.Repeat("c", delivery.ChannelMaxLen+1)} }), "body.channels[0]"},
-		{"too many metadata keys", event(func(m map[string]any) { m["metadata"] = manyKeys(delivery.MetadataMax + 1) }), "body.metadata"},
-		{"id too long", event(func(m map[string]any) { m["id"] = strings.Repeat("i", idempotencyKeyMaxLen+1) }), "body.id"},
+		{"type too long", event(func(m map[string]any) { m["type"] = strings.Repeat("t", herald.EventTypeNameMaxLen+1) }), "body.type"},
+		{"too many channels", event(func(m map[string]any) { m["channels"] = manyStrings(herald.EventChannelsMaxLen + 1) }), "body.channels"},
+		{"channel too long", event(func(m map[string]any) { m["channels"] = []string{strings.Repeat("c", herald.ChannelMaxLen+1)} }), "body.channels[0]"},
+		{"too many metadata keys", event(func(m map[string]any) { m["metadata"] = manyKeys(herald.EventMetadataMaxLen + 1) }), "body.metadata"},
+		{"id too long", event(func(m map[string]any) { m["id"] = strings.Repeat("i", herald.IdempotencyKeyMaxLen+1) }), "body.id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestIngestLimitsNameTheField(t *testing.T) {
 	// The batch route keys events without an id "<header>:<index>", so its
 	// header is shorter.
 	b.do("POST", path+"/batch", key, map[string]any{"events": []any{event(func(map[string]any) {})}},
-		"Idempotency-Key", strings.Repeat("k", idempotencyKeyMaxLen-4)).requireField(t, "header.Idempotency-Key")
+		"Idempotency-Key", strings.Repeat("k", herald.IdempotencyKeyMaxLen-4)).requireField(t, "header.Idempotency-Key")
 	// A batch item over a limit is refused alone, located in the batch.
 	r := b.do("POST", path+"/batch", key, map[string]any{"events": []any{cases[1].body, event(func(map[string]any) {})}}).requireStatus(t, http.StatusAccepted).obj(t)
 	items := r["data"].([]any)
@@ -450,7 +451,7 @@ func TestAPIKeysPerProjectAreBounded(t *testing.T) {
 	b := setup(t)
 	p, key := b.project("shop") // its first key
 	var last map[string]any
-	for range APIKeysMax - 1 {
+	for range service.APIKeysMax - 1 {
 		last = b.do("POST", "/v1/projects/"+p+"/api-keys", key, nil).requireStatus(t, http.StatusCreated).obj(t)
 	}
 	r := b.do("POST", "/v1/projects/"+p+"/api-keys", key, nil).requireStatus(t, http.StatusConflict)

@@ -22,11 +22,14 @@
 //   - PATCH changes only the fields present; null resets a field to its
 //     default (clears optional ones). An endpoint's secret changes only
 //     through …/secret/rotate. enabled:false marks the endpoint disabled
-//     ("disabled through the API") and cancels its pending deliveries;
+//     ("disabled by a user") and cancels its pending deliveries;
 //     enabled:true on a disabled endpoint makes it healthy again.
-//   - Credentials: responses show an endpoint's basic password and bearer
-//     token as "********"; that value sent back in a PATCH keeps the stored
-//     credential. The secret is in the create answer and GET …/secret only.
+//   - Credentials: responses show an endpoint's basic password, bearer
+//     token and custom header values as "********"; that value sent back in
+//     a PATCH keeps the stored one. The secret is in the create answer and
+//     GET …/secret only.
+//   - Rules live below the API, in internal/service (the use cases the
+//     dashboard calls too); handlers decode, call it and encode.
 //   - Batch idempotency: an event's id is its key; events without one, in a
 //     request with an Idempotency-Key header, get "<header>:<index>".
 //   - The API rate limit is a token bucket per key (burst: one second's
@@ -48,6 +51,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,12 +65,16 @@ type HookFunc func(ctx context.Context, p *herald.Project, eventType string, bod
 
 // Config configures a Server.
 type Config struct {
-	// Store is required.
+	// Store is required: the API reads through it.
 	Store store.Store
-	// Engine is required: ingest, retries, replays, tests.
+	// Engine runs ingest, retries, replays and tests (through Service);
+	// required unless Service is given.
 	Engine *delivery.Engine
-	// Guard checks endpoint URLs; default netguard.New(false, nil), which
-	// refuses private networks.
+	// Service runs every change; default service.New over Store, Engine,
+	// Guard, AdminKeyHash and Now. Give the dashboard's own to share it.
+	Service *service.Service
+	// Guard checks endpoint URLs (when Service is built here); default
+	// netguard.New(false, nil), which refuses private networks.
 	Guard *netguard.Guard
 	// Hooks runs synchronous hooks; nil answers 503 on the hooks route.
 	Hooks HookFunc
@@ -107,8 +115,7 @@ const (
 type Server struct {
 	cfg    Config
 	store  store.Store
-	engine *delivery.Engine
-	guard  *netguard.Guard
+	svc    *service.Service
 	log    *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
@@ -124,8 +131,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("api: Config.Store is required")
 	}
-	if cfg.Engine == nil {
-		return nil, errors.New("api: Config.Engine is required")
+	if cfg.Engine == nil && cfg.Service == nil {
+		return nil, errors.New("api: Config.Engine or Config.Service is required")
 	}
 	if cfg.Guard == nil {
 		cfg.Guard = netguard.New(false, nil)
@@ -148,14 +155,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = cfg.Store.Ping
 	}
+	if cfg.Service == nil {
+		svc, err := service.New(service.Config{Store: cfg.Store, Engine: cfg.Engine, Guard: cfg.Guard, AdminKeyHash: cfg.AdminKeyHash, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Service = svc
+	}
 	s := &Server{
-		cfg:    cfg,
-		store:  cfg.Store,
-		engine: cfg.Engine,
-		guard:  cfg.Guard,
-		log:    cfg.Logger,
-		now:    cfg.Now,
-		mux:    http.NewServeMux(),
+		cfg:   cfg,
+		store: cfg.Store,
+		svc:   cfg.Service,
+		log:   cfg.Logger,
+		now:   cfg.Now,
+		mux:   http.NewServeMux(),
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, time.Now)
@@ -357,10 +370,11 @@ func (s *Server) admit(r *http.Request, a access, c *call) error {
 		return herald.Errorf(herald.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>")
 	}
 	hash := herald.HashKey(key)
-	projectID, admin, err := s.authenticateHash(r.Context(), hash)
+	who, err := s.svc.AuthenticateHash(r.Context(), hash)
 	if err != nil {
 		return err
 	}
+	projectID, admin := who.ProjectID, who.Admin
 	if s.limiter != nil {
 		if wait := s.limiter.allow(hash); wait > 0 {
 			return errRateLimited{retryAfter: wait}
@@ -381,11 +395,8 @@ func (s *Server) admit(r *http.Request, a access, c *call) error {
 			return errForbidden{"changing or deleting a project needs the admin key"}
 		}
 		if a == projectScoped {
-			p, err := s.store.GetProject(r.Context(), pathProject)
+			p, err := s.svc.Project(r.Context(), pathProject)
 			if err != nil {
-				if herald.IsNotFound(err) {
-					return notFound("project")
-				}
 				return err
 			}
 			c.project = p

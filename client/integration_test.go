@@ -351,7 +351,7 @@ func TestIntegrationEndpoints(t *testing.T) {
 	got, err := c.GetEndpoint(ctx, "shop", ep.ID)
 	require.NoError(t, err)
 	require.Equal(t, "CRM", got.Name)
-	require.Equal(t, map[string]string{"X-Team": "billing"}, got.Headers)
+	require.Equal(t, map[string]string{"X-Team": "********"}, got.Headers, "header values may be credentials: masked in reads")
 	require.NotNil(t, got.Auth)
 	require.NotEqual(t, "s3cret-token", got.Auth.Bearer, "credentials are redacted in reads")
 

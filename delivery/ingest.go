@@ -6,23 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
-)
-
-// Limits of an ingested event.
-const (
-	TypeMaxLen     = 128
-	ChannelsMax    = 10
-	ChannelMaxLen  = 128
-	MetadataMax    = 32
-	MetadataKeyMax = 128
-	MetadataValMax = 1024
-	ClientIDMaxLen = 255
-	IngestBatchMax = 1000
 )
 
 // Ingest validates, routes and durably stores events; it returns once they
@@ -41,8 +28,8 @@ func (e *Engine) ingest(ctx context.Context, p *herald.Project, in []EventInput,
 	if p == nil {
 		return nil, herald.Errorf(herald.ENOTFOUND, "project not found")
 	}
-	if len(in) > IngestBatchMax {
-		return nil, herald.Errorf(herald.ETOOLARGE, "at most %d events per batch", IngestBatchMax)
+	if len(in) > herald.EventBatchMaxLen {
+		return nil, herald.Errorf(herald.ETOOLARGE, "at most %d events per batch", herald.EventBatchMaxLen)
 	}
 	now := e.now()
 	results := make([]IngestResult, len(in))
@@ -93,9 +80,9 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	switch {
 	case in.Type == "":
 		v.Add("type", nil, "is required")
-	case len(in.Type) > TypeMaxLen:
-		v.Add("type", in.Type, "is longer than %d characters", TypeMaxLen)
-	case !validTypeName(in.Type):
+	case len(in.Type) > herald.EventTypeNameMaxLen:
+		v.Add("type", in.Type, "is longer than %d characters", herald.EventTypeNameMaxLen)
+	case !herald.ValidEventTypeName(in.Type):
 		v.Add("type", in.Type, "may contain only letters, digits and _ . : -")
 	case !internal && len(in.Type) >= len(OperationalPrefix) && in.Type[:len(OperationalPrefix)] == OperationalPrefix:
 		v.Add("type", in.Type, "types beginning with %q are reserved for Herald's own events", OperationalPrefix)
@@ -107,30 +94,13 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	case data[0] != '{' || !json.Valid(data):
 		v.Add("data", nil, "must be a JSON object")
 	}
-	if len(in.Channels) > ChannelsMax {
-		v.Add("channels", len(in.Channels), "at most %d channels", ChannelsMax)
+	herald.ValidateEventChannels(&v, "channels", in.Channels)
+	herald.ValidateEventMetadata(&v, "metadata", in.Metadata)
+	if len(in.ID) > herald.IdempotencyKeyMaxLen {
+		v.Add("id", in.ID, "is longer than %d characters", herald.IdempotencyKeyMaxLen)
 	}
-	for i, c := range in.Channels {
-		if c == "" || len(c) > ChannelMaxLen {
-			v.Add(fmt.Sprintf("channels[%d]", i), c, "must be 1 to %d characters", ChannelMaxLen)
-		}
-	}
-	if len(in.Metadata) > MetadataMax {
-		v.Add("metadata", len(in.Metadata), "at most %d keys", MetadataMax)
-	}
-	for k, val := range in.Metadata {
-		if k == "" || len(k) > MetadataKeyMax {
-			v.Add("metadata", k, "keys must be 1 to %d characters", MetadataKeyMax)
-		}
-		if len(val) > MetadataValMax {
-			v.Add("metadata."+k, nil, "is longer than %d characters", MetadataValMax)
-		}
-	}
-	if len(in.ID) > ClientIDMaxLen {
-		v.Add("id", in.ID, "is longer than %d characters", ClientIDMaxLen)
-	}
-	if len(in.IdempotencyKey) > ClientIDMaxLen {
-		v.Add("idempotency_key", nil, "is longer than %d characters", ClientIDMaxLen)
+	if len(in.IdempotencyKey) > herald.IdempotencyKeyMaxLen {
+		v.Add("idempotency_key", nil, "is longer than %d characters", herald.IdempotencyKeyMaxLen)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -178,18 +148,6 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 		ev.BodyHash = hashInput(in)
 	}
 	return ev, nil
-}
-
-func validTypeName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // hashInput identifies an input when the caller gave no body hash.

@@ -123,7 +123,7 @@ func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType stri
 	if typ == "" {
 		typ = EventPing
 	} else {
-		if len(typ) > TypeMaxLen || !validTypeName(typ) {
+		if !herald.ValidEventTypeName(typ) {
 			return nil, &herald.Error{Code: herald.EINVALID, Message: "validation failed",
 				Fields: []herald.FieldError{{Location: "type", Message: "is not a valid event type name", Value: typ}}}
 		}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/delivery"
 )
 
 // decode reads a run's request body strictly: a JSON object with "data"
@@ -89,19 +88,8 @@ func invalid(location string, value any, message string) error {
 		Fields: []herald.FieldError{{Location: location, Message: message, Value: value}}}
 }
 
-// validateMetadata applies ingest's limits (delivery.Metadata…) to a run's
-// metadata, which is stored with its event the same way.
+// validateMetadata applies ingest's limits to a run's metadata, which is
+// stored with its event the same way.
 func validateMetadata(v *herald.Validation, md map[string]string) {
-	if len(md) > delivery.MetadataMax {
-		v.Add("body.metadata", nil, "has %d keys, at most %d", len(md), delivery.MetadataMax)
-		return
-	}
-	for k, val := range md {
-		switch {
-		case k == "" || len(k) > delivery.MetadataKeyMax:
-			v.Add("body.metadata", k, "keys must have 1 to %d characters", delivery.MetadataKeyMax)
-		case len(val) > delivery.MetadataValMax:
-			v.Add("body.metadata."+k, nil, "is too long (%d bytes, at most %d)", len(val), delivery.MetadataValMax)
-		}
-	}
+	herald.ValidateEventMetadata(v, "body.metadata", md)
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/store"
-	"github.com/herald-dev/herald/webhook"
 )
 
 // statsWindow is the window of the endpoint stats and chart.
@@ -72,9 +72,8 @@ type endpointFormData struct {
 }
 
 func (h *handler) endpointNew(w http.ResponseWriter, r *http.Request) {
-	ep := &herald.Endpoint{Enabled: true, Timeout: herald.Duration(herald.TimeoutDefault),
-		ResponseMode: herald.ResponseWait, FailurePolicy: herald.FailClosed,
-		RetrySchedule: herald.RetryScheduleDefault, MaxInFlight: herald.MaxInFlightDefault}
+	ep := &herald.Endpoint{Enabled: true}
+	ep.SetDefaults()
 	h.render(w, r, http.StatusOK, "endpoint_form", "New endpoint", endpointFormData{Form: endpointForm(ep)})
 }
 
@@ -82,28 +81,28 @@ func (h *handler) endpointCreate(w http.ResponseWriter, r *http.Request) {
 	prj := projectFrom(r)
 	ep := &herald.Endpoint{}
 	f := parseEndpointForm(r, ep)
-	ep.ID = herald.NewID(herald.PrefixEndpoint)
-	ep.ProjectID = prj.ID
-	ep.Secret = webhook.NewSecret()
-	ep.Status = herald.EndpointHealthy
-	now := h.cfg.Now().UTC()
-	ep.CreatedAt, ep.UpdatedAt = now, now
-	if !h.prepare(w, r, ep, f, endpointFormData{Form: f}, "New endpoint") {
+	var err error
+	if f.HasErrors() {
+		// Some inputs could not be read: show the rules' verdict on the
+		// rest beside them, store nothing.
+		err = h.svc.ValidateEndpoint(ep)
+	} else {
+		err = h.svc.CreateEndpoint(r.Context(), prj.ID, ep)
+	}
+	if !h.refused(w, r, f, err) {
 		return
 	}
-	if err := h.st.CreateEndpoint(r.Context(), ep); err != nil {
-		h.storeError(w, r, err)
+	if f.HasErrors() {
+		h.render(w, r, http.StatusUnprocessableEntity, "endpoint_form", "New endpoint", endpointFormData{Form: f})
 		return
 	}
-	h.eng.EndpointsChanged(prj.ID)
 	h.flashEndpoint(w, r, ep, "Endpoint created. Reveal its signing secret below to verify deliveries.")
 }
 
-// prepare validates ep with the API's rules and, if the form or the
-// endpoint is invalid, renders the form again with the errors and returns
-// false.
-func (h *handler) prepare(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, f *form, data endpointFormData, title string) bool {
-	err := prepareEndpoint(ep, h.cfg.Guard)
+// refused adds err, the service's answer to a form, to f: field errors
+// next to their inputs, other refusals on top. It returns false after an
+// error page instead (a vanished resource, an internal error).
+func (h *handler) refused(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
 	var he *herald.Error
 	switch {
 	case err == nil:
@@ -112,17 +111,13 @@ func (h *handler) prepare(w http.ResponseWriter, r *http.Request, ep *herald.End
 		if len(he.Fields) == 0 {
 			f.General = append(f.General, he.Message)
 		}
-	case errors.As(err, &he) && he.Code != herald.EINTERNAL:
+	case errors.As(err, &he) && he.Code != herald.EINTERNAL && he.Code != herald.ENOTFOUND:
 		f.General = append(f.General, he.Error())
 	default:
 		h.storeError(w, r, err)
 		return false
 	}
-	if !f.HasErrors() {
-		return true
-	}
-	h.render(w, r, http.StatusUnprocessableEntity, "endpoint_form", title, data)
-	return false
+	return true
 }
 
 // endpointOf loads the {id} endpoint of the project; false after a 404.
@@ -153,21 +148,25 @@ func (h *handler) endpointEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) endpointUpdate(w http.ResponseWriter, r *http.Request) {
-	ep, ok := h.endpointOf(w, r)
+	old, ok := h.endpointOf(w, r)
 	if !ok {
 		return
 	}
-	stored := *ep
+	ep := service.CloneEndpoint(old)
 	f := parseEndpointForm(r, ep)
-	ep.UpdatedAt = h.cfg.Now().UTC()
-	if !h.prepare(w, r, ep, f, formData(&stored, f), "Edit endpoint") {
+	var err error
+	if f.HasErrors() {
+		err = h.svc.ValidateEndpoint(ep)
+	} else {
+		_, err = h.svc.UpdateEndpoint(r.Context(), old, ep)
+	}
+	if !h.refused(w, r, f, err) {
 		return
 	}
-	if err := h.st.UpdateEndpoint(r.Context(), ep); err != nil {
-		h.storeError(w, r, err)
+	if f.HasErrors() {
+		h.render(w, r, http.StatusUnprocessableEntity, "endpoint_form", "Edit endpoint", formData(old, f))
 		return
 	}
-	h.eng.EndpointsChanged(ep.ProjectID)
 	h.flashEndpoint(w, r, ep, "Endpoint saved.")
 }
 
@@ -213,10 +212,10 @@ func (h *handler) renderEndpoint(w http.ResponseWriter, r *http.Request, ep *her
 		h.storeError(w, r, err)
 		return
 	}
-	d := endpointDetailData{Endpoint: ep, Stats: stats, Attempts: attempts, EventTypes: types,
+	d := endpointDetailData{Endpoint: service.Redact(ep), Stats: stats, Attempts: attempts, EventTypes: types,
 		Secret: newSecret, Chart: newChart(stats.Buckets),
 		RecoverFrom: now.Add(-statsWindow).UTC().Format(datetimeLocal)}
-	for _, s := range []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled} {
+	for _, s := range herald.DeliveryStates {
 		d.States = append(d.States, stateCount{s, stats.Deliveries[s]})
 	}
 	title := ep.Name
@@ -231,7 +230,7 @@ func (h *handler) endpointTest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	att, err := h.eng.Test(r.Context(), ep.ProjectID, ep.ID, strings.TrimSpace(r.PostFormValue("type")))
+	att, err := h.svc.TestEndpoint(r.Context(), ep, strings.TrimSpace(r.PostFormValue("type")))
 	if err != nil {
 		h.actionError(w, r, ep, err)
 		return
@@ -274,17 +273,13 @@ func (h *handler) endpointRecover(w http.ResponseWriter, r *http.Request) {
 		h.flashEndpoint(w, r, ep, "Recover: give a start time (YYYY-MM-DDTHH:MM, UTC).")
 		return
 	}
-	n, err := h.eng.Recover(r.Context(), ep.ProjectID, ep.ID, *since, h.cfg.Now())
+	n, err := h.svc.RecoverEndpoint(r.Context(), ep, *since, time.Time{})
 	if err != nil {
 		h.actionError(w, r, ep, err)
 		return
 	}
 	h.flashEndpoint(w, r, ep, fmt.Sprintf("Requeued %d failed deliveries since %s UTC.", n, formatTime(*since)))
 }
-
-// rotateGraceDefault is how long the old secret keeps signing after a
-// rotation, as in the API.
-const rotateGraceDefault = 24 * time.Hour
 
 // endpointRotate replaces the signing secret and answers with the page
 // itself, not a redirect, so the new secret is shown exactly once.
@@ -293,25 +288,19 @@ func (h *handler) endpointRotate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	grace := rotateGraceDefault
+	var rot service.Rotation
 	if s := strings.TrimSpace(r.PostFormValue("grace_period")); s != "" {
 		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 || d > 7*24*time.Hour {
-			h.flashEndpoint(w, r, ep, "Rotate: the grace period is a duration between 0s and 168h, e.g. 24h.")
+		if err != nil {
+			h.flashEndpoint(w, r, ep, "Rotate: the grace period is a duration such as 24h, or 0s to stop the old secret at once.")
 			return
 		}
-		grace = d
+		rot.GracePeriod = &d
 	}
-	now := h.cfg.Now().UTC()
-	until := now.Add(grace)
-	ep.PreviousSecret, ep.PreviousSecretUntil = ep.Secret, &until
-	ep.Secret = webhook.NewSecret()
-	ep.UpdatedAt = now
-	if err := h.st.UpdateEndpoint(r.Context(), ep); err != nil {
-		h.storeError(w, r, err)
+	if err := h.svc.RotateSecret(r.Context(), ep, rot); err != nil {
+		h.actionError(w, r, ep, err)
 		return
 	}
-	h.eng.EndpointsChanged(ep.ProjectID)
 	h.renderEndpoint(w, r, ep, ep.Secret)
 }
 
@@ -328,28 +317,19 @@ func (h *handler) endpointSecret(w http.ResponseWriter, r *http.Request) {
 func (h *handler) endpointEnable(w http.ResponseWriter, r *http.Request)  { h.setEnabled(w, r, true) }
 func (h *handler) endpointDisable(w http.ResponseWriter, r *http.Request) { h.setEnabled(w, r, false) }
 
-// setEnabled switches an endpoint on or off. Enabling also clears a
-// "disabled" health status left by the engine, so deliveries resume.
+// setEnabled switches an endpoint on or off, as the API's PATCH of
+// enabled does: off disables it and cancels its deliveries at once; on
+// again starts afresh.
 func (h *handler) setEnabled(w http.ResponseWriter, r *http.Request, on bool) {
 	ep, ok := h.endpointOf(w, r)
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	ep.Enabled = on
-	ep.UpdatedAt = h.cfg.Now().UTC()
-	if err := h.st.UpdateEndpoint(ctx, ep); err != nil {
+	if _, err := h.svc.SetEndpointEnabled(r.Context(), ep, on); err != nil {
 		h.storeError(w, r, err)
 		return
 	}
-	if on && ep.Status == herald.EndpointDisabled {
-		if err := h.st.UpdateEndpointHealth(ctx, ep.ID, store.EndpointHealth{Status: herald.EndpointHealthy}); err != nil {
-			h.storeError(w, r, err)
-			return
-		}
-	}
-	h.eng.EndpointsChanged(ep.ProjectID)
-	msg := "Endpoint disabled: it receives nothing until enabled again."
+	msg := "Endpoint disabled: it receives nothing until enabled again; its pending deliveries are canceled."
 	if on {
 		msg = "Endpoint enabled."
 	}
@@ -358,10 +338,9 @@ func (h *handler) setEnabled(w http.ResponseWriter, r *http.Request, on bool) {
 
 func (h *handler) endpointDelete(w http.ResponseWriter, r *http.Request) {
 	prj := projectFrom(r)
-	if err := h.st.DeleteEndpoint(r.Context(), prj.ID, r.PathValue("id")); err != nil {
+	if err := h.svc.DeleteEndpoint(r.Context(), prj.ID, r.PathValue("id")); err != nil {
 		h.storeError(w, r, err)
 		return
 	}
-	h.eng.EndpointsChanged(prj.ID)
 	h.flashTo(w, r, "Endpoint deleted.", "p", prj.ID, "endpoints")
 }

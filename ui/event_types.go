@@ -2,7 +2,7 @@ package ui
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -30,8 +30,9 @@ func (h *handler) renderEventTypes(w http.ResponseWriter, r *http.Request, statu
 	h.render(w, r, status, "event_types", "Event types", eventTypesData{Types: types, Next: next, Form: f})
 }
 
-// eventTypeCreate validates the schema (it must compile) and the example
-// (JSON, valid against the schema) before storing.
+// eventTypeCreate hands the form to the service, which applies the API's
+// rules (a schema that compiles, an example that is a JSON object valid
+// against it).
 func (h *handler) eventTypeCreate(w http.ResponseWriter, r *http.Request) {
 	prj := projectFrom(r)
 	f := newForm()
@@ -39,65 +40,42 @@ func (h *handler) eventTypeCreate(w http.ResponseWriter, r *http.Request) {
 		f.Values[k] = r.PostFormValue(k)
 	}
 	et := &herald.EventType{ProjectID: prj.ID, Name: strings.TrimSpace(f.V("name")), Description: strings.TrimSpace(f.V("description"))}
-	switch {
-	case et.Name == "":
-		f.add("name", "required")
-	case len(et.Name) > herald.EventTypeNameMaxLen:
-		f.add("name", fmt.Sprintf("at most %d characters", herald.EventTypeNameMaxLen))
-	case !herald.ValidEventTypeName(et.Name):
-		f.add("name", "not an event type name (letters, digits and . _ - such as user.created)")
-	}
-	if len(et.Description) > herald.DescriptionMaxLen {
-		f.add("description", fmt.Sprintf("at most %d characters", herald.DescriptionMaxLen))
-	}
-	var schema *herald.Schema
 	if s := strings.TrimSpace(f.V("schema")); s != "" {
-		var err error
-		if schema, err = herald.CompileSchema(json.RawMessage(s)); err != nil {
-			f.add("schema", err.Error())
-		} else {
-			et.Schema = json.RawMessage(s)
-		}
+		et.Schema = json.RawMessage(s)
 	}
 	if s := strings.TrimSpace(f.V("example")); s != "" {
-		switch {
-		case !json.Valid([]byte(s)):
-			f.add("example", "not valid JSON")
-		case schema != nil:
-			for _, fe := range schema.Validate(json.RawMessage(s), "example") {
-				f.add("example", strings.TrimPrefix(fe.Location+": ", "example: ")+fe.Message)
+		et.Example = json.RawMessage(s)
+	}
+	err := h.svc.CreateEventType(r.Context(), et)
+	var he *herald.Error
+	switch {
+	case err == nil:
+		h.flashTo(w, r, "Event type "+et.Name+" created.", "p", prj.ID, "event-types")
+	case herald.ErrorCode(err) == herald.ECONFLICT:
+		f.add("name", "an event type with this name exists")
+		h.renderEventTypes(w, r, http.StatusConflict, f)
+	case errors.As(err, &he) && he.Code == herald.EINVALID:
+		for _, fe := range he.Fields {
+			// "body.example.user_id" → the example input, "user_id: …".
+			field, rest, _ := strings.Cut(strings.TrimPrefix(fe.Location, "body."), ".")
+			msg := fe.Message
+			if rest != "" {
+				msg = rest + ": " + msg
 			}
+			f.add(field, msg)
 		}
-		if json.Valid([]byte(s)) {
-			et.Example = json.RawMessage(s)
-		}
-	}
-	if f.HasErrors() {
 		h.renderEventTypes(w, r, http.StatusUnprocessableEntity, f)
-		return
-	}
-	now := h.cfg.Now().UTC()
-	et.CreatedAt, et.UpdatedAt = now, now
-	if err := h.st.CreateEventType(r.Context(), et); err != nil {
-		if herald.ErrorCode(err) == herald.ECONFLICT {
-			f.add("name", "an event type with this name exists")
-			h.renderEventTypes(w, r, http.StatusConflict, f)
-			return
-		}
+	default:
 		h.storeError(w, r, err)
-		return
 	}
-	h.eng.EventTypesChanged(prj.ID)
-	h.flashTo(w, r, "Event type "+et.Name+" created.", "p", prj.ID, "event-types")
 }
 
 func (h *handler) eventTypeDelete(w http.ResponseWriter, r *http.Request) {
 	prj := projectFrom(r)
 	name := r.PathValue("name")
-	if err := h.st.DeleteEventType(r.Context(), prj.ID, name); err != nil {
+	if err := h.svc.DeleteEventType(r.Context(), prj.ID, name); err != nil {
 		h.storeError(w, r, err)
 		return
 	}
-	h.eng.EventTypesChanged(prj.ID)
 	h.flashTo(w, r, "Event type "+name+" deleted.", "p", prj.ID, "event-types")
 }

@@ -13,9 +13,6 @@ import (
 // eventPageSize is the number of rows on one page of the event log.
 const eventPageSize = 50
 
-// deliveryStates are the states the log filters by.
-var deliveryStates = []string{herald.DeliveryPending, herald.DeliveryInFlight, herald.DeliverySucceeded, herald.DeliveryExhausted, herald.DeliveryCanceled}
-
 type deliveryRow struct {
 	Delivery *herald.Delivery
 	Endpoint *herald.Endpoint // nil when deleted
@@ -49,7 +46,7 @@ func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
 		f.Values[k] = strings.TrimSpace(q.Get(k))
 	}
 	since, until := parseTime(f, "since"), parseTime(f, "until")
-	if st := f.Values["status"]; st != "" && !contains(deliveryStates, st) {
+	if st := f.Values["status"]; st != "" && !herald.ValidDeliveryStatus(st) {
 		f.add("status", "unknown status")
 	}
 	eps, err := h.st.ProjectEndpoints(ctx, prj.ID)
@@ -57,7 +54,7 @@ func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
-	d := eventLogData{Form: f, States: deliveryStates, Endpoints: eps}
+	d := eventLogData{Form: f, States: herald.DeliveryStates, Endpoints: eps}
 	if f.HasErrors() {
 		h.render(w, r, http.StatusUnprocessableEntity, "events", "Event log", d)
 		return
@@ -132,21 +129,12 @@ func (h *handler) deliveryStates(r *http.Request, eventID string) ([]stateCount,
 		n[d.Status]++
 	}
 	var out []stateCount
-	for _, s := range deliveryStates {
+	for _, s := range herald.DeliveryStates {
 		if n[s] > 0 {
 			out = append(out, stateCount{State: s, N: n[s]})
 		}
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type eventData struct {
@@ -189,7 +177,7 @@ func (h *handler) eventReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prj := projectFrom(r)
-	n, err := h.eng.Replay(r.Context(), prj.ID, ev.ID, strings.TrimSpace(r.PostFormValue("endpoint_id")))
+	n, err := h.svc.ReplayEvent(r.Context(), ev, strings.TrimSpace(r.PostFormValue("endpoint_id")))
 	h.engineOutcome(w, r, err, fmt.Sprintf("Replayed: %d new deliveries.", n), "Replay failed: ", "p", prj.ID, "events", ev.ID)
 }
 
@@ -255,6 +243,6 @@ func (h *handler) deliveryRetry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prj := projectFrom(r)
-	att, err := h.eng.Retry(r.Context(), prj.ID, dl.ID)
+	att, err := h.svc.RetryDelivery(r.Context(), dl)
 	h.engineOutcome(w, r, err, "Retried: "+attemptOutcome(att)+".", "Retry failed: ", "p", prj.ID, "deliveries", dl.ID)
 }

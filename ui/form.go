@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
 )
 
 // form carries what the user typed and the errors of each field, so that a
@@ -68,12 +69,12 @@ func endpointForm(ep *herald.Endpoint) *form {
 	}
 	v["order"] = strconv.Itoa(ep.Order)
 	if ep.Timeout != 0 {
-		v["timeout"] = formatDuration(ep.Timeout)
+		v["timeout"] = ep.Timeout.String()
 	}
 	v["response_mode"], v["failure_policy"] = ep.ResponseMode, ep.FailurePolicy
 	rs := make([]string, len(ep.RetrySchedule))
 	for i, d := range ep.RetrySchedule {
-		rs[i] = formatDuration(d)
+		rs[i] = d.String()
 	}
 	v["retry_schedule"] = strings.Join(rs, ", ")
 	v["rate_limit"] = strconv.Itoa(ep.RateLimit)
@@ -85,21 +86,9 @@ func endpointForm(ep *herald.Endpoint) *form {
 	if ep.Auth != nil && ep.Auth.Basic != nil {
 		v["basic_username"] = ep.Auth.Basic.Username
 	}
-	v["headers"] = joinMap(ep.Headers, ": ")
+	v["headers"] = joinMap(service.Redact(ep).Headers, ": ") // values masked; sent back, they are kept
 	v["metadata"] = joinMap(ep.Metadata, "=")
 	return f
-}
-
-// formatDuration writes "1h" and "5m" rather than Go's "1h0m0s", "5m0s".
-func formatDuration(d herald.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 func joinMap(m map[string]string, sep string) string {
@@ -118,7 +107,7 @@ func joinMap(m map[string]string, sep string) string {
 // parseEndpointForm reads the posted form into ep, which holds the stored
 // endpoint when editing (so that secrets and auth left empty are kept).
 // Inputs that cannot be parsed are recorded as field errors; validation of
-// the values themselves is api.PrepareEndpoint's, so the rules live once.
+// the values themselves is the service's, so the rules live once.
 func parseEndpointForm(r *http.Request, ep *herald.Endpoint) *form {
 	f := newForm()
 	for _, name := range endpointFields {

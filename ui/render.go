@@ -49,7 +49,7 @@ func (h *handler) parseTemplates() (map[string]*template.Template, error) {
 		"sortedKV": sortedKV,
 		"badge":    badgeClass,
 		"add":      func(a, b int) int { return a + b },
-		"dur":      formatDuration,
+		"dur":      herald.Duration.String,
 	}
 	pages, err := fs.Glob(assets, "templates/*.html")
 	if err != nil {

@@ -309,8 +309,8 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// errKeyUnknown: Authenticate refused the key, or it has no project, or it
-// was revoked since.
+// errKeyUnknown: the service refused the key (unknown, revoked, or of no
+// project).
 var errKeyUnknown = errors.New("ui: unknown API key")
 
 // errAdminUnchecked: the admin key authenticated, but it is not the key of
@@ -323,26 +323,19 @@ var errAdminUnchecked = errors.New("ui: admin key not in Config.AdminKeyHash")
 // sessionClaims.KeyID). Other errors than errKeyUnknown and
 // errAdminUnchecked come from the store.
 func (h *handler) authenticate(ctx context.Context, key string) (projectID string, admin bool, keyID string, err error) {
-	projectID, admin, err = h.cfg.Authenticate(ctx, key)
 	hash := herald.HashKey(key)
+	who, err := h.svc.AuthenticateHash(ctx, hash)
 	switch {
-	case err != nil:
-		return "", false, "", errKeyUnknown
-	case admin && (h.adminID == "" || h.adminKeyID(hash) != h.adminID):
-		return "", false, "", errAdminUnchecked
-	case admin:
-		return "", true, h.adminID, nil
-	}
-	k, err := h.st.GetAPIKeyByHash(ctx, hash)
-	switch {
-	case herald.IsNotFound(err):
+	case herald.ErrorCode(err) == herald.EUNAUTHORIZED:
 		return "", false, "", errKeyUnknown
 	case err != nil:
 		return "", false, "", err
-	case projectID == "" || k.ProjectID != projectID:
-		return "", false, "", errKeyUnknown
+	case who.Admin && (h.adminID == "" || h.adminKeyID(hash) != h.adminID):
+		return "", false, "", errAdminUnchecked
+	case who.Admin:
+		return "", true, h.adminID, nil
 	}
-	return projectID, false, k.ID, nil
+	return who.ProjectID, false, who.KeyID, nil
 }
 
 // safeNext accepts only a path inside the dashboard, so the login page

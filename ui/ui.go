@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/herald-dev/herald/api"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -26,8 +25,8 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/delivery"
-	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/api"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -43,16 +42,11 @@ const SettingSessionSecret = "ui_session_secret"
 
 // Config configures the dashboard.
 type Config struct {
-	// Store is the database.
+	// Store is the database, which the pages read.
 	Store store.Store
-	// Engine sends test events, retries, replays and recovers.
-	Engine *delivery.Engine
-	// Guard validates endpoint URLs.
-	Guard *netguard.Guard
-	// Authenticate resolves an API key typed on the login page: the
-	// project it belongs to, or admin for the admin key. An error means
-	// the key is unknown.
-	Authenticate func(ctx context.Context, key string) (projectID string, admin bool, err error)
+	// Service runs every change (the API's own, so that both apply the
+	// same rules) and authenticates the key typed on the login page.
+	Service *service.Service
 	// AdminKeyHash is herald.HashKey of the admin key, as the API has it.
 	// An admin session lasts only while this is the hash of the key it was
 	// opened with (a new admin key ends the sessions of the old one). Empty:
@@ -70,14 +64,8 @@ func (c *Config) validate() error {
 	if c.Store == nil {
 		return errors.New("ui: Config.Store is required")
 	}
-	if c.Engine == nil {
-		return errors.New("ui: Config.Engine is required")
-	}
-	if c.Authenticate == nil {
-		return errors.New("ui: Config.Authenticate is required")
-	}
-	if c.Guard == nil {
-		c.Guard = netguard.New(false, nil)
+	if c.Service == nil {
+		return errors.New("ui: Config.Service is required")
 	}
 	if c.Prefix == "" {
 		c.Prefix = PrefixDefault
@@ -96,7 +84,7 @@ func (c *Config) validate() error {
 type handler struct {
 	cfg    Config
 	st     store.Store
-	eng    *delivery.Engine
+	svc    *service.Service
 	secret []byte
 	// adminID is adminKeyID(Config.AdminKeyHash), "" without one.
 	adminID string
@@ -120,7 +108,7 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: session secret: %w", err)
 	}
-	h := &handler{cfg: cfg, st: cfg.Store, eng: cfg.Engine, secret: []byte(secret), logins: newLoginLimiter(cfg.Now)}
+	h := &handler{cfg: cfg, st: cfg.Store, svc: cfg.Service, secret: []byte(secret), logins: newLoginLimiter(cfg.Now)}
 	if cfg.AdminKeyHash != "" {
 		h.adminID = h.adminKeyID(cfg.AdminKeyHash)
 	} else {
@@ -274,7 +262,7 @@ func (h *handler) project(next http.HandlerFunc) http.HandlerFunc {
 			h.notFound(w, r)
 			return
 		}
-		prj, err := h.st.GetProject(r.Context(), id)
+		prj, err := h.svc.Project(r.Context(), id)
 		if err != nil {
 			h.storeError(w, r, err)
 			return

@@ -21,6 +21,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/store/sqlite"
@@ -72,27 +73,16 @@ func setup(t *testing.T) *testBundle {
 // its configuration.
 func (b *testBundle) serve(t *testing.T, adminHash string, edit ...func(*ui.Config)) *httptest.Server {
 	t.Helper()
-	cfg := ui.Config{
-		Store: b.st, Engine: b.eng, Guard: netguard.New(true, nil), Logger: b.logger,
-		Now: func() time.Time {
-			now := time.Now()
-			if f := b.frozen.Load(); f != 0 {
-				now = time.Unix(0, f)
-			}
-			return now.Add(time.Duration(b.skew.Load()))
-		},
-		AdminKeyHash: adminHash,
-		Authenticate: func(ctx context.Context, key string) (string, bool, error) {
-			if herald.HashKey(key) == adminHash {
-				return "", true, nil
-			}
-			k, err := b.st.GetAPIKeyByHash(ctx, herald.HashKey(key))
-			if err != nil {
-				return "", false, err
-			}
-			return k.ProjectID, false, nil
-		},
+	now := func() time.Time {
+		now := time.Now()
+		if f := b.frozen.Load(); f != 0 {
+			now = time.Unix(0, f)
+		}
+		return now.Add(time.Duration(b.skew.Load()))
 	}
+	svc, err := service.New(service.Config{Store: b.st, Engine: b.eng, Guard: netguard.New(true, nil), AdminKeyHash: adminHash, Now: now})
+	require.NoError(t, err)
+	cfg := ui.Config{Store: b.st, Service: svc, Logger: b.logger, Now: now, AdminKeyHash: adminHash}
 	for _, e := range edit {
 		e(&cfg)
 	}
@@ -1048,4 +1038,31 @@ func TestBadIDsAndInputsAreClientErrors(t *testing.T) {
 		require.Less(t, p.Status, 500, path)
 		require.GreaterOrEqual(t, p.Status, 200, path)
 	}
+}
+
+func TestCustomHeaderValuesAreMaskedAndKept(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.loggedIn(t)
+	br.get("/ui/p/prj_alpha/endpoints/new")
+	p := br.post("/ui/p/prj_alpha/endpoints/new", fullEndpointForm())
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	id := strings.TrimPrefix(p.Location, "/ui/p/prj_alpha/endpoints/")
+
+	p = br.get("/ui/p/prj_alpha/endpoints/" + id)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.NotContains(t, p.Body, "acme", "a header value may be a credential")
+	require.Contains(t, p.Body, "X-Tenant: ********")
+
+	p = br.get("/ui/p/prj_alpha/endpoints/" + id + "/edit")
+	require.Contains(t, fieldBlock(t, p.Body, "field-headers"), ">X-Env: ********\nX-Tenant: ********</textarea>")
+
+	// The form sent back as shown, one value changed: the masked one is kept.
+	form := fullEndpointForm()
+	form.Set("headers", "X-Tenant: ********\nX-Env: staging")
+	p = br.post("/ui/p/prj_alpha/endpoints/"+id+"/edit", form)
+	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	ep, err := b.st.GetEndpoint(context.Background(), b.a.ID, id)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"X-Tenant": "acme", "X-Env": "staging"}, ep.Headers)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/hook"
 	"github.com/herald-dev/herald/internal/gcfloor"
+	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/secret"
 	"github.com/herald-dev/herald/store"
@@ -128,24 +129,25 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	}
 	runner := hook.New(eng, hook.Config{Logger: logger})
 
-	var srv *api.Server
+	// One use-case layer under both transports: the same rules, caches
+	// and clock whichever way a change comes in.
+	svc, err := service.New(service.Config{Store: st, Engine: eng, Guard: guard, AdminKeyHash: adminHash})
+	if err != nil {
+		return nil, err
+	}
 	dash, err := ui.New(ui.Config{
-		Store:  st,
-		Engine: eng,
-		Guard:  guard,
-		Authenticate: func(ctx context.Context, key string) (string, bool, error) {
-			return srv.Authenticate(ctx, key)
-		},
+		Store:        st,
+		Service:      svc,
 		AdminKeyHash: adminHash,
 		Logger:       logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	srv, err = api.New(api.Config{
+	srv, err := api.New(api.Config{
 		Store:        st,
 		Engine:       eng,
-		Guard:        guard,
+		Service:      svc,
 		AdminKeyHash: adminHash,
 		RateLimit:    rateLimit(cfg.APIRateLimit),
 		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {

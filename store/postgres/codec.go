@@ -77,16 +77,8 @@ func raw(b []byte) json.RawMessage {
 	return json.RawMessage(append([]byte(nil), b...))
 }
 
-// limit clamps a page size to 1..1000 (50 when unset).
-func limit(p store.Page) int {
-	switch {
-	case p.Limit <= 0:
-		return 50
-	case p.Limit > 1000:
-		return 1000
-	}
-	return p.Limit
-}
+// limit clamps a page size (herald.PageLimit).
+func limit(p store.Page) int { return herald.PageLimit(p.Limit) }
 
 // A cursor is the sort key of the last row of a page: its created_at in
 // Unix microseconds and its id (or name), base64url-encoded.

@@ -687,14 +687,6 @@ func parseMap(s string) (map[string]string, error) {
 func idList(ids []string) string { return jsonList(ids) }
 
 // clampLimit bounds a page size as the store contract asks.
-func clampLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 50
-	case n > 1000:
-		return 1000
-	}
-	return n
-}
+func clampLimit(n int) int { return herald.PageLimit(n) }
 
 type scanner interface{ Scan(dest ...any) error }
