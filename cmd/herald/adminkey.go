@@ -15,8 +15,8 @@ import (
 
 // Where the admin key in force comes from, as `serve` logs it.
 const (
-	adminKeyFromEnvironment = "environment"           // HERALD_ADMIN_KEY
-	adminKeyFromDatabase    = "database"              // stored: generated on an earlier start, or by `herald admin-key`
+	adminKeyFromEnvironment = "environment"          // HERALD_ADMIN_KEY
+	adminKeyFromDatabase    = "database"             // stored: generated on an earlier start, or by `herald admin-key`
 	adminKeyGenerated       = "generated_and_stored" // generated on this start, printed once
 )
 

@@ -108,7 +108,9 @@ func runCLIEnv(ctx context.Context, group string, args []string, stdout, stderr 
 	return err
 }
 
-func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
 
 func cliUsage(w io.Writer, group string, verbs cliGroup) {
 	names := make([]string, 0, len(verbs))

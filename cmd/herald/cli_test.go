@@ -278,7 +278,7 @@ func TestCLIWithoutVerbPrintsUsageOnStderr(t *testing.T) {
 		t.Errorf("stdout: %q", stdout.String())
 	}
 	out := stderr.String()
-	for _, want := range []string{"herald deliveries list", "herald deliveries retry", "HERALD_URL"} {
+	for _, want := range []string{"herald deliveries <command>", "  list ", "  retry ", "HERALD_URL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}

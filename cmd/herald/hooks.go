@@ -10,7 +10,7 @@ import (
 // is printed, and the command succeeds.
 var hooksGroup = cliGroup{
 	"run": {summary: "Run the hooks subscribed to an event type and print the verdict",
-		usage: "--project P EVENT_TYPE [--data JSON|@FILE] [--metadata K=V]… [--timeout 5s]",
+		usage:   "--project P EVENT_TYPE [--data JSON|@FILE] [--metadata K=V]… [--timeout 5s]",
 		project: true, args: []string{"EVENT_TYPE"}, flags: cliHooksRun},
 }
 

@@ -15,7 +15,9 @@ var projectsGroup = cliGroup{
 	"list": {summary: "List projects (admin key)", usage: "[--limit N] [--cursor C]", paged: true,
 		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) { return c.get(ctx, apiPath(""), r.page) }},
 	"get": {summary: "Show a project", usage: "PROJECT", args: []string{"PROJECT"},
-		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) { return c.get(ctx, apiPath(r.args[0]), nil) }},
+		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
+			return c.get(ctx, apiPath(r.args[0]), nil)
+		}},
 	"update": {summary: "Change a project's name or strictness (admin key)", usage: "PROJECT [--name NAME] [--strict-event-types=true|false]",
 		args: []string{"PROJECT"}, flags: cliProjectsUpdate},
 	"delete": {summary: "Delete a project and everything in it (admin key)", usage: "PROJECT", args: []string{"PROJECT"},
