@@ -190,4 +190,3 @@ func TestServeBannerFollowsLogFormatJSON(t *testing.T) {
 		}
 	}
 }
-
