@@ -29,9 +29,9 @@ var deliveriesGroup = cliGroup{
 
 func cliDeliveriesList(fs *flag.FlagSet) (func() error, cliCall) {
 	q := url.Values{}
-	queryFlag(fs, q, "endpoint", "endpoint_id", "only this endpoint's deliveries")
-	queryFlag(fs, q, "event", "event_id", "only this event's deliveries")
-	queryFlag(fs, q, "status", "status", "pending, in_flight, succeeded, exhausted or canceled")
+	queryFlag(fs, q, "endpoint", "endpoint_id", "only this endpoint `ID`'s deliveries")
+	queryFlag(fs, q, "event", "event_id", "only this event `ID`'s deliveries")
+	queryFlag(fs, q, "status", "status", "`STATUS`: pending, in_flight, succeeded, exhausted or canceled")
 	return nil, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		for k, v := range r.page {
 			q[k] = v

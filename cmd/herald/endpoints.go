@@ -69,16 +69,16 @@ func endpointFields(fs *flag.FlagSet, body map[string]any, update bool) func() e
 	str := func(flagName, field, usage string) {
 		fs.Func(flagName, usage, func(v string) error { body[field] = orNull(v); return nil })
 	}
-	str("url", "url", "the endpoint's URL, http or https (Herald's own URL is --server here)")
-	str("name", "name", "name")
-	str("description", "description", "description")
-	str("filter", "filter", "CEL expression over type, data, channels, metadata; false skips the event")
-	str("timeout", "timeout", "per attempt, at most 60s (default 15s)")
-	str("response-mode", "response_mode", "wait (default), ignore or data")
-	str("failure-policy", "failure_policy", "hooks: fail_closed (default) or fail_open")
-	str("active-from", "active_from", "start of the validity period, RFC 3339")
-	str("active-until", "active_until", "end of the validity period, RFC 3339")
-	fs.Func("body-template", "jq program over the envelope that makes the body, or @FILE", func(v string) error {
+	str("url", "url", "the endpoint's `URL`, http or https (Herald's own URL is --server here)")
+	str("name", "name", "a `NAME` for people")
+	str("description", "description", "a `TEXT` describing it")
+	str("filter", "filter", "`CEL` expression over type, data, channels, metadata; false skips the event")
+	str("timeout", "timeout", "`DURATION` per attempt, at most 60s (default 15s)")
+	str("response-mode", "response_mode", "`MODE`: wait (default), ignore or data")
+	str("failure-policy", "failure_policy", "`POLICY` of hooks: fail_closed (default) or fail_open")
+	str("active-from", "active_from", "start of the validity period, an RFC 3339 `TIME`")
+	str("active-until", "active_until", "end of the validity period, an RFC 3339 `TIME`")
+	fs.Func("body-template", "`JQ` program over the envelope that makes the body, or @FILE", func(v string) error {
 		t, err := cliText("body-template", v)
 		if err != nil {
 			bad("body-template", err)
@@ -89,9 +89,9 @@ func endpointFields(fs *flag.FlagSet, body map[string]any, update bool) func() e
 	list := func(flagName, field, usage string) {
 		fs.Func(flagName, usage, func(v string) error { body[field] = cliList(v); return nil })
 	}
-	list("event-types", "event_types", "comma-separated event types, user.* patterns allowed; empty = all")
-	list("channels", "channels", "comma-separated channels; only events carrying one of them reach it")
-	fs.Func("retry-schedule", `comma-separated delays between attempts, e.g. 1m,10m,1h; "none" = no retries`, func(v string) error {
+	list("event-types", "event_types", "comma-separated event `TYPES`, user.* patterns allowed; empty = all")
+	list("channels", "channels", "comma-separated `CHANNELS`; only events carrying one of them reach it")
+	fs.Func("retry-schedule", "comma-separated `DELAYS` between attempts, e.g. 1m,10m,1h; \"none\" = no retries", func(v string) error {
 		switch v {
 		case "none":
 			body["retry_schedule"] = []string{}
@@ -112,25 +112,29 @@ func endpointFields(fs *flag.FlagSet, body map[string]any, update bool) func() e
 			return nil
 		})
 	}
-	num("order", "order", "order of application, lower first (default 0)")
-	num("rate-limit", "rate_limit", "at most this many requests per second to it; 0 = none")
-	num("max-in-flight", "max_in_flight", "at most this many concurrent requests to it (default 10)")
+	num("order", "order", "`N`: order of application, lower first (default 0)")
+	num("rate-limit", "rate_limit", "at most `N` requests per second to it; 0 = none")
+	num("max-in-flight", "max_in_flight", "at most `N` concurrent requests to it (default 10)")
 	fs.BoolFunc("ordered", "deliver one at a time in ingest order (--ordered=false to stop)", func(v string) error {
 		b, err := strconv.ParseBool(v)
 		body["ordered"] = b
 		return err
 	})
+	replaces := ""
+	if update {
+		replaces = ` (the ones given replace all; "" = none)`
+	}
 	headers := &cliPairs{sep: ":"}
-	fs.Var(headers, "header", `"Name: value", repeatable: extra request headers (replace all on update; "" = none)`)
+	fs.Var(headers, "header", "`\"NAME: VALUE\"`, repeatable: an extra request header"+replaces)
 	metadata := &cliPairs{sep: "="}
-	fs.Var(metadata, "metadata", `K=V, repeatable (replaces all on update; "" = none)`)
+	fs.Var(metadata, "metadata", "`K=V`, repeatable: the endpoint's metadata"+replaces)
 	var basic, bearer *string
 	authHelp := "; @FILE reads it from a file"
 	if update {
 		authHelp += `; "" removes the credentials`
 	}
-	fs.Func("basic-auth", "USER:PASSWORD sent as HTTP basic authentication"+authHelp, func(v string) error { basic = &v; return nil })
-	fs.Func("bearer", "token sent as Authorization: Bearer"+authHelp, func(v string) error { bearer = &v; return nil })
+	fs.Func("basic-auth", "`USER:PASSWORD` sent as HTTP basic authentication"+authHelp, func(v string) error { basic = &v; return nil })
+	fs.Func("bearer", "`TOKEN` sent as Authorization: Bearer"+authHelp, func(v string) error { bearer = &v; return nil })
 	return func() error {
 		if headers.set {
 			body["headers"] = headers.vals
@@ -188,7 +192,7 @@ func endpointAuth(body map[string]any, basic, bearer *string, update bool) error
 func cliEndpointsCreate(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
 	check := endpointFields(fs, body, false)
-	fs.Func("secret", "signing secret (whsec_…); generated when not given", func(v string) error { body["secret"] = v; return nil })
+	fs.Func("secret", "signing `SECRET` (whsec_…); generated when not given", func(v string) error { body["secret"] = v; return nil })
 	fs.BoolFunc("disabled", "create it disabled", func(v string) error {
 		b, err := strconv.ParseBool(v)
 		body["enabled"] = !b
@@ -218,8 +222,8 @@ func cliEndpointsUpdate(fs *flag.FlagSet) (func() error, cliCall) {
 
 func cliEndpointsRotate(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
-	fs.Func("secret", "the new secret (whsec_…); generated when not given", func(v string) error { body["secret"] = v; return nil })
-	fs.Func("grace-period", "how long the old secret keeps signing too, e.g. 24h", func(v string) error { body["grace_period"] = v; return nil })
+	fs.Func("secret", "the new `SECRET` (whsec_…); generated when not given", func(v string) error { body["secret"] = v; return nil })
+	fs.Func("grace-period", "`DURATION` the old secret keeps signing too, e.g. 24h", func(v string) error { body["grace_period"] = v; return nil })
 	return nil, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		return c.post(ctx, apiPath(r.project, "endpoints", r.args[0], "secret", "rotate"), body)
 	}
@@ -227,7 +231,7 @@ func cliEndpointsRotate(fs *flag.FlagSet) (func() error, cliCall) {
 
 func cliEndpointsTest(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
-	fs.Func("type", "event type whose example is sent (default: a ping)", func(v string) error { body["type"] = v; return nil })
+	fs.Func("type", "event `TYPE` whose example is sent (default: a ping)", func(v string) error { body["type"] = v; return nil })
 	return nil, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		return c.post(ctx, apiPath(r.project, "endpoints", r.args[0], "test"), body)
 	}
@@ -254,7 +258,7 @@ func cliEndpointsRecover(fs *flag.FlagSet) (func() error, cliCall) {
 
 func cliEndpointsStats(fs *flag.FlagSet) (func() error, cliCall) {
 	q := url.Values{}
-	queryFlag(fs, q, "since", "since", "start of the window: RFC 3339, or a duration ago (server default 24h)")
+	queryFlag(fs, q, "since", "since", "start of the window: an RFC 3339 `TIME`, or a duration ago (server default 24h)")
 	return nil, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		return c.get(ctx, apiPath(r.project, "endpoints", r.args[0], "stats"), q)
 	}

@@ -29,13 +29,13 @@ var eventsGroup = cliGroup{
 func cliEventsSend(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
 	var idemKey string
-	fs.Func("type", "event type (required)", func(v string) error { body["type"] = v; return nil })
+	fs.Func("type", "event `TYPE` (required)", func(v string) error { body["type"] = v; return nil })
 	data := fs.String("data", "{}", "event data, a JSON object, or @FILE")
-	fs.Func("channels", "comma-separated channels", func(v string) error { body["channels"] = cliList(v); return nil })
+	fs.Func("channels", "comma-separated `CHANNELS`", func(v string) error { body["channels"] = cliList(v); return nil })
 	metadata := &cliPairs{sep: "="}
-	fs.Var(metadata, "metadata", "K=V, repeatable: the event's metadata")
+	fs.Var(metadata, "metadata", "`K=V`, repeatable: the event's metadata")
 	occurred := fs.String("occurred-at", "", "when it happened, RFC 3339 (default: now)")
-	fs.Func("id", "client event id, also the idempotency key", func(v string) error { body["id"] = v; return nil })
+	fs.Func("id", "client event `ID`, also the idempotency key", func(v string) error { body["id"] = v; return nil })
 	fs.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key header; random when neither it nor --id is given")
 	check := func() error {
 		raw, err := cliJSONObject("data", *data)
@@ -98,8 +98,8 @@ func cliEventsBatch(fs *flag.FlagSet) (func() error, cliCall) {
 
 func cliEventsList(fs *flag.FlagSet) (func() error, cliCall) {
 	q := url.Values{}
-	queryFlag(fs, q, "type", "type", "only this event type")
-	queryFlag(fs, q, "channel", "channel", "only events carrying this channel")
+	queryFlag(fs, q, "type", "type", "only this event `TYPE`")
+	queryFlag(fs, q, "channel", "channel", "only events carrying this `CHANNEL`")
 	since := fs.String("since", "", "created at or after: RFC 3339, or a duration ago (24h)")
 	until := fs.String("until", "", "created before: RFC 3339, or a duration ago")
 	check := func() error { return timeParams(q, map[string]string{"since": *since, "until": *until}) }
@@ -129,7 +129,7 @@ func timeParams(q url.Values, times map[string]string) error {
 
 func cliEventsReplay(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
-	fs.Func("endpoint", "replay to this endpoint only", func(v string) error { body["endpoint_id"] = v; return nil })
+	fs.Func("endpoint", "replay to this endpoint `ID` only", func(v string) error { body["endpoint_id"] = v; return nil })
 	return nil, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		return c.post(ctx, apiPath(r.project, "events", r.args[0], "replay"), body)
 	}

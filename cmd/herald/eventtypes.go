@@ -31,11 +31,11 @@ var eventTypesGroup = cliGroup{
 // flags given are sent, and an empty --schema or --example removes it.
 func eventTypeFlags(fs *flag.FlagSet, body map[string]any, update bool) func() error {
 	var errs []error
-	fs.Func("description", "description", func(v string) error { body["description"] = v; return nil })
+	fs.Func("description", "a `TEXT` describing it", func(v string) error { body["description"] = v; return nil })
 	for _, name := range []string{"schema", "example"} {
-		help := "a JSON Schema the data of events of this type must match: JSON, or @FILE"
+		help := "a JSON Schema the data of events of this type must match: `JSON`, or @FILE"
 		if name == "example" {
-			help = "a sample data object, sent by endpoints test: JSON, or @FILE"
+			help = "a sample data object, sent by endpoints test: `JSON`, or @FILE"
 		}
 		if update {
 			help += `; "" removes it`
@@ -63,7 +63,7 @@ func eventTypeFlags(fs *flag.FlagSet, body map[string]any, update bool) func() e
 
 func cliEventTypesCreate(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
-	fs.Func("name", "event type name, such as user.created (required)", func(v string) error { body["name"] = v; return nil })
+	fs.Func("name", "event type `NAME`, such as user.created (required)", func(v string) error { body["name"] = v; return nil })
 	check := eventTypeFlags(fs, body, false)
 	return check, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		return c.post(ctx, apiPath(r.project, "event-types"), body)

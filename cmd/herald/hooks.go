@@ -18,7 +18,7 @@ func cliHooksRun(fs *flag.FlagSet) (func() error, cliCall) {
 	data := fs.String("data", "{}", "the operation's data, a JSON object, or @FILE")
 	timeout := fs.String("timeout", "", "bound of the whole run, e.g. 5s (server default 10s)")
 	metadata := &cliPairs{sep: "="}
-	fs.Var(metadata, "metadata", "K=V, repeatable: metadata of the run")
+	fs.Var(metadata, "metadata", "`K=V`, repeatable: metadata of the run")
 	body := map[string]any{}
 	check := func() error {
 		raw, err := cliJSONObject("data", *data)

@@ -44,8 +44,8 @@ func cliProjectsCreate(fs *flag.FlagSet) (func() error, cliCall) {
 
 func cliProjectsUpdate(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
-	fs.Func("name", "new name", func(v string) error { body["name"] = v; return nil })
-	fs.Func("strict-event-types", "true or false: refuse events of undeclared types", func(v string) error {
+	fs.Func("name", "new `NAME`", func(v string) error { body["name"] = v; return nil })
+	fs.Func("strict-event-types", "`true` or false: refuse events of undeclared types", func(v string) error {
 		b, err := strconv.ParseBool(v)
 		body["strict_event_types"] = b
 		return err
