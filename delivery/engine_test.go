@@ -162,11 +162,32 @@ func (c *countingStore) InsertEvents(ctx context.Context, evs []*store.NewEvent)
 	return c.Store.InsertEvents(ctx, evs)
 }
 
+// gatedStore holds the first InsertEvents until release is closed, and
+// records the size of every call.
+type gatedStore struct {
+	store.Store
+	release chan struct{}
+	first   sync.Once
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (g *gatedStore) InsertEvents(ctx context.Context, evs []*store.NewEvent) ([]store.InsertResult, error) {
+	g.first.Do(func() { <-g.release })
+	g.mu.Lock()
+	g.sizes = append(g.sizes, len(evs))
+	g.mu.Unlock()
+	return g.Store.InsertEvents(ctx, evs)
+}
+
+// Ingests that arrive while a commit runs are committed together in the
+// next one. The first commit is held until every other ingest is queued,
+// so the test does not depend on how the goroutines happen to be scheduled.
 func TestGroupCommitBatchesConcurrentIngests(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	cs := &countingStore{Store: b.st}
-	e := b.engine(cs, nil)
+	gs := &gatedStore{Store: b.st, release: make(chan struct{})}
+	e := b.engine(gs, nil)
 	const n = 200
 	var wg sync.WaitGroup
 	ids := make([]string, n)
@@ -180,12 +201,27 @@ func TestGroupCommitBatchesConcurrentIngests(t *testing.T) {
 			ids[i] = res[0].Event.ID
 		})
 	}
-	wg.Wait()
-	calls := cs.inserts.Load()
-	if calls >= n {
-		t.Errorf("InsertEvents calls = %d for %d concurrent ingests, want fewer", calls, n)
+	queued := func() int {
+		e.commit.mu.Lock()
+		defer e.commit.mu.Unlock()
+		return len(e.commit.queue)
 	}
-	t.Logf("%d ingests in %d commits", n, calls)
+	deadline := time.Now().Add(30 * time.Second)
+	for queued() < n-1 {
+		if time.Now().After(deadline) {
+			close(gs.release)
+			t.Fatalf("only %d of %d ingests queued behind the first commit", queued(), n-1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(gs.release)
+	wg.Wait()
+	gs.mu.Lock()
+	sizes := gs.sizes
+	gs.mu.Unlock()
+	if len(sizes) != 2 || sizes[0] != 1 || sizes[1] != n-1 {
+		t.Errorf("InsertEvents calls of %v events for %d concurrent ingests, want [1 %d]", sizes, n, n-1)
+	}
 	for i, id := range ids {
 		ev, err := b.st.GetEvent(b.ctx, b.project.ID, id)
 		if err != nil || string(ev.Data) != fmt.Sprintf(`{"i":%d}`, i) {

@@ -152,6 +152,8 @@ type Store interface {
 	// SetSettingIfAbsent stores value unless the key exists; it returns the
 	// value now stored.
 	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+	// SetSetting stores value, replacing what the key held.
+	SetSetting(ctx context.Context, key, value string) error
 
 	CreateProject(ctx context.Context, p *herald.Project) error // ECONFLICT if the id exists
 	GetProject(ctx context.Context, id string) (*herald.Project, error)

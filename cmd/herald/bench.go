@@ -79,10 +79,9 @@ type benchResult struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
 	target := fs.String("url", "", "Herald server to load (default: an embedded server on a temporary database)")
-	key := fs.String("key", os.Getenv("HERALD_KEY"), "admin key of --url")
+	key := fs.String("key", "", "admin key of --url (HERALD_KEY)")
 	scenario := fs.String("scenario", "burst", benchScenarioNames+", or a comma list")
 	n := fs.Int("n", 0, "events (0 = the scenario's default)")
 	c := fs.Int("c", 0, "concurrent clients (0 = the scenario's default)")
@@ -90,8 +89,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	recvAddr := fs.String("receiver", "127.0.0.1:0", "address of the built-in receiver")
 	pid := fs.Int("pid", 0, "with --url: the server's pid, to report its RSS")
 	jsonOut := fs.Bool("json", false, "print results as JSON lines")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if *key == "" {
+		*key = os.Getenv("HERALD_KEY")
 	}
 
 	rcv, err := startBenchReceiver(*recvAddr)

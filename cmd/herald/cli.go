@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -20,120 +23,83 @@ import (
 const (
 	cliServerDefault = "http://127.0.0.1:8080"
 	cliTimeout       = 60 * time.Second
+	cliMaxAnswer     = 64 << 20 // an answer larger than this is refused
 )
 
-// runCLI implements `herald projects|endpoints|events|deliveries <verb>`:
-// a client of the API that prints each answer as indented JSON. The server
-// and key come from --server/--key or HERALD_URL/HERALD_KEY, the project
-// from --project or HERALD_PROJECT.
-func runCLI(ctx context.Context, resource string, args []string, stdout io.Writer) error {
-	return runCLIEnv(ctx, resource, args, stdout, os.Getenv)
+// The API client is one command group per resource, each in its own file
+// (projects.go, endpoints.go, …); a group is a table of verbs.
+var cliGroups = map[string]cliGroup{
+	"projects":    projectsGroup,
+	"api-keys":    apiKeysGroup,
+	"event-types": eventTypesGroup,
+	"endpoints":   endpointsGroup,
+	"events":      eventsGroup,
+	"deliveries":  deliveriesGroup,
+	"hooks":       hooksGroup,
 }
 
+// cliGroup is a resource's commands: `herald <group> <verb> …`.
+type cliGroup map[string]cliVerb
+
 // cliVerb is one subcommand: its usage, what it takes, and the call it
-// makes. Every verb takes --server (also --url, but for endpoints create),
-// --key and, below a project, --project; the runner parses them, builds the
-// client and prints the answer, so a verb states only what is its own.
+// makes. Every verb takes --server, --key and, below a project, --project;
+// the runner parses them, checks the arguments, and prints the answer, so a
+// verb states only what is its own.
 type cliVerb struct {
-	usage    string
+	summary  string   // one line, for the group's usage
+	usage    string   // the arguments after the verb
 	project  bool     // below a project: --project (HERALD_PROJECT) is required
 	ownURL   bool     // --url is the verb's own flag, not another name of --server
-	id       bool     // takes one positional argument, an id
+	args     []string // names of the positional arguments, all required
 	paged    bool     // takes --limit and --cursor
-	required []string // own flags that must not be empty
+	required []string // own flags that must be given
 
 	// call makes the API call and returns what to print. A verb with
 	// flags of its own has flags instead: it declares them on fs and
-	// returns check, run on the parsed flags before the client is built
-	// (nil for none), and the call that reads them.
+	// returns check, run on the parsed flags before anything is sent (nil
+	// for none), and the call that reads them.
 	call  cliCall
-	flags func(fs *flag.FlagSet) (check func(name string) error, call cliCall)
+	flags func(fs *flag.FlagSet) (check func() error, call cliCall)
 }
 
 // cliCall is a verb's API call; it returns what to print.
-type cliCall func(ctx context.Context, c *client.Client, r cliReq) (any, error)
+type cliCall func(ctx context.Context, c *cliClient, r cliReq) (any, error)
 
 // cliReq is what the runner parsed for a verb's call.
 type cliReq struct {
-	project, id string
-	page        client.ListOptions // --limit, --cursor
+	project string
+	args    []string   // the positional arguments, as many as the verb names
+	page    url.Values // --limit, --cursor
 }
 
-// cliVerbs lists the subcommands by resource and verb.
-var cliVerbs = map[string]map[string]cliVerb{
-	"projects": {
-		"create": {usage: "--name NAME [--id SLUG]", required: []string{"name"}, flags: cliProjectsCreate},
-		"list": {usage: "[--limit N] [--cursor C]", paged: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) { return c.ListProjects(ctx, r.page) }},
-		"get": {usage: "ID", id: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) { return c.GetProject(ctx, r.id) }},
-	},
-	"endpoints": {
-		"create": {usage: "--project P --url URL [--event-types a,b] [--name N] [--timeout 15s] …", project: true, ownURL: true,
-			required: []string{"url"}, flags: cliEndpointsCreate},
-		"list": {usage: "--project P [--limit N] [--cursor C]", project: true, paged: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				return c.ListEndpoints(ctx, r.project, r.page)
-			}},
-		"get": {usage: "--project P ID", project: true, id: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				return c.GetEndpoint(ctx, r.project, r.id)
-			}},
-		"delete": {usage: "--project P ID", project: true, id: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				if err := c.DeleteEndpoint(ctx, r.project, r.id); err != nil {
-					return nil, err
-				}
-				return map[string]string{"deleted": r.id}, nil
-			}},
-	},
-	"events": {
-		"send": {usage: "--project P --type T [--data JSON] [--channels a,b] [--id ID] [--idempotency-key K]", project: true,
-			required: []string{"type"}, flags: cliEventsSend},
-		"list": {usage: "--project P [--type T] [--channel C] [--since TIME] [--until TIME] [--limit N] [--cursor C]", project: true,
-			paged: true, flags: cliEventsList},
-		"get": {usage: "--project P ID", project: true, id: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				return c.GetEvent(ctx, r.project, r.id)
-			}},
-	},
-	"deliveries": {
-		"list": {usage: "--project P [--endpoint ID] [--event ID] [--status S] [--limit N] [--cursor C]", project: true,
-			paged: true, flags: cliDeliveriesList},
-		"get": {usage: "--project P ID", project: true, id: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				return c.GetDelivery(ctx, r.project, r.id)
-			}},
-		"attempts": {usage: "--project P DELIVERY_ID", project: true, id: true, paged: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				return c.ListAttempts(ctx, r.project, r.id, r.page)
-			}},
-		"retry": {usage: "--project P DELIVERY_ID", project: true, id: true,
-			call: func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-				return c.RetryDelivery(ctx, r.project, r.id)
-			}},
-	},
+// runCLI implements `herald <group> <verb>`: a client of the API that
+// prints each answer as indented JSON, as the server sent it. The server
+// and key come from --server/--key or HERALD_URL/HERALD_KEY, the project
+// from --project or HERALD_PROJECT.
+func runCLI(ctx context.Context, group string, args []string, stdout, stderr io.Writer) error {
+	return runCLIEnv(ctx, group, args, stdout, stderr, os.Getenv)
 }
 
-func runCLIEnv(ctx context.Context, resource string, args []string, stdout io.Writer, getenv func(string) string) error {
-	verbs, ok := cliVerbs[resource]
+func runCLIEnv(ctx context.Context, group string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	verbs, ok := cliGroups[group]
 	if !ok {
-		return fmt.Errorf("unknown resource %q", resource)
+		return fmt.Errorf("unknown command %q", group)
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		cliUsage(stdout, resource, verbs)
-		if len(args) == 0 {
-			return flag.ErrHelp
-		}
-		return nil
+	if len(args) == 0 {
+		cliUsage(stderr, group, verbs)
+		return errUsage
+	}
+	if isHelp(args[0]) {
+		cliUsage(stdout, group, verbs)
+		return flag.ErrHelp
 	}
 	verb, ok := verbs[args[0]]
 	if !ok {
-		cliUsage(stdout, resource, verbs)
-		return fmt.Errorf("%s: unknown command %q", resource, args[0])
+		cliUsage(stderr, group, verbs)
+		return fmt.Errorf("%s: unknown command %q", group, args[0])
 	}
-	cl := &cliRun{name: resource + " " + args[0], usage: verb.usage, getenv: getenv, stdout: stdout}
-	err := cl.run(ctx, verb, args[1:])
+	cl := &cliRun{name: group + " " + args[0], verb: verb, getenv: getenv, stdout: stdout}
+	err := cl.run(ctx, args[1:])
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		// main prefixes "herald:" already.
@@ -142,69 +108,75 @@ func runCLIEnv(ctx context.Context, resource string, args []string, stdout io.Wr
 	return err
 }
 
-func cliUsage(w io.Writer, resource string, verbs map[string]cliVerb) {
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+func cliUsage(w io.Writer, group string, verbs cliGroup) {
 	names := make([]string, 0, len(verbs))
 	for v := range verbs {
 		names = append(names, v)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "Usage:\n")
+	fmt.Fprintf(w, "Usage: herald %s <command> [flags]\n\n", group)
 	for _, v := range names {
-		fmt.Fprintf(w, "  herald %s %s %s\n", resource, v, verbs[v].usage)
+		fmt.Fprintf(w, "  %-9s %s\n", v, verbs[v].summary)
 	}
-	fmt.Fprintf(w, "\nEvery command takes --server URL (HERALD_URL, default %s), --key KEY (HERALD_KEY)\nand, below a project, --project P (HERALD_PROJECT). Answers are printed as JSON.\n", cliServerDefault)
+	fmt.Fprintf(w, "\nRun \"herald %s <command> -h\" for a command's flags. Every command takes\n--server URL (HERALD_URL, default %s), --key KEY (HERALD_KEY)\nand, below a project, --project P (HERALD_PROJECT). Answers are printed as JSON.\n", group, cliServerDefault)
 }
 
 // cliRun is one invocation: the flags common to every command and where
 // the output goes.
 type cliRun struct {
-	name, usage string
-	getenv      func(string) string
-	stdout      io.Writer
+	name   string
+	verb   cliVerb
+	getenv func(string) string
+	stdout io.Writer
 
 	server, key, project string
 }
 
 // run parses the verb's flags and arguments, checks them, calls the API
 // and prints the answer. Nothing is sent until the input is complete.
-func (cl *cliRun) run(ctx context.Context, verb cliVerb, args []string) error {
-	fs := cl.flags(verb.project, !verb.ownURL)
-	var r cliReq
+func (cl *cliRun) run(ctx context.Context, args []string) error {
+	verb := cl.verb
+	fs := cl.flags()
+	var limit int
+	var cursor string
 	if verb.paged {
-		fs.IntVar(&r.page.Limit, "limit", 0, "page size (server default 50)")
-		fs.StringVar(&r.page.Cursor, "cursor", "", "next_cursor of the previous page")
+		fs.IntVar(&limit, "limit", 0, "page size (server default 50)")
+		fs.StringVar(&cursor, "cursor", "", "next_cursor of the previous page")
 	}
 	call := verb.call
-	var check func(string) error
+	var check func() error
 	if verb.flags != nil {
 		check, call = verb.flags(fs)
 	}
-	positional := 0
-	if verb.id {
-		positional = 1
-	}
-	pos, err := cl.parse(fs, args, positional)
+	pos, err := cl.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	for _, name := range verb.required {
-		if fs.Lookup(name).Value.String() == "" {
+		if !flagSet(fs, name) {
 			return fmt.Errorf("%s: --%s is required", cl.name, name)
 		}
 	}
 	if check != nil {
-		if err := check(cl.name); err != nil {
-			return err
+		if err := check(); err != nil {
+			return fmt.Errorf("%s: %w", cl.name, err)
 		}
 	}
-	c, err := cl.client()
-	if err != nil {
-		return err
+	if cl.key == "" {
+		return fmt.Errorf("%s: no API key: use --key or set HERALD_KEY", cl.name)
 	}
-	r.project = cl.project
-	if verb.id {
-		r.id = pos[0]
+	r := cliReq{project: cl.project, args: pos, page: url.Values{}}
+	if limit != 0 {
+		r.page.Set("limit", fmt.Sprint(limit))
 	}
+	if cursor != "" {
+		r.page.Set("cursor", cursor)
+	}
+	c := &cliClient{base: strings.TrimRight(cl.server, "/"), key: cl.key, http: &http.Client{Timeout: cliTimeout}}
 	v, err := call(ctx, c, r)
 	if err != nil {
 		return err
@@ -212,37 +184,34 @@ func (cl *cliRun) run(ctx context.Context, verb cliVerb, args []string) error {
 	return cl.print(v)
 }
 
-// flags returns the verb's flag set with the common flags on it. withURL
-// adds --url as another name of --server; endpoints create uses --url for
-// the endpoint instead.
-func (cl *cliRun) flags(withProject, withURL bool) *flag.FlagSet {
+// flags returns the verb's flag set with the common flags on it. Their
+// defaults come from the environment after parsing, so that -h never
+// prints a key. --url is another name of --server, but for endpoints
+// create and update, where it is the endpoint's.
+func (cl *cliRun) flags() *flag.FlagSet {
 	fs := flag.NewFlagSet("herald "+cl.name, flag.ContinueOnError)
-	fs.SetOutput(cl.stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: herald %s %s\n", cl.name, cl.usage)
+		fmt.Fprintf(fs.Output(), "Usage: herald %s %s\n\n%s.\n\nFlags:\n", cl.name, cl.verb.usage, cl.verb.summary)
 		fs.PrintDefaults()
 	}
-	server := cl.getenv("HERALD_URL")
-	if server == "" {
-		server = cliServerDefault
+	fs.StringVar(&cl.server, "server", "", "Herald's base URL (HERALD_URL; default "+cliServerDefault+")")
+	if !cl.verb.ownURL {
+		fs.StringVar(&cl.server, "url", "", "same as --server")
 	}
-	fs.StringVar(&cl.server, "server", server, "Herald's base URL (HERALD_URL)")
-	if withURL {
-		fs.StringVar(&cl.server, "url", server, "same as --server")
-	}
-	fs.StringVar(&cl.key, "key", cl.getenv("HERALD_KEY"), "API key, admin or project (HERALD_KEY)")
-	if withProject {
-		fs.StringVar(&cl.project, "project", cl.getenv("HERALD_PROJECT"), "project id (HERALD_PROJECT)")
+	fs.StringVar(&cl.key, "key", "", "API key, admin or project (HERALD_KEY)")
+	if cl.verb.project {
+		fs.StringVar(&cl.project, "project", "", "project id (HERALD_PROJECT)")
 	}
 	return fs
 }
 
 // parse parses args, allowing positional arguments between flags
-// ("get ep_1 --project p"), and returns the positional ones.
-func (cl *cliRun) parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+// ("get ep_1 --project p"), fills the common flags left empty from the
+// environment, and returns the positional arguments.
+func (cl *cliRun) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, cl.stdout); err != nil {
 			return nil, err
 		}
 		args = fs.Args()
@@ -252,39 +221,181 @@ func (cl *cliRun) parse(fs *flag.FlagSet, args []string, positional int) ([]stri
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != positional {
-		fs.Usage()
-		if positional == 0 {
+	if want := len(cl.verb.args); len(pos) != want {
+		if want == 0 {
 			return nil, fmt.Errorf("%s: unexpected argument %q", cl.name, pos[0])
 		}
-		return nil, fmt.Errorf("%s: want %d argument(s), got %d", cl.name, positional, len(pos))
+		return nil, fmt.Errorf("%s: want %d argument(s) (%s), got %d", cl.name, want, strings.Join(cl.verb.args, " "), len(pos))
 	}
-	if fs.Lookup("project") != nil && cl.project == "" {
-		return nil, fmt.Errorf("%s: --project is required (or set HERALD_PROJECT)", cl.name)
+	for _, p := range pos {
+		if p == "" {
+			return nil, fmt.Errorf("%s: an empty argument", cl.name)
+		}
+	}
+	fill := func(dst *string, env, def string) {
+		if *dst == "" {
+			*dst = cl.getenv(env)
+		}
+		if *dst == "" {
+			*dst = def
+		}
+	}
+	fill(&cl.server, "HERALD_URL", cliServerDefault)
+	fill(&cl.key, "HERALD_KEY", "")
+	if cl.verb.project {
+		if fill(&cl.project, "HERALD_PROJECT", ""); cl.project == "" {
+			return nil, fmt.Errorf("%s: --project is required (or set HERALD_PROJECT)", cl.name)
+		}
 	}
 	return pos, nil
 }
 
-func (cl *cliRun) client() (*client.Client, error) {
-	if cl.key == "" {
-		return nil, fmt.Errorf("%s: no API key: use --key or set HERALD_KEY", cl.name)
-	}
-	return client.New(cl.server, cl.key, client.WithHTTPClient(&http.Client{Timeout: cliTimeout}))
-}
-
-// print writes v as indented JSON.
+// print writes v as indented JSON; a json.RawMessage is the server's
+// answer, printed as it came.
 func (cl *cliRun) print(v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
+	var b []byte
+	if raw, ok := v.(json.RawMessage); ok {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return fmt.Errorf("%s: the server answered with invalid JSON: %w", cl.name, err)
+		}
+		b = buf.Bytes()
+	} else {
+		var err error
+		if b, err = json.MarshalIndent(v, "", "  "); err != nil {
+			return err
+		}
 	}
-	_, err = fmt.Fprintf(cl.stdout, "%s\n", b)
+	_, err := fmt.Fprintf(cl.stdout, "%s\n", b)
 	return err
 }
 
-// cliSplitList reads a comma-separated flag value; "" is no items.
-func cliSplitList(s string) []string {
-	var out []string
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// cliClient makes the API calls of the CLI in plain HTTP, so that it
+// prints every field the server answers with and can send what a typed
+// client cannot (null to reset a field).
+type cliClient struct {
+	base, key string
+	http      *http.Client
+	header    http.Header // extra request headers of the next call
+	replayed  bool        // the last answer carried Idempotent-Replayed: true
+}
+
+// do sends one request and returns the answer's body; a refusal is a
+// *client.Error, as the Go SDK returns it.
+func (c *cliClient) do(ctx context.Context, method, path string, query url.Values, in any) (json.RawMessage, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		body = bytes.NewReader(b)
+	}
+	target := c.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("User-Agent", "herald-cli/"+heraldVersion())
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	c.header = nil
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, cliMaxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, cliProblem(resp, data)
+	}
+	c.replayed = resp.Header.Get("Idempotent-Replayed") == "true"
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
+	return json.RawMessage(data), nil
+}
+
+// cliProblem reads a refusal: a problem document, or whatever the body
+// says (a proxy's page, say) under the status.
+func cliProblem(resp *http.Response, data []byte) *client.Error {
+	e := &client.Error{}
+	if json.Unmarshal(data, e) != nil {
+		e = &client.Error{Detail: strings.TrimSpace(string(data))}
+		if len(e.Detail) > 200 {
+			e.Detail = e.Detail[:200] + "…"
+		}
+	}
+	if e.Status == 0 {
+		e.Status = resp.StatusCode
+	}
+	if e.Title == "" {
+		e.Title = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+func (c *cliClient) get(ctx context.Context, path string, query url.Values) (any, error) {
+	return c.do(ctx, http.MethodGet, path, query, nil)
+}
+
+func (c *cliClient) post(ctx context.Context, path string, in any) (any, error) {
+	if in == nil {
+		in = struct{}{}
+	}
+	return c.do(ctx, http.MethodPost, path, nil, in)
+}
+
+func (c *cliClient) patch(ctx context.Context, path string, in any) (any, error) {
+	return c.do(ctx, http.MethodPatch, path, nil, in)
+}
+
+// delete deletes and prints {"deleted": id}: the API answers 204.
+func (c *cliClient) delete(ctx context.Context, path, id string) (any, error) {
+	if _, err := c.do(ctx, http.MethodDelete, path, nil, nil); err != nil {
+		return nil, err
+	}
+	return map[string]string{"deleted": id}, nil
+}
+
+// apiPath joins escaped segments below /v1/projects/{project}; an empty
+// project is the projects collection.
+func apiPath(project string, segments ...string) string {
+	var b strings.Builder
+	b.WriteString("/v1/projects")
+	for _, s := range append([]string{project}, segments...) {
+		if s != "" {
+			b.WriteString("/" + url.PathEscape(s))
+		}
+	}
+	return b.String()
+}
+
+// Flag values shared by the groups.
+
+// cliList reads a comma-separated flag value; "" is no items (an empty,
+// non-nil list, which clears the field on update).
+func cliList(s string) []string {
+	out := []string{}
 	for _, part := range strings.Split(s, ",") {
 		if part = strings.TrimSpace(part); part != "" {
 			out = append(out, part)
@@ -293,113 +404,94 @@ func cliSplitList(s string) []string {
 	return out
 }
 
-// cliParseTime reads an RFC 3339 time, or a duration meaning "that long
-// ago" ("24h"); "" is the zero time.
-func cliParseTime(name, v string) (time.Time, error) {
+// cliPairs is a repeatable flag of NAME<sep>VALUE pairs, such as
+// --header "X-Team: billing" or --metadata env=prod. One empty value
+// stands for the empty map.
+type cliPairs struct {
+	sep  string
+	vals map[string]string
+	set  bool
+}
+
+func (p *cliPairs) String() string { return "" }
+
+func (p *cliPairs) Set(v string) error {
+	if p.vals == nil {
+		p.vals = map[string]string{}
+	}
+	p.set = true
 	if v == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil && d > 0 {
-		return time.Now().Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("--%s %q: want an RFC 3339 time or a duration such as 24h", name, v)
-}
-
-func cliProjectsCreate(fs *flag.FlagSet) (func(string) error, cliCall) {
-	var in client.ProjectCreate
-	fs.StringVar(&in.Name, "name", "", "project name (required)")
-	fs.StringVar(&in.ID, "id", "", "project id, a slug; generated when empty")
-	return nil, func(ctx context.Context, c *client.Client, _ cliReq) (any, error) {
-		return c.CreateProject(ctx, in)
-	}
-}
-
-func cliEndpointsCreate(fs *flag.FlagSet) (func(string) error, cliCall) {
-	var in client.EndpointCreate
-	var eventTypes, channels string
-	var disabled bool
-	fs.StringVar(&in.URL, "url", "", "the endpoint's URL (required); Herald's own URL is --server here")
-	fs.StringVar(&in.Name, "name", "", "name")
-	fs.StringVar(&in.Description, "description", "", "description")
-	fs.StringVar(&eventTypes, "event-types", "", "comma-separated event types, user.* patterns allowed; empty = all")
-	fs.StringVar(&channels, "channels", "", "comma-separated channels")
-	fs.StringVar(&in.Filter, "filter", "", "CEL filter over the event")
-	fs.StringVar(&in.Timeout, "timeout", "", "per-attempt timeout, e.g. 15s")
-	fs.StringVar(&in.ResponseMode, "response-mode", "", "wait, ignore or data")
-	fs.StringVar(&in.FailurePolicy, "failure-policy", "", "hooks: fail_closed or fail_open")
-	fs.IntVar(&in.Order, "order", 0, "order of application, lower first")
-	fs.StringVar(&in.Secret, "secret", "", "signing secret (whsec_…); generated when empty")
-	fs.BoolVar(&disabled, "disabled", false, "create it disabled")
-	return nil, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-		in.EventTypes = cliSplitList(eventTypes)
-		in.Channels = cliSplitList(channels)
-		if disabled {
-			in.Enabled = client.Ptr(false)
-		}
-		return c.CreateEndpoint(ctx, r.project, in)
-	}
-}
-
-func cliEventsSend(fs *flag.FlagSet) (func(string) error, cliCall) {
-	var in client.EventInput
-	var data, channels string
-	fs.StringVar(&in.Type, "type", "", "event type (required)")
-	fs.StringVar(&data, "data", "{}", "event data, a JSON object")
-	fs.StringVar(&channels, "channels", "", "comma-separated channels")
-	fs.StringVar(&in.ID, "id", "", "client event id, also the idempotency key")
-	fs.StringVar(&in.IdempotencyKey, "idempotency-key", "", "Idempotency-Key header; random when neither it nor --id is given")
-	check := func(name string) error {
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(data), &obj); err != nil || obj == nil {
-			return fmt.Errorf("%s: --data must be a JSON object", name)
-		}
 		return nil
 	}
-	return check, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-		in.Data = json.RawMessage(data)
-		in.Channels = cliSplitList(channels)
-		res, err := c.SendEvent(ctx, r.project, in)
-		if err != nil {
-			return nil, err
-		}
-		return struct {
-			*client.SendEventResult
-			Replayed bool `json:"replayed,omitempty"`
-		}{res, res.Replayed}, nil
+	k, val, ok := strings.Cut(v, p.sep)
+	k = strings.TrimSpace(k)
+	if !ok || k == "" {
+		return fmt.Errorf("want NAME%sVALUE", p.sep)
 	}
+	if p.sep == ":" {
+		val = strings.TrimSpace(val)
+	}
+	p.vals[k] = val
+	return nil
 }
 
-func cliEventsList(fs *flag.FlagSet) (func(string) error, cliCall) {
-	var opts client.EventListOptions
-	var since, until string
-	fs.StringVar(&opts.Type, "type", "", "only this event type")
-	fs.StringVar(&opts.Channel, "channel", "", "only events carrying this channel")
-	fs.StringVar(&since, "since", "", "created at or after: RFC 3339, or a duration ago (24h)")
-	fs.StringVar(&until, "until", "", "created before: RFC 3339, or a duration ago")
-	check := func(string) error {
-		var err error
-		if opts.Since, err = cliParseTime("since", since); err != nil {
-			return err
-		}
-		opts.Until, err = cliParseTime("until", until)
-		return err
+// cliJSONValue reads a JSON flag value: inline JSON, or @FILE to read it
+// from a file ("@-" is stdin).
+func cliJSONValue(name, v string) (json.RawMessage, error) {
+	b, err := cliText(name, v)
+	if err != nil {
+		return nil, err
 	}
-	return check, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-		opts.ListOptions = r.page
-		return c.ListEvents(ctx, r.project, opts)
+	if !json.Valid([]byte(b)) {
+		return nil, fmt.Errorf("--%s is not valid JSON", name)
 	}
+	return json.RawMessage(b), nil
 }
 
-func cliDeliveriesList(fs *flag.FlagSet) (func(string) error, cliCall) {
-	var opts client.DeliveryListOptions
-	fs.StringVar(&opts.EndpointID, "endpoint", "", "only this endpoint's deliveries")
-	fs.StringVar(&opts.EventID, "event", "", "only this event's deliveries")
-	fs.StringVar(&opts.Status, "status", "", "pending, in_flight, succeeded, exhausted or canceled")
-	return nil, func(ctx context.Context, c *client.Client, r cliReq) (any, error) {
-		opts.ListOptions = r.page
-		return c.ListDeliveries(ctx, r.project, opts)
+// cliJSONObject is cliJSONValue for a value that must be an object.
+func cliJSONObject(name, v string) (json.RawMessage, error) {
+	b, err := cliText(name, v)
+	if err != nil {
+		return nil, err
 	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal([]byte(b), &obj) != nil || obj == nil {
+		return nil, fmt.Errorf("--%s must be a JSON object", name)
+	}
+	return json.RawMessage(b), nil
 }
+
+// cliText reads a text flag value, or with @FILE the file's content.
+func cliText(name, v string) (string, error) {
+	file, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return v, nil
+	}
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return "", fmt.Errorf("--%s: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// cliTime reads an RFC 3339 time, or a duration meaning "that long ago"
+// ("24h").
+func cliTime(name, v string) (string, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC().Format(time.RFC3339Nano), nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return time.Now().Add(-d).UTC().Format(time.RFC3339Nano), nil
+	}
+	return "", fmt.Errorf("--%s %q: want an RFC 3339 time or a duration such as 24h", name, v)
+}
+
+// cliIdempotencyKey is the key of a send that gave none, so that the
+// client's own retries cannot duplicate the event.
+func cliIdempotencyKey() string { return rand.Text() }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +69,7 @@ func (f *cliFake) last(t *testing.T) (*http.Request, string) {
 // runCLITest runs the CLI with an environment of only env.
 func runCLITest(resource string, args []string, env map[string]string) (string, error) {
 	var out bytes.Buffer
-	err := runCLIEnv(context.Background(), resource, args, &out, func(k string) string { return env[k] })
+	err := runCLIEnv(context.Background(), resource, args, &out, io.Discard, func(k string) string { return env[k] })
 	return out.String(), err
 }
 
@@ -268,13 +267,18 @@ func TestCLIRefusesMissingInputsBeforeCalling(t *testing.T) {
 	}
 }
 
-func TestCLIWithoutVerbPrintsUsage(t *testing.T) {
+func TestCLIWithoutVerbPrintsUsageOnStderr(t *testing.T) {
 	t.Parallel()
-	out, err := runCLITest("deliveries", nil, nil)
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("error = %v, want flag.ErrHelp", err)
+	var stdout, stderr bytes.Buffer
+	err := runCLIEnv(context.Background(), "deliveries", nil, &stdout, &stderr, func(string) string { return "" })
+	if !errors.Is(err, errUsage) || exitCode(err, io.Discard) != 2 {
+		t.Fatalf("error = %v, want errUsage (exit 2)", err)
 	}
-	for _, want := range []string{"herald deliveries list", "herald deliveries retry", "HERALD_URL"} {
+	if stdout.Len() != 0 {
+		t.Errorf("stdout: %q", stdout.String())
+	}
+	out := stderr.String()
+	for _, want := range []string{"herald deliveries <command>", "  list ", "  retry ", "HERALD_URL"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}

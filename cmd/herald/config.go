@@ -93,7 +93,34 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ (admin key required)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (HERALD_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (HERALD_LOG_FORMAT)")
+	// The default shown by -h is the value in force, but a DSN's password
+	// is not printed.
+	fs.Lookup("database").DefValue = redactDSN(c.Database)
 	return nil
+}
+
+// envOnlySettings are the settings of `serve` that have no flag, because
+// they are secrets or lists better kept out of a command line: -h names
+// them, never their values.
+var envOnlySettings = []struct{ name, usage string }{
+	{"HERALD_ADMIN_KEY", "the admin key; when unset, one is generated on first start, stored in the database and printed once (replace it with herald admin-key)"},
+	{"HERALD_ENCRYPTION_KEY", "encrypts endpoint secrets and credentials at rest: a long random string, kept as safe as the database"},
+	{"HERALD_ALLOWED_NETWORKS", "comma-separated CIDRs endpoints may target even when private networks are refused"},
+}
+
+// serveUsage is the help of `herald serve`.
+func serveUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, "Usage: herald serve [flags]\n\nRun the server: API, dispatcher, dashboard. Flags win over the environment;\na flag's default is the value in force.\n\nFlags:\n")
+	fs.PrintDefaults()
+	fmt.Fprint(w, "\nSet only in the environment:\n")
+	for _, s := range envOnlySettings {
+		state := "not set"
+		if lookupEnv(s.name) != "" {
+			state = "set"
+		}
+		fmt.Fprintf(w, "  %s (%s)\n    \t%s\n", s.name, state, s.usage)
+	}
 }
 
 // Validate reports the first configuration error.

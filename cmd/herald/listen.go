@@ -40,7 +40,6 @@ type listenOptions struct {
 // to a local app.
 func runListen(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("herald listen", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	addr := fs.String("addr", listenAddrDefault, "address to listen on")
 	var opts listenOptions
 	fs.StringVar(&opts.secret, "secret", "", "endpoint secret (whsec_…) to check signatures with; without it they are reported as unchecked")
@@ -50,7 +49,7 @@ func runListen(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(fs.Output(), "Usage: herald listen [--addr 127.0.0.1:9000] [--secret whsec_…] [--status 200] [--forward URL]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -224,8 +225,8 @@ func setupProject(t *testing.T, addr string, rcv *receiver) (string, string) {
 }
 
 // loadUntil posts events from several goroutines until stop is closed and
-// returns the ids of those that got a 202.
-func loadUntil(t *testing.T, addrs []string, project, key string, stop <-chan struct{}) []string {
+// returns the ids of those that got a 202; accepted counts them as they come.
+func loadUntil(t *testing.T, addrs []string, project, key string, stop <-chan struct{}, counter *atomic.Int64) []string {
 	var mu sync.Mutex
 	var accepted []string
 	var wg sync.WaitGroup
@@ -258,12 +259,25 @@ func loadUntil(t *testing.T, addrs []string, project, key string, stop <-chan st
 					mu.Lock()
 					accepted = append(accepted, out.ID)
 					mu.Unlock()
+					counter.Add(1)
 				}
 			}
 		}(g)
 	}
 	wg.Wait()
 	return accepted
+}
+
+// waitAccepted waits until the load has had n events accepted in all.
+func waitAccepted(t *testing.T, counter *atomic.Int64, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for counter.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d events accepted in a minute, want %d", counter.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func waitDelivered(t *testing.T, rcv *receiver, ids []string, timeout time.Duration) {
@@ -292,8 +306,9 @@ func TestKilledServerLosesNoAcceptedEvent(t *testing.T) {
 
 	stop := make(chan struct{})
 	result := make(chan []string)
-	go func() { result <- loadUntil(t, []string{srv.addr}, project, key, stop) }()
-	time.Sleep(700 * time.Millisecond)
+	var counter atomic.Int64
+	go func() { result <- loadUntil(t, []string{srv.addr}, project, key, stop, &counter) }()
+	waitAccepted(t, &counter, 100) // killed mid-load, not before it began
 	srv.kill()
 	close(stop)
 	accepted := <-result
@@ -348,10 +363,12 @@ func TestTwoProcessesOnPostgresSurviveAKill(t *testing.T) {
 
 	stop := make(chan struct{})
 	result := make(chan []string)
-	go func() { result <- loadUntil(t, []string{a.addr, b.addr}, project, key, stop) }()
-	time.Sleep(time.Second)
+	var counter atomic.Int64
+	go func() { result <- loadUntil(t, []string{a.addr, b.addr}, project, key, stop, &counter) }()
+	waitAccepted(t, &counter, 100)
 	a.kill()
-	time.Sleep(500 * time.Millisecond)
+	// The survivor goes on accepting while a is dead.
+	waitAccepted(t, &counter, counter.Load()+50)
 	close(stop)
 	accepted := <-result
 	if len(accepted) == 0 {

@@ -34,13 +34,16 @@ func heraldVersion() string { return herald.Version }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("herald serve", flag.ContinueOnError)
 	if err := cfg.bindFlags(fs, lookupEnv); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() { serveUsage(fs) }
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -58,7 +61,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Herald %s listening on http://%s (dashboard: http://%s/ui/)\n", herald.Version, ln.Addr(), ln.Addr())
+	banner{w: stdout, json: cfg.LogFormat == "json"}.print(
+		fmt.Sprintf("Herald %s listening on http://%s (dashboard: http://%s/ui/)\n", herald.Version, ln.Addr(), ln.Addr()),
+		"herald listening", "version", herald.Version, "url", "http://"+ln.Addr().String(), "dashboard", "http://"+ln.Addr().String()+"/ui/")
 	logger.Info("herald serving", "addr", ln.Addr().String(), "database", redactDSN(cfg.Database))
 	return a.serve(ctx, ln)
 }
@@ -101,12 +106,9 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if cfg.EncryptionKey == "" {
 		logger.Warn("HERALD_ENCRYPTION_KEY is not set: endpoint secrets and credentials are stored unencrypted")
 	}
-	adminHash, generated, err := api.EnsureAdminKey(ctx, st, cfg.AdminKey)
+	adminHash, err := resolveAdminKey(ctx, st, cfg.AdminKey, logger, banner{w: stdout, json: cfg.LogFormat == "json"})
 	if err != nil {
-		return nil, fmt.Errorf("admin key: %w", err)
-	}
-	if generated != "" {
-		fmt.Fprintf(stdout, "\n  Admin key (shown once, keep it safe): %s\n\n", generated)
+		return nil, err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -244,23 +246,6 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 		return postgres.Open(ctx, dsn, postgres.Options{})
 	}
 	return nil, fmt.Errorf("--database %q: use sqlite:PATH or postgres://…", dsn)
-}
-
-func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	if err := cfg.bindFlags(fs, lookupEnv); err != nil {
-		return err
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "database %s is migrated\n", redactDSN(cfg.Database))
-	return st.Close()
 }
 
 func redactDSN(dsn string) string {

@@ -30,6 +30,13 @@ func (db *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string
 	return db.GetSetting(ctx, key)
 }
 
+// SetSetting stores value, replacing what key held.
+func (db *DB) SetSetting(ctx context.Context, key, value string) error {
+	_, err := db.pool.Exec(ctx,
+		"INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+	return dbErr(err, "setting "+key)
+}
+
 // ---- projects ----
 
 // stamp fills unset creation and update times from the store's clock and

@@ -32,6 +32,12 @@ func (db *DB) SetSettingIfAbsent(ctx context.Context, key, value string) (string
 	return v, err
 }
 
+// SetSetting stores value, replacing what key held.
+func (db *DB) SetSetting(ctx context.Context, key, value string) error {
+	_, err := db.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
 // CreateProject stores a new project.
 func (db *DB) CreateProject(ctx context.Context, p *herald.Project) error {
 	_, err := db.exec(ctx, `INSERT INTO projects (id, name, strict_event_types, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,

@@ -24,6 +24,14 @@ func (s *suite) settings(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "first", got)
 	})
+	t.Run("SetSettingReplacesTheValue", func(t *testing.T) {
+		b := s.setup(t)
+		require.NoError(t, b.st.SetSetting(b.ctx, "admin_key_hash", "first"))
+		require.NoError(t, b.st.SetSetting(b.ctx, "admin_key_hash", "second"))
+		got, err := b.st.GetSetting(b.ctx, "admin_key_hash")
+		require.NoError(t, err)
+		require.Equal(t, "second", got)
+	})
 	t.Run("GetMissingSettingNotFound", func(t *testing.T) {
 		b := s.setup(t)
 		_, err := b.st.GetSetting(b.ctx, "nope")
