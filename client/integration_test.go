@@ -356,17 +356,18 @@ func TestIntegrationEndpoints(t *testing.T) {
 	require.NotEqual(t, "s3cret-token", got.Auth.Bearer, "credentials are redacted in reads")
 
 	updated, err := c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{
-		Name:       client.Ptr("CRM v2"),
-		EventTypes: []string{}, // all types
-		Order:      client.Ptr(5),
+		Name:       client.Set("CRM v2"),
+		EventTypes: client.Set([]string{}), // all types
+		Order:      client.Set(5),
 	})
 	require.NoError(t, err)
 	require.Equal(t, "CRM v2", updated.Name)
 	require.Empty(t, updated.EventTypes)
 	require.Equal(t, 5, updated.Order)
 	require.Equal(t, "5s", updated.Timeout, "fields not given are kept")
-	_, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{Timeout: client.Ptr("5 minutes")})
+	_, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{Timeout: client.Set("5 minutes")})
 	requireLocation(t, err, "body.timeout")
+
 
 	sec, err := c.GetEndpointSecret(ctx, "shop", ep.ID)
 	require.NoError(t, err)
@@ -408,6 +409,22 @@ func TestIntegrationEndpoints(t *testing.T) {
 	require.Equal(t, 2, stats.Succeeded)
 	require.InDelta(t, 1.0, stats.SuccessRate, 1e-9)
 	require.False(t, stats.Until.IsZero())
+
+	// Null clears: a validity end and the auth set, then both cleared.
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	updated, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{ActiveUntil: client.Set(until)})
+	require.NoError(t, err)
+	require.NotNil(t, updated.ActiveUntil)
+	require.True(t, until.Equal(*updated.ActiveUntil))
+	require.NotNil(t, updated.Auth)
+	updated, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{
+		ActiveUntil: client.Null[time.Time](),
+		Auth:        client.Null[client.EndpointAuth](),
+	})
+	require.NoError(t, err)
+	require.Nil(t, updated.ActiveUntil, "null clears active_until")
+	require.Nil(t, updated.Auth, "null clears auth")
+	require.Equal(t, "CRM v2", updated.Name, "fields not given are kept")
 
 	require.NoError(t, c.DeleteEndpoint(ctx, "shop", ep.ID))
 	_, err = c.GetEndpoint(ctx, "shop", ep.ID)

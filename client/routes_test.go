@@ -153,7 +153,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "update endpoint sends only the fields set",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.UpdateEndpoint(ctx, "shop", "ep_1", EndpointUpdate{Enabled: Ptr(true), Channels: []string{}, Order: Ptr(0)})
+				return c.UpdateEndpoint(ctx, "shop", "ep_1", EndpointUpdate{Enabled: Set(true), Channels: Set([]string{}), Order: Set(0)})
 			},
 			method: "PATCH", path: "/v1/projects/shop/endpoints/ep_1", body: `{"enabled":true,"channels":[],"order":0}`,
 			status: 200, resp: `{"id":"ep_1","enabled":true}`, want: &Endpoint{ID: "ep_1", Enabled: true},
