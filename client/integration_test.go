@@ -368,7 +368,6 @@ func TestIntegrationEndpoints(t *testing.T) {
 	_, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{Timeout: client.Set("5 minutes")})
 	requireLocation(t, err, "body.timeout")
 
-
 	sec, err := c.GetEndpointSecret(ctx, "shop", ep.ID)
 	require.NoError(t, err)
 	require.Equal(t, first, sec.Secret)
