@@ -46,7 +46,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, c *call
 	et.CreatedAt, et.UpdatedAt = now, now
 	if err := s.store.CreateEventType(r.Context(), et); err != nil {
 		if herald.ErrorCode(err) == herald.ECONFLICT {
-			return herald.Errorf(herald.ECONFLICT, "event type %q exists", et.Name)
+			return herald.Errorf(herald.ECONFLICT, "event type %q exists", et.Name).WithKind(herald.KindEventTypeExists)
 		}
 		return err
 	}

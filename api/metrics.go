@@ -52,5 +52,6 @@ func (s *Server) observe(r *http.Request, code int, d time.Duration) {
 	s.metrics.duration.WithLabelValues(route, method).Observe(d.Seconds())
 	s.log.DebugContext(r.Context(), "http request",
 		slog.String("method", method), slog.String("route", route),
-		slog.Int("status", code), slog.Duration("duration", d))
+		slog.Int("status", code), slog.Duration("duration", d),
+		slog.String(logKeyRequestID, requestIDOf(r.Context())))
 }

@@ -42,7 +42,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 	p.CreatedAt, p.UpdatedAt = now, now
 	if err := s.store.CreateProject(r.Context(), p); err != nil {
 		if herald.ErrorCode(err) == herald.ECONFLICT {
-			return herald.Errorf(herald.ECONFLICT, "a project with id %q exists", p.ID)
+			return herald.Errorf(herald.ECONFLICT, "a project with id %q exists", p.ID).WithKind(herald.KindProjectExists)
 		}
 		return err
 	}
@@ -201,7 +201,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	if len(keys) >= APIKeysMax {
-		return herald.Errorf(herald.ECONFLICT, "the project has %d API keys, the most allowed; revoke one first", len(keys))
+		return herald.Errorf(herald.ECONFLICT, "the project has %d API keys, the most allowed; revoke one first", len(keys)).WithKind(herald.KindAPIKeyLimit)
 	}
 	k, err := s.newAPIKey(r.Context(), c.project.ID, s.now().UTC())
 	if err != nil {
