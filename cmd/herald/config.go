@@ -30,10 +30,10 @@ type Config struct {
 	// with /readyz answering 503 before it closes its listener, so that a
 	// load balancer stops sending it requests first.
 	ShutdownDelay time.Duration
-	Lease                time.Duration
-	Pprof                bool
-	LogLevel             string
-	LogFormat            string
+	Lease         time.Duration
+	Pprof         bool
+	LogLevel      string
+	LogFormat     string
 }
 
 // Defaults of Config.
