@@ -13,7 +13,9 @@
 // carries an Idempotency-Key, which SendEvent, SendEvents, CreateEndpoint,
 // ReplayEvent, RetryDelivery and RecoverEndpoint always do — is also
 // repeated after a connection error, a 502 or a 504: the server answers a
-// repeated key with the first answer instead of acting twice.
+// repeated key with the first answer instead of acting twice. (Herald
+// deduplicates ingest by key; a server that ignores the key on the other
+// POSTs may, after such a failure, act on one of them twice.)
 package client
 
 import (
