@@ -27,12 +27,13 @@ type EventTypeCreate struct {
 	Example     json.RawMessage `json:"example,omitempty"`
 }
 
-// EventTypeUpdate is the body of UpdateEventType; unset fields are left as
-// they are.
+// EventTypeUpdate is the body of UpdateEventType: only the fields set
+// (client.Set) change; client.Null clears one (the schema: events of the
+// type are no longer validated).
 type EventTypeUpdate struct {
-	Description *string         `json:"description,omitempty"`
-	Schema      json.RawMessage `json:"schema,omitempty"`
-	Example     json.RawMessage `json:"example,omitempty"`
+	Description Optional[string]          `json:"description,omitzero"`
+	Schema      Optional[json.RawMessage] `json:"schema,omitzero"`
+	Example     Optional[json.RawMessage] `json:"example,omitzero"`
 }
 
 // CreateEventType declares an event type in the project.

@@ -217,7 +217,7 @@ func TestIntegrationProjectsAndAPIKeys(t *testing.T) {
 	require.Equal(t, "Shop", own.Name)
 	require.Empty(t, own.APIKey, "the key is shown only when the project is created")
 
-	renamed, err := b.admin.UpdateProject(ctx, "shop", client.ProjectUpdate{Name: client.Ptr("Shop EU"), StrictEventTypes: client.Ptr(true)})
+	renamed, err := b.admin.UpdateProject(ctx, "shop", client.ProjectUpdate{Name: client.Set("Shop EU"), StrictEventTypes: client.Set(true)})
 	require.NoError(t, err)
 	require.Equal(t, "Shop EU", renamed.Name)
 	require.True(t, renamed.StrictEventTypes)
@@ -291,7 +291,7 @@ func TestIntegrationEventTypes(t *testing.T) {
 	require.Equal(t, "An order was paid", got.Description)
 	require.JSONEq(t, `{"order_id":"o_1"}`, string(got.Example))
 
-	updated, err := c.UpdateEventType(ctx, "shop", "order.paid", client.EventTypeUpdate{Description: client.Ptr("Paid")})
+	updated, err := c.UpdateEventType(ctx, "shop", "order.paid", client.EventTypeUpdate{Description: client.Set("Paid")})
 	require.NoError(t, err)
 	require.Equal(t, "Paid", updated.Description)
 	require.JSONEq(t, string(schema), string(updated.Schema), "fields not given are kept")
@@ -301,6 +301,13 @@ func TestIntegrationEventTypes(t *testing.T) {
 	apiErr := requireAPIError(t, err, http.StatusUnprocessableEntity)
 	require.NotEmpty(t, apiErr.Errors)
 	require.True(t, strings.HasPrefix(apiErr.Errors[0].Location, "body.data"), "location %q", apiErr.Errors[0].Location)
+
+	// Null clears the schema: the same data is accepted now.
+	updated, err = c.UpdateEventType(ctx, "shop", "order.paid", client.EventTypeUpdate{Schema: client.Null[json.RawMessage]()})
+	require.NoError(t, err)
+	require.Empty(t, updated.Schema)
+	_, err = c.SendEvent(ctx, "shop", client.EventInput{Type: "order.paid", Data: map[string]any{"order_id": 42}})
+	require.NoError(t, err)
 
 	require.NoError(t, c.DeleteEventType(ctx, "shop", "order.paid"))
 	_, err = c.GetEventType(ctx, "shop", "order.paid")

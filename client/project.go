@@ -28,10 +28,11 @@ type ProjectCreate struct {
 	StrictEventTypes bool `json:"strict_event_types,omitempty"`
 }
 
-// ProjectUpdate is the body of UpdateProject; nil fields are left as they are.
+// ProjectUpdate is the body of UpdateProject: only the fields set
+// (client.Set) change; client.Null resets strict_event_types to false.
 type ProjectUpdate struct {
-	Name             *string `json:"name,omitempty"`
-	StrictEventTypes *bool   `json:"strict_event_types,omitempty"`
+	Name             Optional[string] `json:"name,omitzero"`
+	StrictEventTypes Optional[bool]   `json:"strict_event_types,omitzero"`
 }
 
 // APIKey is a project API key. Key, the secret itself, is returned only
@@ -125,6 +126,6 @@ func result[T any](out *T, err error) (*T, error) {
 	return out, nil
 }
 
-// Ptr returns a pointer to v, for the optional fields of update bodies:
-// client.ProjectUpdate{Name: client.Ptr("Shop")}.
+// Ptr returns a pointer to v, for the optional fields of create bodies:
+// client.EndpointCreate{Enabled: client.Ptr(false)}.
 func Ptr[T any](v T) *T { return &v }

@@ -49,7 +49,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "update project",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.UpdateProject(ctx, "shop", ProjectUpdate{StrictEventTypes: Ptr(false)})
+				return c.UpdateProject(ctx, "shop", ProjectUpdate{StrictEventTypes: Set(false)})
 			},
 			method: "PATCH", path: "/v1/projects/shop", body: `{"strict_event_types":false}`,
 			status: 200, resp: `{"id":"shop"}`, want: &Project{ID: "shop"},
@@ -102,7 +102,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "update event type",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.UpdateEventType(ctx, "shop", "order.paid", EventTypeUpdate{Description: Ptr("")})
+				return c.UpdateEventType(ctx, "shop", "order.paid", EventTypeUpdate{Description: Set("")})
 			},
 			method: "PATCH", path: "/v1/projects/shop/event-types/order.paid", body: `{"description":""}`,
 			status: 200, resp: `{"name":"order.paid"}`, want: &EventType{Name: "order.paid"},
