@@ -77,13 +77,13 @@ func ExampleError() {
 	_, err := c.CreateEndpoint(context.Background(), "shop", client.EndpointCreate{URL: "ftp://example.com"})
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
-		fmt.Println(apiErr.Status, apiErr.Type)
+		fmt.Println(apiErr.Status, apiErr.Type, apiErr.RequestID != "")
 		for _, f := range apiErr.Errors {
 			fmt.Println(f.Location)
 		}
 	}
 	// Output:
-	// 422 https://herald.dev/problems/validation
+	// 422 https://herald.dev/problems/validation true
 	// body.url
 }
 
