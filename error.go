@@ -24,12 +24,30 @@ type FieldError struct {
 	Value    any    `json:"value,omitempty"`
 }
 
+// Kinds name an error more precisely than its code, where a program must
+// tell apart errors with the same code: each is the last segment of a
+// problem type URI of the API (docs/ERRORS.md lists them).
+const (
+	KindProjectExists       = "project-exists"
+	KindEventTypeExists     = "event-type-exists"
+	KindIdempotencyConflict = "idempotency-conflict"
+	KindAPIKeyLimit         = "api-key-limit"
+)
+
 // Error is Herald's error: a code, a message for the user, and optional
 // field errors. Errors that are not *Error are internal and shown as such.
 type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// Kind, when set, is one of the Kind constants.
+	Kind string
+}
+
+// WithKind sets the error's Kind and returns it.
+func (e *Error) WithKind(kind string) *Error {
+	e.Kind = kind
+	return e
 }
 
 func (e *Error) Error() string {

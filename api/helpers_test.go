@@ -121,6 +121,7 @@ func (b *bundle) do(method, path, key string, body any, hdr ...string) *resp {
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	require.NoError(b.t, err)
+	checkOpenAPI(b.t, method, path, res.StatusCode, res.Header, data)
 	return &resp{Status: res.StatusCode, Header: res.Header, Body: data}
 }
 

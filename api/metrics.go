@@ -1,11 +1,15 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
+	"github.com/herald-dev/herald"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -33,8 +37,35 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 				return nil, err
 			}
 		}
+		// The same on every server of a registry: a second one finds it there.
+		if err := reg.Register(buildInfo()); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return nil, err
+		}
 	}
 	return m, nil
+}
+
+// buildInfo is herald_build_info: 1, labelled with Herald's version, the
+// Go version and the VCS revision the binary was built from ("" when the
+// build did not record it).
+func buildInfo() prometheus.Collector {
+	revision := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "herald_build_info",
+		Help: "Always 1; its labels say which Herald runs: version, Go version, VCS revision.",
+		ConstLabels: prometheus.Labels{
+			"version": herald.Version, "goversion": runtime.Version(), "revision": revision,
+		},
+	})
+	g.Set(1)
+	return g
 }
 
 // knownMethods bounds the method label: a client can send any token.
@@ -52,5 +83,6 @@ func (s *Server) observe(r *http.Request, code int, d time.Duration) {
 	s.metrics.duration.WithLabelValues(route, method).Observe(d.Seconds())
 	s.log.DebugContext(r.Context(), "http request",
 		slog.String("method", method), slog.String("route", route),
-		slog.Int("status", code), slog.Duration("duration", d))
+		slog.Int("status", code), slog.Duration("duration", d),
+		slog.String(logKeyRequestID, requestIDOf(r.Context())))
 }

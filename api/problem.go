@@ -13,11 +13,48 @@ import (
 // Problem is an RFC 9457 problem document, the body of every error
 // response (Content-Type application/problem+json).
 type Problem struct {
+	// Type is a stable URI naming the kind of problem: ProblemTypeBase and
+	// a slug (docs/ERRORS.md lists them). Programs branch on it, not on
+	// the title or detail, which are for people.
 	Type   string              `json:"type"`
 	Title  string              `json:"title"`
 	Status int                 `json:"status"`
 	Detail string              `json:"detail"`
 	Errors []herald.FieldError `json:"errors"`
+	// RequestID is the request's X-Request-Id, to quote when reporting it;
+	// empty inside a batch answer's items.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// ProblemTypeBase prefixes every problem type. The URIs are identifiers,
+// stable across releases; docs/ERRORS.md describes each.
+const ProblemTypeBase = "https://herald.dev/problems/"
+
+// problemSlugs is the problem type of each status, for errors without a
+// more precise herald.Error Kind.
+var problemSlugs = map[int]string{
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not-found",
+	http.StatusMethodNotAllowed:      "method-not-allowed",
+	http.StatusConflict:              "conflict",
+	http.StatusRequestEntityTooLarge: "too-large",
+	http.StatusUnprocessableEntity:   "validation",
+	http.StatusTooManyRequests:       "rate-limited",
+	http.StatusInternalServerError:   "internal",
+	http.StatusServiceUnavailable:    "unavailable",
+}
+
+// problemType returns the type URI of a problem with the status and, when
+// not empty, the herald.Error Kind.
+func problemType(status int, kind string) string {
+	if kind != "" {
+		return ProblemTypeBase + kind
+	}
+	if slug, ok := problemSlugs[status]; ok {
+		return ProblemTypeBase + slug
+	}
+	return "about:blank"
 }
 
 // StatusOf maps a herald error code to its HTTP status: the one place
@@ -52,6 +89,7 @@ func problemOf(err error) *Problem {
 		return newProblem(http.StatusInternalServerError, "internal error")
 	}
 	p := newProblem(StatusOf(e.Code), e.Message)
+	p.Type = problemType(p.Status, e.Kind)
 	if len(e.Fields) > 0 {
 		// The detail names the first field, for clients that show only it.
 		p.Detail = e.Error()
@@ -65,7 +103,7 @@ func problemOf(err error) *Problem {
 
 func newProblem(status int, detail string) *Problem {
 	return &Problem{
-		Type:   "about:blank",
+		Type:   problemType(status, ""),
 		Title:  http.StatusText(status),
 		Status: status,
 		Detail: detail,
@@ -80,7 +118,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if p.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed",
 			slog.String("method", r.Method), slog.String("route", s.routeOf(r)),
-			slog.Int("status", p.Status), slog.Any("error", err))
+			slog.Int("status", p.Status), slog.Any("error", err),
+			slog.String(logKeyRequestID, requestIDOf(r.Context())))
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
@@ -88,7 +127,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, p)
 }
 
+// writeProblem writes p, with the request id that ServeHTTP put on the
+// response's headers.
 func writeProblem(w http.ResponseWriter, p *Problem) {
+	p.RequestID = w.Header().Get(RequestIDHeader)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)

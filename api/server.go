@@ -274,6 +274,7 @@ func (s *Server) routeTable() []route {
 // and records metrics and a debug log line.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r = withRequestID(w, r)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {

@@ -96,7 +96,7 @@ func TestHooksRoute(t *testing.T) {
 				v.Add("body.timeout", "1h", "at most 30s")
 				return nil, v.Err()
 			}
-			return map[string]any{"allowed": true, "data": map[string]any{}, "results": []any{}}, nil
+			return map[string]any{"allowed": true, "data": map[string]any{}, "event_id": "evt_1", "results": []any{}}, nil
 		}
 	})
 	p, key := b.project("shop")

@@ -3,9 +3,19 @@
 //	c, err := client.New("http://127.0.0.1:8080", os.Getenv("HERALD_KEY"))
 //	res, err := c.SendEvent(ctx, "shop", client.EventInput{Type: "order.paid", Data: order})
 //
-// Every method takes a context. A refused call returns a *Error carrying the
-// RFC 9457 problem Herald answered with. Calls answered 429 or 503 are
-// retried after the server's Retry-After, a bounded number of times.
+// Every method takes a context and, last, optional RequestOptions (extra
+// headers, a timeout, an idempotency key for this call). A refused call
+// returns a *Error carrying the RFC 9457 problem Herald answered with.
+//
+// Retries: a call answered 429 or 503 is repeated after the server's
+// Retry-After (or an exponential backoff with jitter), a bounded number of
+// times. A call that is safe to repeat — a GET or DELETE, or a POST that
+// carries an Idempotency-Key, which SendEvent, SendEvents, CreateEndpoint,
+// ReplayEvent, RetryDelivery and RecoverEndpoint always do — is also
+// repeated after a connection error, a 502 or a 504: the server answers a
+// repeated key with the first answer instead of acting twice. (Herald
+// deduplicates ingest by key; a server that ignores the key on the other
+// POSTs may, after such a failure, act on one of them twice.)
 package client
 
 import (
@@ -16,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,8 +36,9 @@ import (
 
 // Defaults of the options.
 const (
-	// MaxRetriesDefault is how many times a call answered 429 or 503 is
-	// repeated before its error is returned.
+	// MaxRetriesDefault is how many times a call is repeated (see the
+	// package comment for which calls, on which failures) before its error
+	// is returned.
 	MaxRetriesDefault = 3
 	// MaxRetryWaitDefault is the longest the client waits before a retry.
 	// A Retry-After beyond it ends the retries at once, so that a caller is
@@ -34,7 +46,8 @@ const (
 	MaxRetryWaitDefault = 30 * time.Second
 	// UserAgentDefault is sent with every request.
 	UserAgentDefault = "herald-go-client"
-	// backoffBase is the first wait when a 429/503 has no Retry-After.
+	// backoffBase is the first wait when the server gave no Retry-After;
+	// it doubles with each retry, then jitter spreads it by ±20 %.
 	backoffBase = 500 * time.Millisecond
 )
 
@@ -49,6 +62,9 @@ type Client struct {
 	maxRetryWait time.Duration
 	// sleepFunc waits before a retry; tests replace it to observe waits.
 	sleepFunc func(ctx context.Context, d time.Duration) error
+	// jitterFunc spreads a backoff so that many clients refused at once do
+	// not come back at once; tests replace it to see exact waits.
+	jitterFunc func(d time.Duration) time.Duration
 }
 
 // Option configures a Client.
@@ -58,7 +74,7 @@ type Option func(*Client)
 // http.DefaultClient). Set its Timeout, or use contexts, to bound calls.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
-// WithMaxRetries sets how many times a 429 or 503 is retried; 0 disables
+// WithMaxRetries sets how many times a failed call is retried; 0 disables
 // retries.
 func WithMaxRetries(n int) Option { return func(c *Client) { c.maxRetries = max(n, 0) } }
 
@@ -90,6 +106,7 @@ func New(baseURL, key string, opts ...Option) (*Client, error) {
 		maxRetries:   MaxRetriesDefault,
 		maxRetryWait: MaxRetryWaitDefault,
 		sleepFunc:    sleep,
+		jitterFunc:   jitter,
 	}
 	for _, o := range opts {
 		o(c)
@@ -105,11 +122,52 @@ type call struct {
 	in     any        // request body, encoded as JSON; nil = none
 	out    any        // decoded from a 2xx body when non-nil
 	header http.Header
+	// idempotent marks a POST that gets a random Idempotency-Key (unless
+	// the caller gave one), so that retrying it is safe.
+	idempotent bool
+	// dedupByBody marks a request the server deduplicates by an id in its
+	// body (an event's id), so that it is safe to repeat without a header.
+	dedupByBody bool
+	opts        []RequestOption
 }
 
-// do performs the call, retrying 429 and 503, and returns the final
-// response's header.
+// retrySafe reports whether repeating the request cannot do twice what the
+// caller asked once: the method is idempotent, or the server deduplicates
+// it by its Idempotency-Key.
+func retrySafe(method string, h http.Header) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return h.Get("Idempotency-Key") != ""
+}
+
+// do performs the call, retrying as the package comment says, and returns
+// the final response's header.
 func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
+	var ro requestOptions
+	for _, o := range cl.opts {
+		o(&ro)
+	}
+	if ro.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, ro.timeout)
+		defer cancel()
+	}
+	header := http.Header{}
+	for k, v := range cl.header {
+		header[k] = v
+	}
+	if ro.idempotencyKey != "" {
+		header.Set("Idempotency-Key", ro.idempotencyKey)
+	} else if cl.idempotent && header.Get("Idempotency-Key") == "" {
+		header.Set("Idempotency-Key", newIdempotencyKey())
+	}
+	for k, v := range ro.header {
+		header[k] = v
+	}
+	safe := cl.dedupByBody || retrySafe(cl.method, header)
+
 	var body []byte
 	if cl.in != nil {
 		var err error
@@ -126,7 +184,7 @@ func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client: %w", err)
 		}
-		for k, v := range cl.header {
+		for k, v := range header {
 			req.Header[k] = v
 		}
 		if c.key != "" {
@@ -138,28 +196,55 @@ func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
 			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := c.http.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
-		}
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		var (
+			failure    error
+			respHeader http.Header
+			wait       time.Duration
+		)
+		switch {
+		case err != nil:
+			failure = fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
+			if ctx.Err() != nil || !safe {
+				return nil, failure
+			}
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			err := decodeBody(resp, cl.out)
 			return resp.Header, err
+		default:
+			apiErr := readError(resp)
+			failure, respHeader, wait = apiErr, resp.Header, apiErr.RetryAfter
+			if !retryableStatus(resp.StatusCode, safe) {
+				return respHeader, failure
+			}
 		}
-		apiErr := readError(resp)
-		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
-			return resp.Header, apiErr
-		}
-		wait := apiErr.RetryAfter
 		if wait <= 0 {
-			wait = backoffBase << retry
+			wait = c.jitterFunc(backoffBase << min(retry, 16))
 		}
 		if retry >= c.maxRetries || wait > c.maxRetryWait {
-			return resp.Header, apiErr
+			return respHeader, failure
 		}
 		if err := c.sleepFunc(ctx, wait); err != nil {
-			return resp.Header, err
+			return respHeader, err
 		}
 	}
+}
+
+// retryableStatus says whether a status is worth a retry: 429 and 503 for
+// any call (the server did not act on it), 502 and 504 only for calls safe
+// to repeat (a proxy may have passed the request on before failing).
+func retryableStatus(code int, safe bool) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return safe
+	}
+	return false
+}
+
+// jitter spreads d uniformly over ±20 %.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((mrand.Float64()*0.4-0.2)*float64(d))
 }
 
 func bytesReader(b []byte) io.Reader {
@@ -219,8 +304,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// newIdempotencyKey returns a random key for an ingest call, so that the
-// client's own retries never create a second event.
+// newIdempotencyKey returns a random key for a POST, so that the client's
+// own retries never make the server act twice.
 func newIdempotencyKey() string { return rand.Text() }
 
 // path joins escaped segments into an API path: path("v1", "projects", p).

@@ -86,6 +86,7 @@ func setup(t *testing.T, responses ...response) testBundle {
 		mu.Unlock()
 		return ctx.Err()
 	}
+	c.jitterFunc = func(d time.Duration) time.Duration { return d }
 	return testBundle{client: c, fake: f, waits: waits}
 }
 

@@ -74,7 +74,7 @@ type DeliveryListOptions struct {
 }
 
 // ListDeliveries lists the project's deliveries, newest first.
-func (c *Client) ListDeliveries(ctx context.Context, project string, opts DeliveryListOptions) (*Page[Delivery], error) {
+func (c *Client) ListDeliveries(ctx context.Context, project string, opts DeliveryListOptions, reqOpts ...RequestOption) (*Page[Delivery], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
@@ -83,37 +83,37 @@ func (c *Client) ListDeliveries(ctx context.Context, project string, opts Delive
 	setString(q, "event_id", opts.EventID)
 	setString(q, "status", opts.Status)
 	var out Page[Delivery]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries"), query: q, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries"), query: q, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // GetDelivery returns one delivery.
-func (c *Client) GetDelivery(ctx context.Context, project, id string) (*Delivery, error) {
+func (c *Client) GetDelivery(ctx context.Context, project, id string, reqOpts ...RequestOption) (*Delivery, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or delivery id")
 	}
 	var out Delivery
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries", id), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries", id), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ListAttempts lists a delivery's attempts, oldest first.
-func (c *Client) ListAttempts(ctx context.Context, project, deliveryID string, opts ListOptions) (*Page[Attempt], error) {
+func (c *Client) ListAttempts(ctx context.Context, project, deliveryID string, opts ListOptions, reqOpts ...RequestOption) (*Page[Attempt], error) {
 	if project == "" || deliveryID == "" {
 		return nil, errEmpty("project or delivery id")
 	}
 	var out Page[Attempt]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries", deliveryID, "attempts"), query: opts.values(), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries", deliveryID, "attempts"), query: opts.values(), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // RetryDelivery makes one attempt of the delivery now, whatever its state
 // (failed and exhausted deliveries included), and returns it.
-func (c *Client) RetryDelivery(ctx context.Context, project, id string) (*Attempt, error) {
+func (c *Client) RetryDelivery(ctx context.Context, project, id string, reqOpts ...RequestOption) (*Attempt, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or delivery id")
 	}
 	var out Attempt
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "deliveries", id, "retry"), in: struct{}{}, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "deliveries", id, "retry"), in: struct{}{}, out: &out, idempotent: true, opts: reqOpts})
 	return result(&out, err)
 }

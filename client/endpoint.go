@@ -100,30 +100,31 @@ type EndpointCreate struct {
 }
 
 // EndpointUpdate is the body of UpdateEndpoint: only the fields that are
-// set are sent, and only they change. A non-nil empty slice or map is sent
-// and clears the field.
+// set (client.Set) are sent, and only they change. A field set to
+// client.Null is sent as null, which resets it to its default, or clears
+// it when it has none (active_from, active_until, auth, filter…).
 type EndpointUpdate struct {
-	URL           *string           `json:"url,omitempty"`
-	Name          *string           `json:"name,omitempty"`
-	Description   *string           `json:"description,omitempty"`
-	EventTypes    []string          `json:"event_types,omitzero"`
-	Channels      []string          `json:"channels,omitzero"`
-	Filter        *string           `json:"filter,omitempty"`
-	Enabled       *bool             `json:"enabled,omitempty"`
-	ActiveFrom    *time.Time        `json:"active_from,omitempty"`
-	ActiveUntil   *time.Time        `json:"active_until,omitempty"`
-	Order         *int              `json:"order,omitempty"`
-	Timeout       *string           `json:"timeout,omitempty"`
-	ResponseMode  *string           `json:"response_mode,omitempty"`
-	FailurePolicy *string           `json:"failure_policy,omitempty"`
-	RetrySchedule []string          `json:"retry_schedule,omitzero"`
-	RateLimit     *int              `json:"rate_limit,omitempty"`
-	MaxInFlight   *int              `json:"max_in_flight,omitempty"`
-	Ordered       *bool             `json:"ordered,omitempty"`
-	Auth          *EndpointAuth     `json:"auth,omitempty"`
-	Headers       map[string]string `json:"headers,omitzero"`
-	BodyTemplate  *string           `json:"body_template,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitzero"`
+	URL           Optional[string]            `json:"url,omitzero"`
+	Name          Optional[string]            `json:"name,omitzero"`
+	Description   Optional[string]            `json:"description,omitzero"`
+	EventTypes    Optional[[]string]          `json:"event_types,omitzero"`
+	Channels      Optional[[]string]          `json:"channels,omitzero"`
+	Filter        Optional[string]            `json:"filter,omitzero"`
+	Enabled       Optional[bool]              `json:"enabled,omitzero"`
+	ActiveFrom    Optional[time.Time]         `json:"active_from,omitzero"`
+	ActiveUntil   Optional[time.Time]         `json:"active_until,omitzero"`
+	Order         Optional[int]               `json:"order,omitzero"`
+	Timeout       Optional[string]            `json:"timeout,omitzero"`
+	ResponseMode  Optional[string]            `json:"response_mode,omitzero"`
+	FailurePolicy Optional[string]            `json:"failure_policy,omitzero"`
+	RetrySchedule Optional[[]string]          `json:"retry_schedule,omitzero"`
+	RateLimit     Optional[int]               `json:"rate_limit,omitzero"`
+	MaxInFlight   Optional[int]               `json:"max_in_flight,omitzero"`
+	Ordered       Optional[bool]              `json:"ordered,omitzero"`
+	Auth          Optional[EndpointAuth]      `json:"auth,omitzero"`
+	Headers       Optional[map[string]string] `json:"headers,omitzero"`
+	BodyTemplate  Optional[string]            `json:"body_template,omitzero"`
+	Metadata      Optional[map[string]string] `json:"metadata,omitzero"`
 }
 
 // EndpointSecret is an endpoint's signing secret.
@@ -200,100 +201,100 @@ func endpointPath(project, id string, rest ...string) string {
 
 // CreateEndpoint subscribes a URL in the project. The answer includes the
 // endpoint's secret.
-func (c *Client) CreateEndpoint(ctx context.Context, project string, in EndpointCreate) (*Endpoint, error) {
+func (c *Client) CreateEndpoint(ctx context.Context, project string, in EndpointCreate, reqOpts ...RequestOption) (*Endpoint, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Endpoint
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "endpoints"), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "endpoints"), in: in, out: &out, idempotent: true, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ListEndpoints lists the project's endpoints, newest first.
-func (c *Client) ListEndpoints(ctx context.Context, project string, opts ListOptions) (*Page[Endpoint], error) {
+func (c *Client) ListEndpoints(ctx context.Context, project string, opts ListOptions, reqOpts ...RequestOption) (*Page[Endpoint], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Page[Endpoint]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "endpoints"), query: opts.values(), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "endpoints"), query: opts.values(), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // GetEndpoint returns one endpoint.
-func (c *Client) GetEndpoint(ctx context.Context, project, id string) (*Endpoint, error) {
+func (c *Client) GetEndpoint(ctx context.Context, project, id string, reqOpts ...RequestOption) (*Endpoint, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
 	var out Endpoint
-	_, err := c.do(ctx, call{method: http.MethodGet, path: endpointPath(project, id), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: endpointPath(project, id), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // UpdateEndpoint changes the fields of in that are set.
-func (c *Client) UpdateEndpoint(ctx context.Context, project, id string, in EndpointUpdate) (*Endpoint, error) {
+func (c *Client) UpdateEndpoint(ctx context.Context, project, id string, in EndpointUpdate, reqOpts ...RequestOption) (*Endpoint, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
 	var out Endpoint
-	_, err := c.do(ctx, call{method: http.MethodPatch, path: endpointPath(project, id), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPatch, path: endpointPath(project, id), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // DeleteEndpoint deletes an endpoint; its pending deliveries are canceled.
-func (c *Client) DeleteEndpoint(ctx context.Context, project, id string) error {
+func (c *Client) DeleteEndpoint(ctx context.Context, project, id string, reqOpts ...RequestOption) error {
 	if project == "" || id == "" {
 		return errEmpty("project or endpoint id")
 	}
-	_, err := c.do(ctx, call{method: http.MethodDelete, path: endpointPath(project, id)})
+	_, err := c.do(ctx, call{method: http.MethodDelete, path: endpointPath(project, id), opts: reqOpts})
 	return err
 }
 
 // GetEndpointSecret returns the endpoint's current signing secret.
-func (c *Client) GetEndpointSecret(ctx context.Context, project, id string) (*EndpointSecret, error) {
+func (c *Client) GetEndpointSecret(ctx context.Context, project, id string, reqOpts ...RequestOption) (*EndpointSecret, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
 	var out EndpointSecret
-	_, err := c.do(ctx, call{method: http.MethodGet, path: endpointPath(project, id, "secret"), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: endpointPath(project, id, "secret"), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // RotateEndpointSecret replaces the endpoint's secret. During the grace
 // period deliveries carry signatures with both secrets.
-func (c *Client) RotateEndpointSecret(ctx context.Context, project, id string, in SecretRotation) (*EndpointSecret, error) {
+func (c *Client) RotateEndpointSecret(ctx context.Context, project, id string, in SecretRotation, reqOpts ...RequestOption) (*EndpointSecret, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
 	var out EndpointSecret
-	_, err := c.do(ctx, call{method: http.MethodPost, path: endpointPath(project, id, "secret", "rotate"), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: endpointPath(project, id, "secret", "rotate"), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // TestEndpoint sends the example of an event type (or a ping) to the
 // endpoint now and returns the attempt.
-func (c *Client) TestEndpoint(ctx context.Context, project, id string, in EndpointTest) (*Attempt, error) {
+func (c *Client) TestEndpoint(ctx context.Context, project, id string, in EndpointTest, reqOpts ...RequestOption) (*Attempt, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
 	var out Attempt
-	_, err := c.do(ctx, call{method: http.MethodPost, path: endpointPath(project, id, "test"), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: endpointPath(project, id, "test"), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // RecoverEndpoint requeues the endpoint's failed deliveries created in the
 // window.
-func (c *Client) RecoverEndpoint(ctx context.Context, project, id string, in Recovery) (*RecoveryResult, error) {
+func (c *Client) RecoverEndpoint(ctx context.Context, project, id string, in Recovery, reqOpts ...RequestOption) (*RecoveryResult, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
 	var out RecoveryResult
-	_, err := c.do(ctx, call{method: http.MethodPost, path: endpointPath(project, id, "recover"), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: endpointPath(project, id, "recover"), in: in, out: &out, idempotent: true, opts: reqOpts})
 	return result(&out, err)
 }
 
 // GetEndpointStats returns delivery counts, success rate and latency
 // percentiles of the endpoint over a window.
-func (c *Client) GetEndpointStats(ctx context.Context, project, id string, opts StatsOptions) (*EndpointStats, error) {
+func (c *Client) GetEndpointStats(ctx context.Context, project, id string, opts StatsOptions, reqOpts ...RequestOption) (*EndpointStats, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or endpoint id")
 	}
@@ -301,6 +302,6 @@ func (c *Client) GetEndpointStats(ctx context.Context, project, id string, opts 
 	setTime(q, "since", opts.Since)
 	setTime(q, "until", opts.Until)
 	var out EndpointStats
-	_, err := c.do(ctx, call{method: http.MethodGet, path: endpointPath(project, id, "stats"), query: q, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: endpointPath(project, id, "stats"), query: q, out: &out, opts: reqOpts})
 	return result(&out, err)
 }

@@ -17,7 +17,9 @@ import (
 type Error struct {
 	// Status is the HTTP status code.
 	Status int `json:"status"`
-	// Type is a URI naming the kind of problem ("about:blank" when none).
+	// Type is a stable URI naming the kind of problem, such as
+	// "https://herald.dev/problems/idempotency-conflict": branch on it
+	// rather than on Title or Detail. Herald's docs/ERRORS.md lists them.
 	Type string `json:"type"`
 	// Title is a short summary of the kind of problem.
 	Title string `json:"title"`
@@ -25,6 +27,9 @@ type Error struct {
 	Detail string `json:"detail"`
 	// Errors lists the invalid fields of a 422.
 	Errors []FieldError `json:"errors"`
+	// RequestID is the request's X-Request-Id, which the server's log
+	// lines about it carry too: quote it when reporting a problem.
+	RequestID string `json:"request_id,omitempty"`
 	// RetryAfter is the server's Retry-After, when it sent one (429, 503).
 	RetryAfter time.Duration `json:"-"`
 }
@@ -82,6 +87,9 @@ func readError(resp *http.Response) *Error {
 	}
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
+	}
+	if e.RequestID == "" {
+		e.RequestID = resp.Header.Get("X-Request-Id")
 	}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e

@@ -133,19 +133,17 @@ type ReplayResult struct {
 
 // SendEvent ingests one event. A nil error means Herald stored the event
 // and its deliveries durably.
-func (c *Client) SendEvent(ctx context.Context, project string, in EventInput) (*SendEventResult, error) {
+func (c *Client) SendEvent(ctx context.Context, project string, in EventInput, reqOpts ...RequestOption) (*SendEventResult, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	h := http.Header{}
-	switch {
-	case in.IdempotencyKey != "":
+	if in.IdempotencyKey != "" {
 		h.Set("Idempotency-Key", in.IdempotencyKey)
-	case in.ID == "":
-		h.Set("Idempotency-Key", newIdempotencyKey())
 	}
 	var out SendEventResult
-	respHeader, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "events"), in: in, out: &out, header: h})
+	respHeader, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "events"), in: in, out: &out, header: h,
+		idempotent: in.ID == "", dedupByBody: in.ID != "", opts: reqOpts})
 	if err != nil {
 		return nil, err
 	}
@@ -155,22 +153,20 @@ func (c *Client) SendEvent(ctx context.Context, project string, in EventInput) (
 
 // SendEvents ingests up to 1000 events in one request. Each event is
 // accepted or refused on its own: check every item's Error.
-func (c *Client) SendEvents(ctx context.Context, project string, events []EventInput) (*BatchResult, error) {
+func (c *Client) SendEvents(ctx context.Context, project string, events []EventInput, reqOpts ...RequestOption) (*BatchResult, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	in := struct {
 		Events []EventInput `json:"events"`
 	}{events}
-	h := http.Header{}
-	h.Set("Idempotency-Key", newIdempotencyKey())
 	var out BatchResult
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "events", "batch"), in: in, out: &out, header: h})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "events", "batch"), in: in, out: &out, idempotent: true, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ListEvents lists the project's events, newest first.
-func (c *Client) ListEvents(ctx context.Context, project string, opts EventListOptions) (*Page[Event], error) {
+func (c *Client) ListEvents(ctx context.Context, project string, opts EventListOptions, reqOpts ...RequestOption) (*Page[Event], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
@@ -180,40 +176,40 @@ func (c *Client) ListEvents(ctx context.Context, project string, opts EventListO
 	setTime(q, "since", opts.Since)
 	setTime(q, "until", opts.Until)
 	var out Page[Event]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "events"), query: q, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "events"), query: q, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // GetEvent returns an event with its deliveries.
-func (c *Client) GetEvent(ctx context.Context, project, id string) (*Event, error) {
+func (c *Client) GetEvent(ctx context.Context, project, id string, reqOpts ...RequestOption) (*Event, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or event id")
 	}
 	var out Event
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "events", id), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "events", id), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ReplayEvent creates new deliveries of an event.
-func (c *Client) ReplayEvent(ctx context.Context, project, id string, in Replay) (*ReplayResult, error) {
+func (c *Client) ReplayEvent(ctx context.Context, project, id string, in Replay, reqOpts ...RequestOption) (*ReplayResult, error) {
 	if project == "" || id == "" {
 		return nil, errEmpty("project or event id")
 	}
 	var out ReplayResult
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "events", id, "replay"), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "events", id, "replay"), in: in, out: &out, idempotent: true, opts: reqOpts})
 	return result(&out, err)
 }
 
 // Subscribe is the compatibility route POST
 // /projects/{project}/events/{event_type}/webhooks: it subscribes rawURL
 // (at most 500 characters) to one event type.
-func (c *Client) Subscribe(ctx context.Context, project, eventType, rawURL string) error {
+func (c *Client) Subscribe(ctx context.Context, project, eventType, rawURL string, reqOpts ...RequestOption) error {
 	if project == "" || eventType == "" {
 		return errEmpty("project or event type")
 	}
 	in := struct {
 		URL string `json:"url"`
 	}{rawURL}
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("projects", project, "events", eventType, "webhooks"), in: in})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("projects", project, "events", eventType, "webhooks"), in: in, opts: reqOpts})
 	return err
 }

@@ -2,80 +2,238 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/api"
 	"github.com/herald-dev/herald/client"
+	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/hook"
+	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/store/sqlite"
+	"github.com/herald-dev/herald/webhook"
 )
 
-// Send an event: Herald answers once the event and its deliveries are
-// stored, and delivers them in the background.
+// The examples run against a Herald started in this process (see
+// startHerald at the end of the file), so their output is checked by
+// go test. In a program, New takes your server's URL and key instead.
+
+// Send an event to a receiver that verifies its signature.
 func Example_sendEvent() {
-	c, err := client.New("http://127.0.0.1:8080", os.Getenv("HERALD_KEY"))
+	herald, stop := startHerald()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(herald.URL, herald.ProjectKey)
+
+	got := make(chan string, 1)
+	secret := webhook.NewSecret()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var env struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		_ = json.Unmarshal(body, &env)
+		got <- fmt.Sprintf("%s %s verified=%v", env.Type, env.Data, webhook.Verify(secret, r.Header, body) == nil)
+	}))
+	defer receiver.Close()
+
+	if _, err := c.CreateEndpoint(ctx, "shop", client.EndpointCreate{
+		URL: receiver.URL, EventTypes: []string{"order.*"}, Secret: secret,
+	}); err != nil {
+		log.Fatal(err)
+	}
+	res, err := c.SendEvent(ctx, "shop", client.EventInput{
+		Type: "order.paid",
+		Data: map[string]any{"order_id": "o_1", "amount": 4200},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-
-	res, err := c.SendEvent(ctx, "shop", client.EventInput{
-		Type:     "order.paid",
-		Data:     map[string]any{"order_id": "o_1", "amount": 4200},
-		Channels: []string{"acct_42"},
-	})
-	var apiErr *client.Error
-	switch {
-	case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnprocessableEntity:
-		for _, f := range apiErr.Errors {
-			fmt.Println("invalid", f.Location, f.Message)
-		}
-		return
-	case err != nil:
-		log.Fatal(err)
-	}
-	fmt.Printf("%s stored, %d deliveries\n", res.ID, res.Deliveries)
+	fmt.Println("stored with", res.Deliveries, "delivery")
+	fmt.Println("received", <-got)
+	// Output:
+	// stored with 1 delivery
+	// received order.paid {"amount":4200,"order_id":"o_1"} verified=true
 }
 
-// Subscribe a receiver to every user event, then show its secret once so
-// the receiver can verify signatures.
-func ExampleClient_CreateEndpoint() {
-	c, err := client.New("http://127.0.0.1:8080", os.Getenv("HERALD_KEY"))
+// A refused call is a *client.Error: the problem document Herald answered
+// with, its type naming the kind of problem and the fields at fault.
+func ExampleError() {
+	herald, stop := startHerald()
+	defer stop()
+	c, _ := client.New(herald.URL, herald.ProjectKey)
+
+	_, err := c.CreateEndpoint(context.Background(), "shop", client.EndpointCreate{URL: "ftp://example.com"})
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.Status, apiErr.Type, apiErr.RequestID != "")
+		for _, f := range apiErr.Errors {
+			fmt.Println(f.Location)
+		}
+	}
+	// Output:
+	// 422 https://herald.dev/problems/validation true
+	// body.url
+}
+
+// The same idempotency key and body, sent twice (say, by two processes
+// that both believe they own the order), make one event.
+func ExampleWithIdempotencyKey() {
+	herald, stop := startHerald()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(herald.URL, herald.ProjectKey)
+
+	in := client.EventInput{Type: "order.paid", Data: map[string]string{"order_id": "o_42"}}
+	first, err := c.SendEvent(ctx, "shop", in, client.WithIdempotencyKey("order-o_42-paid"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	ep, err := c.CreateEndpoint(context.Background(), "shop", client.EndpointCreate{
-		URL:           "https://example.com/webhooks",
-		EventTypes:    []string{"user.*"},
-		Timeout:       "10s",
-		RetrySchedule: []string{"1m", "10m", "1h"},
+	again, err := c.SendEvent(ctx, "shop", in, client.WithIdempotencyKey("order-o_42-paid"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same event:", first.ID == again.ID, "replayed:", again.Replayed)
+	// Output: same event: true replayed: true
+}
+
+// Fields set to client.Null are sent as null: the endpoint's validity end
+// and credentials are cleared, the rest is kept.
+func ExampleClient_UpdateEndpoint() {
+	herald, stop := startHerald()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(herald.URL, herald.ProjectKey)
+
+	until := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	ep, err := c.CreateEndpoint(ctx, "shop", client.EndpointCreate{
+		URL: "https://example.com/hooks", ActiveUntil: &until,
+		Auth: &client.EndpointAuth{Bearer: "token"}, Timeout: "5s",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(ep.ID, ep.Secret)
+	fmt.Println("until", ep.ActiveUntil.Format(time.DateOnly), "auth", ep.Auth != nil)
+
+	ep, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{
+		ActiveUntil: client.Null[time.Time](),
+		Auth:        client.Null[client.EndpointAuth](),
+		Name:        client.Set("billing"),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("until", ep.ActiveUntil, "auth", ep.Auth != nil, "name", ep.Name, "timeout", ep.Timeout)
+	// Output:
+	// until 2030-01-01 auth true
+	// until <nil> auth false name billing timeout 5s
 }
 
 // Ask the hooks subscribed to before_registration whether a registration
-// may go on.
+// may go on; this one refuses a domain.
 func ExampleClient_RunHook() {
-	c, err := client.New("http://127.0.0.1:8080", os.Getenv("HERALD_KEY"))
+	herald, stop := startHerald()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(herald.URL, herald.ProjectKey)
+
+	policy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			Data struct {
+				Email string `json:"email"`
+			} `json:"data"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&env)
+		if filepath.Ext(env.Data.Email) == ".invalid" {
+			_, _ = io.WriteString(w, `{"status":"error","code":"blocked_domain","message":"this domain cannot register"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer policy.Close()
+	if _, err := c.CreateEndpoint(ctx, "shop", client.EndpointCreate{URL: policy.URL, EventTypes: []string{"before_registration"}}); err != nil {
+		log.Fatal(err)
+	}
+
+	for _, email := range []string{"neo@example.com", "smith@matrix.invalid"} {
+		verdict, err := c.RunHook(ctx, "shop", "before_registration", client.HookInput{
+			Data:    map[string]string{"email": email},
+			Timeout: "3s",
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if verdict.Allowed {
+			fmt.Println(email, "allowed")
+		} else {
+			fmt.Println(email, "refused:", verdict.Code, verdict.Message)
+		}
+	}
+	// Output:
+	// neo@example.com allowed
+	// smith@matrix.invalid refused: blocked_domain this domain cannot register
+}
+
+// exampleHerald is a Herald served in-process, with a project "shop".
+type exampleHerald struct {
+	URL        string
+	ProjectKey string
+}
+
+// startHerald starts Herald on a temporary SQLite file, lets endpoints
+// target loopback (the examples' receivers listen there), creates the
+// project "shop" and returns a function that stops it all.
+func startHerald() (*exampleHerald, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir, err := os.MkdirTemp("", "herald-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	verdict, err := c.RunHook(context.Background(), "game", "before_registration", client.HookInput{
-		Data:    map[string]string{"email": "neo@example.com"},
-		Timeout: "3s",
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "herald.db"), sqlite.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := delivery.New(delivery.Config{AllowPrivateNetworks: true, PollInterval: 20 * time.Millisecond, Logger: quiet}, st)
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = eng.Run(ctx); close(done) }()
+	runner := hook.New(eng, hook.Config{Logger: quiet})
+	const adminKey = "hk_admin_example"
+	srv, err := api.New(api.Config{
+		Store: st, Engine: eng, Guard: netguard.New(true, nil),
+		AdminKeyHash: herald.HashKey(adminKey), RateLimit: -1, Logger: quiet,
+		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {
+			return runner.RunJSON(ctx, p, eventType, body)
+		},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	if !verdict.Allowed {
-		fmt.Println("refused:", verdict.Code, verdict.Message)
-		return
+	ts := httptest.NewServer(srv)
+	admin, _ := client.New(ts.URL, adminKey)
+	p, err := admin.CreateProject(ctx, client.ProjectCreate{Name: "Shop", ID: "shop"})
+	if err != nil {
+		log.Fatal(err)
 	}
-	fmt.Println("allowed with", string(verdict.Data))
+	return &exampleHerald{URL: ts.URL, ProjectKey: p.APIKey}, func() {
+		ts.Close()
+		cancel()
+		<-done
+		st.Close()
+		os.RemoveAll(dir)
+	}
 }

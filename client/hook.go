@@ -54,11 +54,11 @@ type HookCallResult struct {
 
 // RunHook runs the synchronous hooks subscribed to eventType, in order,
 // and returns their verdict. A deny is not an error: check Allowed.
-func (c *Client) RunHook(ctx context.Context, project, eventType string, in HookInput) (*HookResult, error) {
+func (c *Client) RunHook(ctx context.Context, project, eventType string, in HookInput, reqOpts ...RequestOption) (*HookResult, error) {
 	if project == "" || eventType == "" {
 		return nil, errEmpty("project or event type")
 	}
 	var out HookResult
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "hooks", eventType), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "hooks", eventType), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }

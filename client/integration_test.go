@@ -217,7 +217,7 @@ func TestIntegrationProjectsAndAPIKeys(t *testing.T) {
 	require.Equal(t, "Shop", own.Name)
 	require.Empty(t, own.APIKey, "the key is shown only when the project is created")
 
-	renamed, err := b.admin.UpdateProject(ctx, "shop", client.ProjectUpdate{Name: client.Ptr("Shop EU"), StrictEventTypes: client.Ptr(true)})
+	renamed, err := b.admin.UpdateProject(ctx, "shop", client.ProjectUpdate{Name: client.Set("Shop EU"), StrictEventTypes: client.Set(true)})
 	require.NoError(t, err)
 	require.Equal(t, "Shop EU", renamed.Name)
 	require.True(t, renamed.StrictEventTypes)
@@ -291,7 +291,7 @@ func TestIntegrationEventTypes(t *testing.T) {
 	require.Equal(t, "An order was paid", got.Description)
 	require.JSONEq(t, `{"order_id":"o_1"}`, string(got.Example))
 
-	updated, err := c.UpdateEventType(ctx, "shop", "order.paid", client.EventTypeUpdate{Description: client.Ptr("Paid")})
+	updated, err := c.UpdateEventType(ctx, "shop", "order.paid", client.EventTypeUpdate{Description: client.Set("Paid")})
 	require.NoError(t, err)
 	require.Equal(t, "Paid", updated.Description)
 	require.JSONEq(t, string(schema), string(updated.Schema), "fields not given are kept")
@@ -301,6 +301,13 @@ func TestIntegrationEventTypes(t *testing.T) {
 	apiErr := requireAPIError(t, err, http.StatusUnprocessableEntity)
 	require.NotEmpty(t, apiErr.Errors)
 	require.True(t, strings.HasPrefix(apiErr.Errors[0].Location, "body.data"), "location %q", apiErr.Errors[0].Location)
+
+	// Null clears the schema: the same data is accepted now.
+	updated, err = c.UpdateEventType(ctx, "shop", "order.paid", client.EventTypeUpdate{Schema: client.Null[json.RawMessage]()})
+	require.NoError(t, err)
+	require.Empty(t, updated.Schema)
+	_, err = c.SendEvent(ctx, "shop", client.EventInput{Type: "order.paid", Data: map[string]any{"order_id": 42}})
+	require.NoError(t, err)
 
 	require.NoError(t, c.DeleteEventType(ctx, "shop", "order.paid"))
 	_, err = c.GetEventType(ctx, "shop", "order.paid")
@@ -356,16 +363,16 @@ func TestIntegrationEndpoints(t *testing.T) {
 	require.NotEqual(t, "s3cret-token", got.Auth.Bearer, "credentials are redacted in reads")
 
 	updated, err := c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{
-		Name:       client.Ptr("CRM v2"),
-		EventTypes: []string{}, // all types
-		Order:      client.Ptr(5),
+		Name:       client.Set("CRM v2"),
+		EventTypes: client.Set([]string{}), // all types
+		Order:      client.Set(5),
 	})
 	require.NoError(t, err)
 	require.Equal(t, "CRM v2", updated.Name)
 	require.Empty(t, updated.EventTypes)
 	require.Equal(t, 5, updated.Order)
 	require.Equal(t, "5s", updated.Timeout, "fields not given are kept")
-	_, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{Timeout: client.Ptr("5 minutes")})
+	_, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{Timeout: client.Set("5 minutes")})
 	requireLocation(t, err, "body.timeout")
 
 	sec, err := c.GetEndpointSecret(ctx, "shop", ep.ID)
@@ -408,6 +415,22 @@ func TestIntegrationEndpoints(t *testing.T) {
 	require.Equal(t, 2, stats.Succeeded)
 	require.InDelta(t, 1.0, stats.SuccessRate, 1e-9)
 	require.False(t, stats.Until.IsZero())
+
+	// Null clears: a validity end and the auth set, then both cleared.
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	updated, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{ActiveUntil: client.Set(until)})
+	require.NoError(t, err)
+	require.NotNil(t, updated.ActiveUntil)
+	require.True(t, until.Equal(*updated.ActiveUntil))
+	require.NotNil(t, updated.Auth)
+	updated, err = c.UpdateEndpoint(ctx, "shop", ep.ID, client.EndpointUpdate{
+		ActiveUntil: client.Null[time.Time](),
+		Auth:        client.Null[client.EndpointAuth](),
+	})
+	require.NoError(t, err)
+	require.Nil(t, updated.ActiveUntil, "null clears active_until")
+	require.Nil(t, updated.Auth, "null clears auth")
+	require.Equal(t, "CRM v2", updated.Name, "fields not given are kept")
 
 	require.NoError(t, c.DeleteEndpoint(ctx, "shop", ep.ID))
 	_, err = c.GetEndpoint(ctx, "shop", ep.ID)

@@ -28,10 +28,11 @@ type ProjectCreate struct {
 	StrictEventTypes bool `json:"strict_event_types,omitempty"`
 }
 
-// ProjectUpdate is the body of UpdateProject; nil fields are left as they are.
+// ProjectUpdate is the body of UpdateProject: only the fields set
+// (client.Set) change; client.Null resets strict_event_types to false.
 type ProjectUpdate struct {
-	Name             *string `json:"name,omitempty"`
-	StrictEventTypes *bool   `json:"strict_event_types,omitempty"`
+	Name             Optional[string] `json:"name,omitzero"`
+	StrictEventTypes Optional[bool]   `json:"strict_event_types,omitzero"`
 }
 
 // APIKey is a project API key. Key, the secret itself, is returned only
@@ -46,74 +47,74 @@ type APIKey struct {
 
 // CreateProject creates a project (admin key). The answer carries the
 // project's first API key.
-func (c *Client) CreateProject(ctx context.Context, in ProjectCreate) (*Project, error) {
+func (c *Client) CreateProject(ctx context.Context, in ProjectCreate, reqOpts ...RequestOption) (*Project, error) {
 	var out Project
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects"), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects"), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ListProjects lists projects, newest first (admin key).
-func (c *Client) ListProjects(ctx context.Context, opts ListOptions) (*Page[Project], error) {
+func (c *Client) ListProjects(ctx context.Context, opts ListOptions, reqOpts ...RequestOption) (*Page[Project], error) {
 	var out Page[Project]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects"), query: opts.values(), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects"), query: opts.values(), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // GetProject returns a project. A project key may read its own project.
-func (c *Client) GetProject(ctx context.Context, project string) (*Project, error) {
+func (c *Client) GetProject(ctx context.Context, project string, reqOpts ...RequestOption) (*Project, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Project
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // UpdateProject changes the fields of in that are set (admin key).
-func (c *Client) UpdateProject(ctx context.Context, project string, in ProjectUpdate) (*Project, error) {
+func (c *Client) UpdateProject(ctx context.Context, project string, in ProjectUpdate, reqOpts ...RequestOption) (*Project, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Project
-	_, err := c.do(ctx, call{method: http.MethodPatch, path: path("v1", "projects", project), in: in, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPatch, path: path("v1", "projects", project), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // DeleteProject deletes a project and everything it owns (admin key).
-func (c *Client) DeleteProject(ctx context.Context, project string) error {
+func (c *Client) DeleteProject(ctx context.Context, project string, reqOpts ...RequestOption) error {
 	if project == "" {
 		return errEmpty("project")
 	}
-	_, err := c.do(ctx, call{method: http.MethodDelete, path: path("v1", "projects", project)})
+	_, err := c.do(ctx, call{method: http.MethodDelete, path: path("v1", "projects", project), opts: reqOpts})
 	return err
 }
 
 // CreateAPIKey makes a new API key for the project.
-func (c *Client) CreateAPIKey(ctx context.Context, project string) (*APIKey, error) {
+func (c *Client) CreateAPIKey(ctx context.Context, project string, reqOpts ...RequestOption) (*APIKey, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out APIKey
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "api-keys"), in: struct{}{}, out: &out})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "api-keys"), in: struct{}{}, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ListAPIKeys lists the project's API keys, without the keys themselves.
-func (c *Client) ListAPIKeys(ctx context.Context, project string) (*Page[APIKey], error) {
+func (c *Client) ListAPIKeys(ctx context.Context, project string, reqOpts ...RequestOption) (*Page[APIKey], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Page[APIKey]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), out: &out})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // DeleteAPIKey revokes one of the project's API keys.
-func (c *Client) DeleteAPIKey(ctx context.Context, project, keyID string) error {
+func (c *Client) DeleteAPIKey(ctx context.Context, project, keyID string, reqOpts ...RequestOption) error {
 	if project == "" || keyID == "" {
 		return errEmpty("project or key id")
 	}
-	_, err := c.do(ctx, call{method: http.MethodDelete, path: path("v1", "projects", project, "api-keys", keyID)})
+	_, err := c.do(ctx, call{method: http.MethodDelete, path: path("v1", "projects", project, "api-keys", keyID), opts: reqOpts})
 	return err
 }
 
@@ -125,6 +126,6 @@ func result[T any](out *T, err error) (*T, error) {
 	return out, nil
 }
 
-// Ptr returns a pointer to v, for the optional fields of update bodies:
-// client.ProjectUpdate{Name: client.Ptr("Shop")}.
+// Ptr returns a pointer to v, for the optional fields of create bodies:
+// client.EndpointCreate{Enabled: client.Ptr(false)}.
 func Ptr[T any](v T) *T { return &v }

@@ -49,7 +49,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "update project",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.UpdateProject(ctx, "shop", ProjectUpdate{StrictEventTypes: Ptr(false)})
+				return c.UpdateProject(ctx, "shop", ProjectUpdate{StrictEventTypes: Set(false)})
 			},
 			method: "PATCH", path: "/v1/projects/shop", body: `{"strict_event_types":false}`,
 			status: 200, resp: `{"id":"shop"}`, want: &Project{ID: "shop"},
@@ -102,7 +102,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "update event type",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.UpdateEventType(ctx, "shop", "order.paid", EventTypeUpdate{Description: Ptr("")})
+				return c.UpdateEventType(ctx, "shop", "order.paid", EventTypeUpdate{Description: Set("")})
 			},
 			method: "PATCH", path: "/v1/projects/shop/event-types/order.paid", body: `{"description":""}`,
 			status: 200, resp: `{"name":"order.paid"}`, want: &EventType{Name: "order.paid"},
@@ -153,7 +153,7 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "update endpoint sends only the fields set",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.UpdateEndpoint(ctx, "shop", "ep_1", EndpointUpdate{Enabled: Ptr(true), Channels: []string{}, Order: Ptr(0)})
+				return c.UpdateEndpoint(ctx, "shop", "ep_1", EndpointUpdate{Enabled: Set(true), Channels: Set([]string{}), Order: Set(0)})
 			},
 			method: "PATCH", path: "/v1/projects/shop/endpoints/ep_1", body: `{"enabled":true,"channels":[],"order":0}`,
 			status: 200, resp: `{"id":"ep_1","enabled":true}`, want: &Endpoint{ID: "ep_1", Enabled: true},

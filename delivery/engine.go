@@ -78,7 +78,7 @@ func New(cfg Config, st store.Store) (*Engine, error) {
 	e.types.init()
 	e.commit.e = e
 	e.notes.e = e
-	e.m = newMetrics(cfg.Registerer)
+	e.m = newMetrics(cfg.Registerer, e)
 	e.health = newHealthBook(e)
 	e.disp = newDispatcher(e)
 	return e, nil

@@ -61,7 +61,7 @@ func (e *Engine) ingest(ctx context.Context, p *herald.Project, in []EventInput,
 		i := index[j]
 		switch {
 		case r.Conflict:
-			results[i].Err = herald.Errorf(herald.ECONFLICT, "idempotency key %q was used with a different body", batch[j].Event.IdempotencyKey)
+			results[i].Err = herald.Errorf(herald.ECONFLICT, "idempotency key %q was used with a different body", batch[j].Event.IdempotencyKey).WithKind(herald.KindIdempotencyConflict)
 		default:
 			results[i].Event = r.Event
 			results[i].Deliveries = r.Deliveries

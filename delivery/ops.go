@@ -43,7 +43,7 @@ func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*hera
 	if err := e.store.CompleteAttempts(ctx, []*store.AttemptResult{r}); err != nil {
 		return nil, err
 	}
-	e.count(v, ev, now)
+	e.m.observeAttempt(v.Status, att, ev.CreatedAt, now)
 	if v.Next != nil {
 		e.disp.wakeAt(*v.Next)
 	}

@@ -138,19 +138,6 @@ func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attem
 		x.after = func() { e.emitExhausted(ep, c.Delivery, c.Event, att) }
 	}
 	e.rec.add(x)
-	e.count(v, c.Event, now)
+	e.m.observeAttempt(v.Status, att, c.Event.CreatedAt, now)
 	e.health.apply(ep, act, hs)
-}
-
-// count updates the attempt metrics.
-func (e *Engine) count(v verdict, ev *herald.Event, now time.Time) {
-	switch v.Status {
-	case herald.DeliverySucceeded:
-		e.m.attempts.WithLabelValues(outcomeSuccess).Inc()
-		e.m.latency.Observe(now.Sub(ev.CreatedAt).Seconds())
-	case herald.DeliveryPending:
-		e.m.attempts.WithLabelValues(outcomeRetry).Inc()
-	default:
-		e.m.attempts.WithLabelValues(outcomeExhausted).Inc()
-	}
 }

@@ -97,6 +97,7 @@ func (e *Engine) queueStats(ctx context.Context) {
 				age = max(e.now().Sub(*qs.OldestPending).Seconds(), 0)
 			}
 			e.m.oldestPending.Set(age)
+			e.m.refreshBacklog(ctx, e.store, e.now())
 		}
 		select {
 		case <-ctx.Done():

@@ -231,6 +231,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 		}
 	}
 	run.res.Data = run.data
+	r.eng.ObserveHookRun(run.res.Allowed, run.res.Code, CodeHookFailed, timeout-time.Until(deadline))
 
 	// One commit for the whole record. A run that queued nothing is
 	// answered first and recorded in the background. One that queued a

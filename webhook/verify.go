@@ -25,6 +25,15 @@ const (
 	HeaderAttempt = "webhook-attempt"
 )
 
+// The same headers under the names Svix sends. Verify reads each of them
+// when its webhook-* name is absent, as the Svix libraries do, so that a
+// receiver also serving Svix-signed traffic needs one verifier.
+const (
+	SvixHeaderID        = "svix-id"
+	SvixHeaderTimestamp = "svix-timestamp"
+	SvixHeaderSignature = "svix-signature"
+)
+
 // DefaultTolerance is how far a message's timestamp may lie in the past or
 // in the future before Verify refuses it.
 const DefaultTolerance = 5 * time.Minute
@@ -71,14 +80,15 @@ type Verifier struct {
 }
 
 // Verify checks the webhook-id, webhook-timestamp and webhook-signature
-// headers against body. It returns nil when the timestamp is within the
+// headers (or, for any of them that is absent, its svix-* name) against
+// body. It returns nil when the timestamp is within the
 // tolerance and at least one v1 signature matches under one of the
 // secrets; otherwise an error that wraps one of the package's Err values
 // or, for an unusable secret, ErrInvalidSecret.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
-	msgID := header.Get(HeaderID)
-	tsText := header.Get(HeaderTimestamp)
-	sigs := header.Get(HeaderSignature)
+	msgID := headerOr(header, HeaderID, SvixHeaderID)
+	tsText := headerOr(header, HeaderTimestamp, SvixHeaderTimestamp)
+	sigs := headerOr(header, HeaderSignature, SvixHeaderSignature)
 	if msgID == "" || tsText == "" || sigs == "" {
 		return ErrMissingHeaders
 	}
@@ -112,6 +122,14 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 		}
 	}
 	return ErrInvalidSignature
+}
+
+// headerOr returns the header name's value, or fallback's when it is empty.
+func headerOr(h http.Header, name, fallback string) string {
+	if v := h.Get(name); v != "" {
+		return v
+	}
+	return h.Get(fallback)
 }
 
 func (v *Verifier) checkTimestamp(unix int64) error {

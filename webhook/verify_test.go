@@ -178,3 +178,28 @@ func TestVerifyWithoutUsableSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyAcceptsSvixHeaderNames(t *testing.T) {
+	t.Parallel()
+	h := http.Header{}
+	for _, name := range []string{HeaderID, HeaderTimestamp, HeaderSignature} {
+		h.Set("svix-"+name[len("webhook-"):], specHeader().Get(name))
+	}
+	if err := specVerifier().Verify(h, []byte(specBody)); err != nil {
+		t.Fatalf("svix-* headers: %v", err)
+	}
+	h.Set(SvixHeaderSignature, "v1,"+"AAAA")
+	if err := specVerifier().Verify(h, []byte(specBody)); !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("a wrong svix-signature: %v, want ErrInvalidSignature", err)
+	}
+}
+
+func TestVerifyPrefersWebhookHeadersOverSvix(t *testing.T) {
+	t.Parallel()
+	h := specHeader()
+	h.Set(SvixHeaderSignature, "v1,AAAA") // ignored: webhook-signature is there
+	h.Set(SvixHeaderID, "msg_other")
+	if err := specVerifier().Verify(h, []byte(specBody)); err != nil {
+		t.Fatal(err)
+	}
+}

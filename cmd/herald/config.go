@@ -26,10 +26,14 @@ type Config struct {
 	APIRateLimit         float64
 	Workers              int
 	DrainTimeout         time.Duration
-	Lease                time.Duration
-	Pprof                bool
-	LogLevel             string
-	LogFormat            string
+	// ShutdownDelay is how long, after SIGTERM, the server keeps serving
+	// with /readyz answering 503 before it closes its listener, so that a
+	// load balancer stops sending it requests first.
+	ShutdownDelay time.Duration
+	Lease         time.Duration
+	Pprof         bool
+	LogLevel      string
+	LogFormat     string
 }
 
 // Defaults of Config.
@@ -75,6 +79,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	env("HERALD_DISABLE_AFTER", func(v string) (err error) { c.DisableAfter, err = time.ParseDuration(v); return })
 	env("HERALD_API_RATE_LIMIT", func(v string) (err error) { c.APIRateLimit, err = strconv.ParseFloat(v, 64); return })
 	env("HERALD_WORKERS", func(v string) (err error) { c.Workers, err = strconv.Atoi(v); return })
+	env("HERALD_SHUTDOWN_DELAY", func(v string) (err error) { c.ShutdownDelay, err = time.ParseDuration(v); return })
 	env("HERALD_LEASE", func(v string) (err error) { c.Lease, err = time.ParseDuration(v); return })
 	env("HERALD_LOG_LEVEL", func(v string) error { c.LogLevel = v; return nil })
 	env("HERALD_LOG_FORMAT", func(v string) error { c.LogFormat = v; return nil })
@@ -89,6 +94,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.Float64Var(&c.APIRateLimit, "api-rate-limit", c.APIRateLimit, "API requests per second per key; 0 = unlimited (HERALD_API_RATE_LIMIT)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "concurrent delivery requests across all endpoints (HERALD_WORKERS)")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, how long to let in-flight attempts finish")
+	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "on SIGTERM, how long to keep serving with /readyz at 503 before closing the listener (HERALD_SHUTDOWN_DELAY)")
 	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a claimed delivery is held before another process may retry it after a crash (HERALD_LEASE)")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ (admin key required)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (HERALD_LOG_LEVEL)")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -77,6 +78,8 @@ type app struct {
 	engine  *delivery.Engine
 	hooks   *hook.Runner
 	handler http.Handler
+	// draining is set on SIGTERM: /readyz answers 503 from then on.
+	draining *atomic.Bool
 }
 
 func newApp(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (*app, error) {
@@ -137,6 +140,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	draining := new(atomic.Bool)
 	dash, err := ui.New(ui.Config{
 		Store:        st,
 		Service:      svc,
@@ -159,7 +163,12 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		Registerer: reg,
 		Gatherer:   reg,
 		Logger:     logger,
-		Ready:      st.Ping,
+		Ready: func(ctx context.Context) error {
+			if draining.Load() {
+				return errDraining
+			}
+			return st.Ping(ctx)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -168,7 +177,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if cfg.Pprof {
 		handler = withPprof(srv, adminHash)
 	}
-	return &app{cfg: cfg, logger: logger, store: st, engine: eng, hooks: runner, handler: handler}, nil
+	return &app{cfg: cfg, logger: logger, store: st, engine: eng, hooks: runner, handler: handler, draining: draining}, nil
 }
 
 // serve runs the API on ln and the engine until ctx ends, then shuts down:
@@ -199,6 +208,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 
 	select {
 	case <-ctx.Done():
+		a.draining.Store(true)
+		if d := a.cfg.ShutdownDelay; d > 0 {
+			a.logger.Info("shutting down: /readyz answers 503, still serving", "for", d)
+			time.Sleep(d)
+		}
 		a.logger.Info("shutting down: no new requests, draining deliveries")
 	case err := <-srvDone:
 		stopEngine()
@@ -219,6 +233,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	a.logger.Info("stopped")
 	return nil
 }
+
+// errDraining is the readiness error of a server that is stopping.
+var errDraining = errors.New("draining: the server is stopping")
 
 func shutdownHTTP(s *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -33,7 +33,7 @@ func (s *Service) CreateEventType(ctx context.Context, et *herald.EventType) err
 	et.CreatedAt, et.UpdatedAt = now, now
 	if err := s.st.CreateEventType(ctx, et); err != nil {
 		if herald.ErrorCode(err) == herald.ECONFLICT {
-			return herald.Errorf(herald.ECONFLICT, "event type %q exists", et.Name)
+			return herald.Errorf(herald.ECONFLICT, "event type %q exists", et.Name).WithKind(herald.KindEventTypeExists)
 		}
 		return err
 	}

@@ -43,7 +43,7 @@ func (s *Service) CreateProject(ctx context.Context, p *herald.Project) (key str
 	p.CreatedAt, p.UpdatedAt = now, now
 	if err := s.st.CreateProject(ctx, p); err != nil {
 		if herald.ErrorCode(err) == herald.ECONFLICT {
-			return "", herald.Errorf(herald.ECONFLICT, "a project with id %q exists", p.ID)
+			return "", herald.Errorf(herald.ECONFLICT, "a project with id %q exists", p.ID).WithKind(herald.KindProjectExists)
 		}
 		return "", err
 	}
@@ -114,7 +114,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, projectID string) (*herald.A
 		return nil, "", err
 	}
 	if len(keys) >= APIKeysMax {
-		return nil, "", herald.Errorf(herald.ECONFLICT, "the project has %d API keys, the most allowed; revoke one first", len(keys))
+		return nil, "", herald.Errorf(herald.ECONFLICT, "the project has %d API keys, the most allowed; revoke one first", len(keys)).WithKind(herald.KindAPIKeyLimit)
 	}
 	return s.newAPIKey(ctx, projectID, s.Now())
 }
