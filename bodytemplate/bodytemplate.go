@@ -97,6 +97,22 @@ func (t *Template) Render(ctx context.Context, envelope map[string]any) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("body template input: %w", err)
 	}
+	return t.run(ctx, input)
+}
+
+// RenderJSON is Render over an envelope already encoded as JSON. Numbers
+// reach the template as their JSON text (json.Number): gojq computes with
+// them exactly (big integers included) and writes an untouched number back
+// as it came, so 12345678901234567890 and 1.10 leave as they arrived.
+func (t *Template) RenderJSON(ctx context.Context, envelope []byte) ([]byte, error) {
+	input, err := decode(envelope)
+	if err != nil {
+		return nil, fmt.Errorf("body template input: %w", err)
+	}
+	return t.run(ctx, input)
+}
+
+func (t *Template) run(ctx context.Context, input any) ([]byte, error) {
 	// Wall-clock time: under CPU starvation a cheap template can exceed it
 	// too. The delivery then fails as a template error and is retried.
 	runCtx, cancel := context.WithTimeout(ctx, t.timeout)
@@ -183,6 +199,11 @@ func normalize(envelope map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decode(b)
+}
+
+// decode reads one JSON value keeping numbers as json.Number.
+func decode(b []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var v any
