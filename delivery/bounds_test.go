@@ -1,13 +1,17 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/peakrss"
+	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/webhook"
 )
 
@@ -38,5 +42,35 @@ func TestSendBodyTemplatePassesNumbersThroughExactly(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("body %s lacks %s", body, want)
 		}
+	}
+}
+
+// A filter that builds gigabytes of strings (the issue's reproduction, with
+// 400,000-byte strings over a 10,000-item list) is stopped: ingest accepts
+// the event, the other endpoint gets its delivery, the runaway endpoint
+// none, the log says why, and the process stays small.
+func TestIngestRunawayFilterSkipsOnlyItsEndpoint(t *testing.T) {
+	rss := peakrss.Measure(t, func() {
+		var logs bytes.Buffer
+		b := setup(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+		healthy := b.endpoint("http://127.0.0.1:1/healthy", nil)
+		runaway := b.endpoint("http://127.0.0.1:1/runaway", func(ep *herald.Endpoint) {
+			ep.Filter = `data.l.map(x, data.s + data.s).size() > 0`
+		})
+		data, _ := json.Marshal(map[string]any{"l": make([]int, 10_000), "s": strings.Repeat("a", 400_000)})
+		res := b.ingest("big.event", string(data))
+		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
+		if len(ds) != 1 || ds[0].EndpointID != healthy.ID {
+			t.Fatalf("deliveries = %+v, want one to %s", ds, healthy.ID)
+		}
+		log := logs.String()
+		if !strings.Contains(log, "endpoint filter failed") || !strings.Contains(log, runaway.ID) ||
+			!strings.Contains(log, "cost limit exceeded") {
+			t.Errorf("log does not name the runaway filter:\n%s", log)
+		}
+	})
+	t.Logf("peak RSS %d MiB", rss>>20)
+	if rss > 256<<20 {
+		t.Errorf("peak RSS %d MiB, want at most 256 MiB", rss>>20)
 	}
 }
