@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 )
@@ -64,11 +65,14 @@ func Compile(src string) (*Template, error) {
 		}
 		return nil, fmt.Errorf("syntax error: %v", err)
 	}
-	code, err := gojq.Compile(q,
+	if err := bound(q); err != nil {
+		return nil, err
+	}
+	code, err := gojq.Compile(q, append(guardOptions(),
 		// Without a loader gojq already yields an empty $ENV; stating it
 		// keeps that true should the library's default change.
 		gojq.WithEnvironLoader(func() []string { return nil }),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("body template: %v", err)
 	}
@@ -117,12 +121,17 @@ func (t *Template) run(ctx context.Context, input any) ([]byte, error) {
 	// too. The delivery then fails as a template error and is retried.
 	runCtx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
+	stopWatch, overBudget := watch(cancel)
 
 	v, ok := t.code.RunWithContext(runCtx, input).Next()
+	stopWatch()
 	if !ok {
 		return nil, ErrNoOutput
 	}
 	if err, isErr := v.(error); isErr {
+		if overBudget() {
+			return nil, fmt.Errorf("%w: it allocated more than %d MiB", ErrLimit, AllocBudget>>20)
+		}
 		return nil, t.runError(ctx, runCtx, err)
 	}
 	// Encoding a huge value is itself slow (gojq allows 2 GiB strings):
@@ -156,7 +165,26 @@ func (t *Template) runError(parent, run context.Context, err error) error {
 		// halt: a clean stop with no value.
 		return ErrNoOutput
 	}
-	return fmt.Errorf("body template: %v", err)
+	var le *limitError
+	if errors.As(err, &le) {
+		return le
+	}
+	return fmt.Errorf("body template: %s", truncate(err.Error(), maxErrorText))
+}
+
+// maxErrorText bounds the text of a template's own error, which becomes
+// the attempt's error: error("…") may carry a value of megabytes.
+const maxErrorText = 1 << 10
+
+// truncate cuts s to at most n bytes on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // atLeast reports whether the JSON encoding of v has at least n bytes. It
