@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +68,36 @@ func TestIngestRunawayFilterSkipsOnlyItsEndpoint(t *testing.T) {
 		if !strings.Contains(log, "endpoint filter failed") || !strings.Contains(log, runaway.ID) ||
 			!strings.Contains(log, "cost limit exceeded") {
 			t.Errorf("log does not name the runaway filter:\n%s", log)
+		}
+	})
+	t.Logf("peak RSS %d MiB", rss>>20)
+	if rss > 256<<20 {
+		t.Errorf("peak RSS %d MiB, want at most 256 MiB", rss>>20)
+	}
+}
+
+// A body template that would allocate gigabytes fails its own delivery as
+// a template error naming the bound; nothing is sent and the process stays
+// small with three such sends at once.
+func TestSendRunawayTemplateFailsAsTemplateError(t *testing.T) {
+	rss := peakrss.Measure(t, func() {
+		b := setup(t, nil)
+		rc := newReceiver(t, nil)
+		for _, tpl := range []string{`"x" * 1000000000`, `reduce range(40) as $i ("x"; . + .)`} {
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Go(func() {
+					res := sendData(t, b, rc.URL, tpl, `{}`)
+					if res.Attempt.ErrorClass != herald.ErrorTemplate || !strings.Contains(res.Attempt.Error, "memory bound") {
+						t.Errorf("%s: attempt %q %q, want a template error naming the memory bound",
+							tpl, res.Attempt.ErrorClass, res.Attempt.Error)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		if n := rc.count(); n != 0 {
+			t.Errorf("receiver got %d requests, want none", n)
 		}
 	})
 	t.Logf("peak RSS %d MiB", rss>>20)
