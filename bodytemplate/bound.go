@@ -205,11 +205,21 @@ func bound(q *gojq.Query) error {
 // refuseInternal refuses definitions and calls of names that begin with
 // "_": gojq resolves a call to its internal functions (_add, _multiply,
 // _modify …) before anything else, so a template could reach an operation
-// without its guard, or shadow a guard.
+// without its guard, or shadow a guard. It also refuses an assignment
+// written inside the left side of another: the rewrite copies a left side
+// once, so nesting them would double the program at every level.
 func refuseInternal(q *gojq.Query) error {
 	var err error
 	walk(reflect.ValueOf(q), func(n any) {
 		switch n := n.(type) {
+		case *gojq.Query:
+			if isAssignment(n.Op) && err == nil {
+				walk(reflect.ValueOf(n.Left), func(m any) {
+					if m, ok := m.(*gojq.Query); ok && isAssignment(m.Op) && err == nil {
+						err = fmt.Errorf("body template: an assignment inside the left side of %s is not supported", n.Op)
+					}
+				})
+			}
 		case *gojq.FuncDef:
 			if strings.HasPrefix(n.Name, "_") && err == nil {
 				err = fmt.Errorf("body template: function names beginning with _ are reserved (%s)", n.Name)
@@ -221,6 +231,15 @@ func refuseInternal(q *gojq.Query) error {
 		}
 	})
 	return err
+}
+
+func isAssignment(op gojq.Operator) bool {
+	switch op {
+	case gojq.OpAssign, gojq.OpModify, gojq.OpUpdateAdd, gojq.OpUpdateSub, gojq.OpUpdateMul,
+		gojq.OpUpdateDiv, gojq.OpUpdateMod, gojq.OpUpdateAlt:
+		return true
+	}
+	return false
 }
 
 // walk visits every node reachable from v after its children (post-order),
@@ -296,16 +315,16 @@ func rewriteQuery(q *gojq.Query) {
 		g := guardedBinop(q.Op, q.Left, q.Right)
 		g.FuncDefs, g.Imports, g.Meta = q.FuncDefs, q.Imports, q.Meta
 		*q = *g
-	case gojq.OpUpdateAdd, gojq.OpUpdateSub, gojq.OpUpdateMul, gojq.OpUpdateDiv, gojq.OpUpdateMod:
+	case gojq.OpUpdateAdd, gojq.OpUpdateSub, gojq.OpUpdateMul, gojq.OpUpdateDiv, gojq.OpUpdateMod, gojq.OpUpdateAlt:
 		// l op= r is r as $x | l |= . op $x, as gojq compiles it, with
 		// the operation guarded.
 		op := map[gojq.Operator]gojq.Operator{
 			gojq.OpUpdateAdd: gojq.OpAdd, gojq.OpUpdateSub: gojq.OpSub, gojq.OpUpdateMul: gojq.OpMul,
-			gojq.OpUpdateDiv: gojq.OpDiv, gojq.OpUpdateMod: gojq.OpMod,
+			gojq.OpUpdateDiv: gojq.OpDiv, gojq.OpUpdateMod: gojq.OpMod, gojq.OpUpdateAlt: gojq.OpAlt,
 		}[q.Op]
 		update := &gojq.Query{Term: &gojq.Term{Type: gojq.TermTypeIdentity}}
 		update = &gojq.Query{Left: update, Op: op, Right: variable("$__herald_x")}
-		rewriteQuery(update)
+		rewriteQuery(update) // no-op for //
 		modify := &gojq.Query{Left: q.Left, Op: gojq.OpModify, Right: update}
 		*q = gojq.Query{FuncDefs: q.FuncDefs, Imports: q.Imports, Meta: q.Meta, Left: q.Right, Op: gojq.OpPipe,
 			Patterns: []*gojq.Pattern{{Name: "$__herald_x"}}, Right: pathChecked(modify)}
@@ -649,8 +668,10 @@ func checkRegexInput(in any, _ []any) error {
 // watchInterval is how often a running render's allocations are read.
 const watchInterval = time.Millisecond
 
-// watch calls cancel once the process has allocated AllocBudget bytes since
-// watch was called, and reports through exceeded whether it did. The count
+// watch calls cancel once the process has allocated AllocBudget bytes
+// since the render's first watchInterval, and reports through exceeded
+// whether it did (what the first interval allocates is bounded by time
+// and by MaxValue per operation). The count
 // is the runtime's, for the whole process: what runs beside a render counts
 // against it too, which over a render's usual sub-millisecond life is
 // little, and makes concurrent runaway renders stop sooner, not later.
@@ -662,7 +683,9 @@ func watch(cancel context.CancelFunc) (stop func(), exceeded func() bool) {
 		over    bool
 		timer   *time.Timer
 	)
-	start := allocated()
+	// The count starts at the first check, not at once: most renders end
+	// within watchInterval and so never read it.
+	var start uint64
 	var check func()
 	check = func() {
 		mu.Lock()
@@ -670,7 +693,9 @@ func watch(cancel context.CancelFunc) (stop func(), exceeded func() bool) {
 		if stopped {
 			return
 		}
-		if allocated()-start > AllocBudget {
+		if start == 0 {
+			start = allocated()
+		} else if allocated()-start > AllocBudget {
 			over = true
 			cancel()
 			return

@@ -31,6 +31,10 @@ var runaways = []string{
 	`reduce range(40) as $i (3; . * .)`,
 	`[] | .[100000000] = 1`,
 	`null | setpath([100000000]; 1)`,
+	`[] | .[100000000] //= 1`,
+	`[] | .[100000000] |= 1`,
+	`[] | .[100000000] += 1`,
+	`null | pick(.[100000000])`,
 	`[[[100000000], 1]] | fromstream(.[])`,
 	`("x" * 1000000) | [match(""; "g")] | length`,
 	`("x" * 8000000) | explode | length`,
@@ -78,6 +82,19 @@ func TestRenderLimitErrorNamesTheBound(t *testing.T) {
 	out, err := render(t, `try ("x" * 1000000000) catch "too big"`, envelope())
 	if err != nil || string(out) != `"too big"` {
 		t.Fatalf("out = %s, err = %v", out, err)
+	}
+}
+
+// Each nested assignment would double the rewritten program: 200 of them
+// are refused at once rather than compiled into 2^200 nodes.
+func TestCompileRefusesAssignmentsNestedInTheirLeftSide(t *testing.T) {
+	t.Parallel()
+	src := "."
+	for range 200 {
+		src = ".[(" + src + " | .a = 1 | 0)] = 1"
+	}
+	if _, err := bodytemplate.Compile(src); err == nil || !strings.Contains(err.Error(), "left side") {
+		t.Fatalf("err = %v, want a refusal", err)
 	}
 }
 
