@@ -3,9 +3,10 @@
 // becomes the request body.
 //
 // A template is user code running inside the server, so it is bounded: in
-// source size, in time (RenderTimeout), in output size (MaxOutput), and in
-// what it can reach (no environment, no modules, no inputs; gojq has no
-// file or network access).
+// source size, in time (RenderTimeout), in output size (MaxOutput), in
+// memory (MaxValue per operation, AllocBudget per render; see bound.go),
+// and in what it can reach (no environment, no modules, no inputs; gojq
+// has no file or network access).
 package bodytemplate
 
 import (
