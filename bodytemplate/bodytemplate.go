@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -191,12 +193,20 @@ func truncate(s string, n int) string {
 // atLeast reports whether the JSON encoding of v has at least n bytes. It
 // counts a lower bound and stops as soon as it reaches n, so its cost is
 // bounded by n, not by the size of v.
-func atLeast(v any, n int) bool {
+func atLeast(v any, n int) bool { return textAtLeast(v, n, 1) }
+
+// textAtLeast is atLeast counting each byte of a string that some format
+// escapes (controls, quote, backslash, < > & ') as escaped bytes; with
+// escaped 6 it covers every format's escaping (\u0000, &#39;).
+func textAtLeast(v any, n, escaped int) bool {
 	var count func(v any) bool
 	count = func(v any) bool {
 		switch v := v.(type) {
 		case string:
 			n -= len(v) + 2
+			if escaped > 1 && n > 0 {
+				n -= (escaped - 1) * escapes(v, n/(escaped-1)+1)
+			}
 		case []any:
 			n -= 1 + len(v)
 			for _, x := range v {
@@ -213,11 +223,42 @@ func atLeast(v any, n int) bool {
 				}
 			}
 		default:
-			n-- // numbers, bools, null: at least one byte
+			n -= numberText(v)
 		}
 		return n <= 0
 	}
 	return count(v)
+}
+
+// escapes counts the bytes of s that a format may escape, up to limit.
+func escapes(s string, limit int) int {
+	c := 0
+	for i := 0; i < len(s) && c < limit; i++ {
+		switch b := s[i]; {
+		case b < 0x20, b == '"', b == '\\', b == '<', b == '>', b == '&', b == '\'':
+			c++
+		}
+	}
+	return c
+}
+
+// numberText returns the length of a scalar's JSON text, or a lower bound
+// of it for big integers; at least 1.
+func numberText(v any) int {
+	switch v := v.(type) {
+	case int:
+		return len(strconv.Itoa(v))
+	case float64:
+		var buf [32]byte
+		return max(1, len(strconv.AppendFloat(buf[:0], v, 'g', -1, 64)))
+	case *big.Int:
+		return max(1, v.BitLen()*3/10) // log10(2) > 0.3
+	case json.Number:
+		return max(1, len(v))
+	case bool:
+		return 4
+	}
+	return 1
 }
 
 // normalize turns envelope into the values gojq accepts (maps, slices,

@@ -532,12 +532,12 @@ func bitLen(v any) (int, bool) {
 	return 0, false
 }
 
-// checkSerialize refuses a value whose JSON text would pass MaxValue.
-// Values may share parts (reduce range(30) as $_ ("x"; [., .]) is a few
+// checkSerialize refuses a value whose text would pass MaxValue in any
+// format, escapes counted at their longest. Values may share parts (reduce range(30) as $_ ("x"; [., .]) is a few
 // bytes in memory and a gigabyte as text), so the text is counted, with a
 // cost bounded by MaxValue.
 func checkSerialize(v any, _ []any) error {
-	if atLeast(v, MaxValue+1) {
+	if textAtLeast(v, MaxValue+1, 6) {
 		return tooLarge("value whose text has more than %d bytes", MaxValue)
 	}
 	return nil
