@@ -70,10 +70,7 @@ func TestRenderRefusesRunawayTemplates(t *testing.T) {
 			wg.Wait()
 		}
 	})
-	t.Logf("peak RSS %d MiB", rss>>20)
-	if rss > 256<<20 {
-		t.Errorf("peak RSS %d MiB, want at most 256 MiB", rss>>20)
-	}
+	peakrss.AtMost(t, rss, 256<<20)
 }
 
 func TestRenderLimitErrorNamesTheBound(t *testing.T) {

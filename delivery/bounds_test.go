@@ -70,15 +70,12 @@ func TestIngestRunawayFilterSkipsOnlyItsEndpoint(t *testing.T) {
 			t.Errorf("log does not name the runaway filter:\n%s", log)
 		}
 	})
-	t.Logf("peak RSS %d MiB", rss>>20)
-	if rss > 256<<20 {
-		t.Errorf("peak RSS %d MiB, want at most 256 MiB", rss>>20)
-	}
+	peakrss.AtMost(t, rss, 256<<20)
 }
 
 // A body template that would allocate gigabytes fails its own delivery as
-// a template error naming the bound; nothing is sent and the process stays
-// small with three such sends at once.
+// a template error; nothing is sent and the process stays small with three
+// such sends at once.
 func TestSendRunawayTemplateFailsAsTemplateError(t *testing.T) {
 	rss := peakrss.Measure(t, func() {
 		b := setup(t, nil)
@@ -88,9 +85,13 @@ func TestSendRunawayTemplateFailsAsTemplateError(t *testing.T) {
 			for range 3 {
 				wg.Go(func() {
 					res := sendData(t, b, rc.URL, tpl, `{}`)
-					if res.Attempt.ErrorClass != herald.ErrorTemplate || !strings.Contains(res.Attempt.Error, "memory bound") {
-						t.Errorf("%s: attempt %q %q, want a template error naming the memory bound",
-							tpl, res.Attempt.ErrorClass, res.Attempt.Error)
+					// The error names the memory bound, or on a starved
+					// machine the 100 ms one may come first; either way
+					// it is this endpoint's template error and the
+					// process keeps its memory (below).
+					if res.Attempt.ErrorClass != herald.ErrorTemplate ||
+						!strings.Contains(res.Attempt.Error, "memory bound") && !strings.Contains(res.Attempt.Error, "timed out") {
+						t.Errorf("%s: attempt %q %q, want a template error", tpl, res.Attempt.ErrorClass, res.Attempt.Error)
 					}
 				})
 			}
@@ -100,8 +101,5 @@ func TestSendRunawayTemplateFailsAsTemplateError(t *testing.T) {
 			t.Errorf("receiver got %d requests, want none", n)
 		}
 	})
-	t.Logf("peak RSS %d MiB", rss>>20)
-	if rss > 256<<20 {
-		t.Errorf("peak RSS %d MiB, want at most 256 MiB", rss>>20)
-	}
+	peakrss.AtMost(t, rss, 256<<20)
 }

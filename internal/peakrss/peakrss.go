@@ -97,3 +97,13 @@ func tail(b []byte) string {
 	}
 	return string(b)
 }
+
+// AtMost fails t if rss, as Measure returned it, passes limit bytes. Under
+// the race detector, whose shadow memory multiplies RSS, it only logs.
+func AtMost(t *testing.T, rss, limit int64) {
+	t.Helper()
+	t.Logf("peak RSS %d MiB", rss>>20)
+	if rss > limit && !race {
+		t.Errorf("peak RSS %d MiB, want at most %d MiB", rss>>20, limit>>20)
+	}
+}
