@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func Compile(src string) (*Template, error) {
 	if err := bound(q); err != nil {
 		return nil, err
 	}
-	code, err := gojq.Compile(q, append(guardOptions(),
+	code, err := gojq.Compile(q, append(slices.Clip(guardOptions()),
 		// Without a loader gojq already yields an empty $ENV; stating it
 		// keeps that true should the library's default change.
 		gojq.WithEnvironLoader(func() []string { return nil }),

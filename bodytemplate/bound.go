@@ -140,7 +140,7 @@ def INDEX(idx_expr): INDEX(.[]; idx_expr);
 .`
 
 // guardOptions registers the guard functions with gojq.
-func guardOptions() []gojq.CompilerOption {
+var guardOptions = sync.OnceValue(func() []gojq.CompilerOption {
 	var opts []gojq.CompilerOption
 	for op, name := range binops {
 		check := opChecks[op]
@@ -185,7 +185,7 @@ func guardOptions() []gojq.CompilerOption {
 		}),
 	)
 	return opts
-}
+})
 
 // bound validates q and rewrites it in place so that every guarded
 // operation checks its operands first.
