@@ -3,9 +3,10 @@
 // becomes the request body.
 //
 // A template is user code running inside the server, so it is bounded: in
-// source size, in time (RenderTimeout), in output size (MaxOutput), and in
-// what it can reach (no environment, no modules, no inputs; gojq has no
-// file or network access).
+// source size, in time (RenderTimeout), in output size (MaxOutput), in
+// memory (MaxValue per operation, AllocBudget per render; see bound.go),
+// and in what it can reach (no environment, no modules, no inputs; gojq
+// has no file or network access).
 package bodytemplate
 
 import (
@@ -14,8 +15,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 )
@@ -64,11 +69,14 @@ func Compile(src string) (*Template, error) {
 		}
 		return nil, fmt.Errorf("syntax error: %v", err)
 	}
-	code, err := gojq.Compile(q,
+	if err := bound(q); err != nil {
+		return nil, err
+	}
+	code, err := gojq.Compile(q, append(slices.Clip(guardOptions()),
 		// Without a loader gojq already yields an empty $ENV; stating it
 		// keeps that true should the library's default change.
 		gojq.WithEnvironLoader(func() []string { return nil }),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("body template: %v", err)
 	}
@@ -97,16 +105,37 @@ func (t *Template) Render(ctx context.Context, envelope map[string]any) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("body template input: %w", err)
 	}
+	return t.run(ctx, input)
+}
+
+// RenderJSON is Render over an envelope already encoded as JSON. Numbers
+// reach the template as their JSON text (json.Number): gojq computes with
+// them exactly (big integers included) and writes an untouched number back
+// as it came, so 12345678901234567890 and 1.10 leave as they arrived.
+func (t *Template) RenderJSON(ctx context.Context, envelope []byte) ([]byte, error) {
+	input, err := decode(envelope)
+	if err != nil {
+		return nil, fmt.Errorf("body template input: %w", err)
+	}
+	return t.run(ctx, input)
+}
+
+func (t *Template) run(ctx context.Context, input any) ([]byte, error) {
 	// Wall-clock time: under CPU starvation a cheap template can exceed it
 	// too. The delivery then fails as a template error and is retried.
 	runCtx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
+	stopWatch, overBudget := watch(cancel)
 
 	v, ok := t.code.RunWithContext(runCtx, input).Next()
+	stopWatch()
 	if !ok {
 		return nil, ErrNoOutput
 	}
 	if err, isErr := v.(error); isErr {
+		if overBudget() {
+			return nil, fmt.Errorf("%w: it allocated more than %d MiB", ErrLimit, AllocBudget>>20)
+		}
 		return nil, t.runError(ctx, runCtx, err)
 	}
 	// Encoding a huge value is itself slow (gojq allows 2 GiB strings):
@@ -140,18 +169,45 @@ func (t *Template) runError(parent, run context.Context, err error) error {
 		// halt: a clean stop with no value.
 		return ErrNoOutput
 	}
-	return fmt.Errorf("body template: %v", err)
+	var le *limitError
+	if errors.As(err, &le) {
+		return le
+	}
+	return fmt.Errorf("body template: %s", truncate(err.Error(), maxErrorText))
+}
+
+// maxErrorText bounds the text of a template's own error, which becomes
+// the attempt's error: error("…") may carry a value of megabytes.
+const maxErrorText = 1 << 10
+
+// truncate cuts s to at most n bytes on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // atLeast reports whether the JSON encoding of v has at least n bytes. It
 // counts a lower bound and stops as soon as it reaches n, so its cost is
 // bounded by n, not by the size of v.
-func atLeast(v any, n int) bool {
+func atLeast(v any, n int) bool { return textAtLeast(v, n, 1) }
+
+// textAtLeast is atLeast counting each byte of a string that some format
+// escapes (controls, quote, backslash, < > & ') as escaped bytes; with
+// escaped 6 it covers every format's escaping (\u0000, &#39;).
+func textAtLeast(v any, n, escaped int) bool {
 	var count func(v any) bool
 	count = func(v any) bool {
 		switch v := v.(type) {
 		case string:
 			n -= len(v) + 2
+			if escaped > 1 && n > 0 {
+				n -= (escaped - 1) * escapes(v, n/(escaped-1)+1)
+			}
 		case []any:
 			n -= 1 + len(v)
 			for _, x := range v {
@@ -168,11 +224,42 @@ func atLeast(v any, n int) bool {
 				}
 			}
 		default:
-			n-- // numbers, bools, null: at least one byte
+			n -= numberText(v)
 		}
 		return n <= 0
 	}
 	return count(v)
+}
+
+// escapes counts the bytes of s that a format may escape, up to limit.
+func escapes(s string, limit int) int {
+	c := 0
+	for i := 0; i < len(s) && c < limit; i++ {
+		switch b := s[i]; {
+		case b < 0x20, b == '"', b == '\\', b == '<', b == '>', b == '&', b == '\'':
+			c++
+		}
+	}
+	return c
+}
+
+// numberText returns the length of a scalar's JSON text, or a lower bound
+// of it for big integers; at least 1.
+func numberText(v any) int {
+	switch v := v.(type) {
+	case int:
+		return len(strconv.Itoa(v))
+	case float64:
+		var buf [32]byte
+		return max(1, len(strconv.AppendFloat(buf[:0], v, 'g', -1, 64)))
+	case *big.Int:
+		return max(1, v.BitLen()*3/10) // log10(2) > 0.3
+	case json.Number:
+		return max(1, len(v))
+	case bool:
+		return 4
+	}
+	return 1
 }
 
 // normalize turns envelope into the values gojq accepts (maps, slices,
@@ -183,6 +270,11 @@ func normalize(envelope map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decode(b)
+}
+
+// decode reads one JSON value keeping numbers as json.Number.
+func decode(b []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	var v any

@@ -83,11 +83,9 @@ func (e *Engine) body(ctx context.Context, ep *herald.Endpoint, ev *herald.Event
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	return t.Render(ctx, m)
+	// From the JSON itself: a map decoded here would turn numbers into
+	// float64 and round large ids.
+	return t.RenderJSON(ctx, raw)
 }
 
 // Send makes one signed request (no storage): used by the dispatcher, hooks

@@ -23,6 +23,9 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
 	"github.com/herald-dev/herald"
 )
 
@@ -33,7 +36,20 @@ const MaxLen = 4096
 // one per visited value), so that a filter cannot stall routing: filters
 // run for every event on the ingest path. Typical filters cost under 100;
 // a scan of a 10,000-element list fits; nested loops over one do not.
+//
+// Memory is charged in the same units: a call that builds a string or
+// bytes value costs one unit per BytesPerUnit bytes of its result, so one
+// evaluation builds at most CostLimit*BytesPerUnit (about 1 MB) of new
+// strings before it is stopped.
 const CostLimit = 100_000
+
+// BytesPerUnit is how many bytes of a string or bytes value built by a
+// call cost one unit of CostLimit.
+const BytesPerUnit = 10
+
+// ErrLimit is returned (wrapped) by Match when an evaluation exceeds
+// CostLimit, in work or in the bytes of the strings it builds.
+var ErrLimit = errors.New("filter: cost limit exceeded")
 
 // maxReported is how many compile errors a message lists: the first ones
 // explain the rest.
@@ -88,7 +104,7 @@ func Compile(expr string) (*Filter, error) {
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, fmt.Errorf("expression must produce a bool, not %s", t)
 	}
-	prg, err := e.Program(ast, cel.CostLimit(CostLimit))
+	prg, err := e.Program(ast, cel.CostLimit(CostLimit), cel.CostTracking(sizeCost{}))
 	if err != nil {
 		return nil, fmt.Errorf("invalid expression: %v", err)
 	}
@@ -155,6 +171,10 @@ func (f *Filter) Match(ev *herald.Event) (bool, error) {
 		return false, perr
 	}
 	if err != nil {
+		var ce interpreter.EvalCancelledError
+		if errors.As(err, &ce) && ce.Cause == interpreter.CostLimitExceeded {
+			return false, fmt.Errorf("%w (%d units; a string or bytes value built costs 1 unit per %d bytes)", ErrLimit, CostLimit, BytesPerUnit)
+		}
 		return false, fmt.Errorf("filter: %w", err)
 	}
 	b, ok := out.(bool)
@@ -162,6 +182,27 @@ func (f *Filter) Match(ev *herald.Event) (bool, error) {
 		return false, fmt.Errorf("filter: expression produced %T, not a bool", out)
 	}
 	return b, nil
+}
+
+// sizeCost charges a call that returns a string or bytes value by the size
+// of that value. CEL's own estimate does so for string concatenation only
+// when the checker knows the operands are strings; on data's dyn values
+// (`data.s + data.s`) the call costs 1 whatever it builds, so a loop could
+// build gigabytes within the limit.
+type sizeCost struct{}
+
+func (sizeCost) CallCost(_, _ string, _ []ref.Val, result ref.Val) *uint64 {
+	var n int
+	switch v := result.(type) {
+	case types.String:
+		n = len(v)
+	case types.Bytes:
+		n = len(v)
+	default:
+		return nil // CEL's standard cost
+	}
+	c := 1 + uint64(n)/BytesPerUnit
+	return &c
 }
 
 // decodeData decodes an event's data for CEL: an object becomes a map,

@@ -1,0 +1,6 @@
+//go:build race
+
+package peakrss
+
+// race: the race detector's shadow memory multiplies RSS.
+const race = true
