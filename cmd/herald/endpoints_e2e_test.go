@@ -95,7 +95,7 @@ func TestCLIE2EEndpointFieldsAreFlags(t *testing.T) {
 		"filter": `"data.total \u003e 10"`, "active_from": `"2026-01-01T00:00:00Z"`, "active_until": `"2099-01-01T00:00:00Z"`,
 		"order": `3`, "timeout": `"5s"`, "response_mode": `"data"`, "failure_policy": `"fail_open"`,
 		"retry_schedule": `["1m0s","10m0s"]`, "rate_limit": `7`, "max_in_flight": `2`, "ordered": `true`,
-		"headers": `{"X-Env":"test","X-Team":"billing"}`, "body_template": `"{kind: .type, payload: .data}"`,
+		"headers": `{"X-Env":"********","X-Team":"********"}` /* values are credentials: masked on read */, "body_template": `"{kind: .type, payload: .data}"`,
 		"metadata": `{"owner":"ops"}`, "enabled": `false`,
 	} {
 		if got := jsonOf(t, ep[field]); got != want && !(field == "retry_schedule" && got == `["1m","10m"]`) {
