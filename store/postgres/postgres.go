@@ -15,8 +15,8 @@ import (
 	"io/fs"
 	"net"
 	"strings"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/herald-dev/herald"
