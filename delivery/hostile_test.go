@@ -65,9 +65,18 @@ func refuseAttempts(t *testing.T, dsn, text string) {
 	}
 }
 
+// postgresIfAny is setupPostgres when HERALD_TEST_POSTGRES_URL is set.
+func postgresIfAny(t testing.TB, mutate func(*Config)) (*testBundle, bool) {
+	if os.Getenv("HERALD_TEST_POSTGRES_URL") == "" {
+		return nil, false
+	}
+	b, _ := setupPostgres(t, mutate)
+	return b, true
+}
+
 // setupPostgres is setup over a fresh PostgreSQL database; it also returns
 // the database's URL.
-func setupPostgres(t *testing.T, mutate func(*Config)) (*testBundle, string) {
+func setupPostgres(t testing.TB, mutate func(*Config)) (*testBundle, string) {
 	t.Helper()
 	base := os.Getenv("HERALD_TEST_POSTGRES_URL")
 	if base == "" {
