@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
@@ -106,13 +108,17 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 		v.Add("data", nil, "is required and must be a JSON object")
 	case data[0] != '{' || !json.Valid(data):
 		v.Add("data", nil, "must be a JSON object")
+	case !utf8.Valid(data):
+		v.Add("data", nil, "is not valid UTF-8")
 	}
 	if len(in.Channels) > ChannelsMax {
 		v.Add("channels", len(in.Channels), "at most %d channels", ChannelsMax)
 	}
 	for i, c := range in.Channels {
 		if c == "" || len(c) > ChannelMaxLen {
-			v.Add(fmt.Sprintf("channels[%d]", i), c, "must be 1 to %d characters", ChannelMaxLen)
+			v.Add(fmt.Sprintf("channels[%d]", i), quotable(c), "must be 1 to %d characters", ChannelMaxLen)
+		} else if !isText(c) {
+			v.Add(fmt.Sprintf("channels[%d]", i), quotable(c), notText)
 		}
 	}
 	if len(in.Metadata) > MetadataMax {
@@ -120,17 +126,25 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	}
 	for k, val := range in.Metadata {
 		if k == "" || len(k) > MetadataKeyMax {
-			v.Add("metadata", k, "keys must be 1 to %d characters", MetadataKeyMax)
+			v.Add("metadata", quotable(k), "keys must be 1 to %d characters", MetadataKeyMax)
+		} else if !isText(k) {
+			v.Add("metadata", quotable(k), "keys: "+notText)
 		}
 		if len(val) > MetadataValMax {
-			v.Add("metadata."+k, nil, "is longer than %d characters", MetadataValMax)
+			v.Add("metadata."+quotable(k), nil, "is longer than %d characters", MetadataValMax)
+		} else if !isText(val) {
+			v.Add("metadata."+quotable(k), nil, notText)
 		}
 	}
 	if len(in.ID) > ClientIDMaxLen {
-		v.Add("id", in.ID, "is longer than %d characters", ClientIDMaxLen)
+		v.Add("id", quotable(in.ID), "is longer than %d characters", ClientIDMaxLen)
+	} else if !isText(in.ID) {
+		v.Add("id", quotable(in.ID), notText)
 	}
 	if len(in.IdempotencyKey) > ClientIDMaxLen {
 		v.Add("idempotency_key", nil, "is longer than %d characters", ClientIDMaxLen)
+	} else if !isText(in.IdempotencyKey) {
+		v.Add("idempotency_key", nil, notText)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -179,6 +193,18 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	}
 	return ev, nil
 }
+
+// notText is the complaint about a string that is not text: both stores
+// must be able to keep what is accepted (PostgreSQL's text holds neither
+// invalid UTF-8 nor NUL), and what is served back must parse as JSON.
+const notText = "must be valid UTF-8 text without NUL characters"
+
+// isText reports whether s is valid UTF-8 without NUL.
+func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+// quotable is s made fit to quote in an error: invalid bytes and NULs become
+// U+FFFD.
+func quotable(s string) string { return validUTF8(s) }
 
 func validTypeName(s string) bool {
 	for i := 0; i < len(s); i++ {

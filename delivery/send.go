@@ -333,7 +333,7 @@ func validText(s string, max int) string { return cut(validUTF8(s), max) }
 // validUTF8 returns s with each invalid byte sequence, and each NUL (which
 // PostgreSQL's text cannot hold), replaced by U+FFFD.
 func validUTF8(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+	if isText(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
