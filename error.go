@@ -13,6 +13,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // 401
 	ETOOLARGE     = "too_large"    // 413
 	ERATELIMIT    = "rate_limited" // 429
+	ETIMEOUT      = "timeout"      // 408
 	EUNAVAILABLE  = "unavailable"  // 503
 	EINTERNAL     = "internal"     // 500
 )

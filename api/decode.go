@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, herald.Errorf(herald.ETOOLARGE, "the request body is larger than %d bytes", limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // the server's read timeout
+			return nil, herald.Errorf(herald.ETIMEOUT, "the request body did not arrive in time")
 		}
 		return nil, herald.Errorf(herald.EINVALID, "the request body could not be read")
 	}

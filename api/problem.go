@@ -36,6 +36,8 @@ func StatusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case herald.ERATELIMIT:
 		return http.StatusTooManyRequests
+	case herald.ETIMEOUT:
+		return http.StatusRequestTimeout
 	case herald.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:
