@@ -99,6 +99,7 @@ func (r *recorder) run() {
 // disk) the results are tried again, backing off, for as long as their
 // leases last: giving up earlier would only have the deliveries sent again.
 func (r *recorder) write(batch []recorded) {
+	start := time.Now()
 	todo, err := r.try(batch)
 	var drainEnd time.Time
 	for wait := recordBackoffMin; len(todo) > 0; wait = min(2*wait, recordBackoffMax) {
@@ -108,7 +109,11 @@ func (r *recorder) write(batch []recorded) {
 		}
 		live := todo[:0:0]
 		for _, x := range todo {
-			if next := now.Add(wait); next.Before(x.until) && (drainEnd.IsZero() || next.Before(drainEnd)) {
+			until := x.until
+			if until.IsZero() { // (lease unknown: a whole one)
+				until = start.Add(r.e.cfg.Lease)
+			}
+			if next := now.Add(wait); next.Before(until) && (drainEnd.IsZero() || next.Before(drainEnd)) {
 				live = append(live, x)
 			}
 		}
