@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 	"testing"
 
 	"github.com/herald-dev/herald/store/postgres"
@@ -237,5 +238,97 @@ func refuseSessions(t *testing.T, dbURL string) (restore func()) {
 	return func() {
 		exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS true", name))
 		admin.Close(ctx)
+	}
+}
+
+// postRaw posts body as is and decodes the JSON answer into out.
+func postRaw(t *testing.T, srv *serverProc, key, path, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+srv.addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("%s: %d %q", path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// Data that is not UTF-8, or a NUL in a channel, is a 422 of that event on
+// both stores, and the events beside it in a batch are accepted; what was
+// accepted reads back as JSON a strict parser takes.
+func TestBadBytesAreRefusedPerEvent(t *testing.T) {
+	t.Parallel()
+	dbs := map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "herald.db") },
+		"postgres": func(t *testing.T) string {
+			base := os.Getenv("HERALD_TEST_POSTGRES_URL")
+			if base == "" {
+				t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
+			}
+			dbURL, drop, err := postgres.CreateTestDatabase(context.Background(), base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(drop)
+			return dbURL
+		},
+	}
+	for name, database := range dbs {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, database(t))
+			project, key := faultProject(t, srv)
+			events := "/v1/projects/" + project + "/events"
+			var problem struct {
+				Errors []struct{ Location string } `json:"errors"`
+			}
+			if code := postRaw(t, srv, key, events, "{\"type\":\"a.b\",\"data\":{\"s\":\"\xff\xfe\"}}", &problem); code != 422 ||
+				len(problem.Errors) != 1 || problem.Errors[0].Location != "body.data" {
+				t.Errorf("one event with bad bytes: %d %+v, want 422 at body.data", code, problem)
+			}
+			var batch struct {
+				Data []struct {
+					ID    string `json:"id"`
+					Error *struct {
+						Status int `json:"status"`
+					} `json:"error"`
+				} `json:"data"`
+			}
+			code := postRaw(t, srv, key, events+"/batch", `{"events":[{"type":"a.b","data":{"ok":1}},`+
+				"{\"type\":\"a.b\",\"data\":{\"s\":\"\xff\"}},"+
+				`{"type":"a.b","data":{},"channels":["a\u0000b"]},{"type":"a.b","data":{"ok":2}}]}`, &batch)
+			if code != 202 || len(batch.Data) != 4 {
+				t.Fatalf("batch: %d %+v", code, batch)
+			}
+			for i, want := range []int{0, 422, 422, 0} {
+				got := 0
+				if e := batch.Data[i].Error; e != nil {
+					got = e.Status
+				}
+				if got != want || (want == 0) != (batch.Data[i].ID != "") {
+					t.Errorf("batch event %d: error status %d, id %q; want %d", i, got, batch.Data[i].ID, want)
+				}
+			}
+			resp, err := http.NewRequest("GET", "http://"+srv.addr+events, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Header.Set("Authorization", "Bearer "+key)
+			r, err := http.DefaultClient.Do(resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Body.Close()
+			b, _ := io.ReadAll(r.Body)
+			var list struct{ Data []json.RawMessage }
+			if !utf8.Valid(b) || json.Unmarshal(b, &list) != nil || len(list.Data) != 2 {
+				t.Errorf("events listed: %d events in %q, want 2 in valid UTF-8 JSON", len(list.Data), b)
+			}
+		})
 	}
 }
