@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/herald-dev/herald/store/postgres"
 	"github.com/jackc/pgx/v5"
