@@ -212,3 +212,26 @@ func FuzzReceiverAnswer(f *testing.F) {
 		}
 	})
 }
+
+// A receiver's 240 KB of headers are cut to ResponseHeadersMax, and the
+// short ones the retry policy reads (Retry-After) are among those kept.
+func TestSendKeepsRetryAfterPastHugeHeaders(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var h strings.Builder
+	for i := range 240 {
+		fmt.Fprintf(&h, "X-H%03d: %s\r\n", i, strings.Repeat("v", 1000))
+	}
+	url := rawReceiver(t, func(string) []byte {
+		return []byte("HTTP/1.1 503 Busy\r\n" + h.String() + "Retry-After: 7\r\nContent-Length: 0\r\n\r\n")
+	})
+	res, _, _ := sendTo(t, b, url, nil)
+	a := res.Attempt
+	storable(t, a)
+	if a.ResponseStatus != 503 || a.ResponseHeaders["Retry-After"] != "7" {
+		t.Errorf("status %d, Retry-After %q; want 503 and 7 kept", a.ResponseStatus, a.ResponseHeaders["Retry-After"])
+	}
+	if n := len(a.ResponseHeaders); n < 50 || n > 100 {
+		t.Errorf("%d headers kept of 243; want about 64 KiB of them", n)
+	}
+}
