@@ -4,11 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -82,6 +88,12 @@ func setupPostgres(t testing.TB, mutate func(*Config)) (*testBundle, string) {
 	if base == "" {
 		t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
 	}
+	return setupPostgresOn(t, base, mutate)
+}
+
+// setupPostgresOn is setupPostgres on the server of base.
+func setupPostgresOn(t testing.TB, base string, mutate func(*Config)) (*testBundle, string) {
+	t.Helper()
 	ctx := context.Background()
 	url, drop, err := postgres.CreateTestDatabase(ctx, base)
 	if err != nil {
@@ -278,6 +290,95 @@ func TestRecorderOutlastsAPostgresOutage(t *testing.T) {
 	if got := rc.count(); got != n {
 		t.Errorf("requests received = %d, want %d (none sent twice)", got, n)
 	}
+}
+
+// A real PostgreSQL restart (a server of the test's own, stopped for a few
+// seconds, then started) while results wait: the recorder outlasts it, and
+// nothing is sent twice.
+func TestRecorderOutlastsAPostgresRestart(t *testing.T) {
+	t.Parallel()
+	base, stop, start := privatePostgres(t)
+	b, _ := setupPostgresOn(t, base, nil)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	answer := func() { releaseOnce.Do(func() { close(release) }) }
+	rc := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { <-release })
+	t.Cleanup(answer)
+	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 100 })
+	b.run(b.e)
+	const n = 20
+	for range n {
+		b.ingest("user.created", `{}`)
+	}
+	waitFor(t, "every delivery sent", func() bool { return rc.count() == n })
+	stop()
+	answer()                    // the answers come while the server is down
+	time.Sleep(4 * time.Second) // the restart's length: the fault, not a wait for a condition
+	start()
+	waitFor(t, "every delivery recorded as succeeded", func() bool {
+		ds, _, err := b.st.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{Status: herald.DeliverySucceeded}, store.Page{Limit: 1000})
+		return err == nil && len(ds) == n
+	})
+	if got := rc.count(); got != n {
+		t.Errorf("requests received = %d, want %d (none sent twice)", got, n)
+	}
+}
+
+// privatePostgres runs a PostgreSQL server of the test's own (initdb and
+// pg_ctl from PATH; as the postgres user when the test runs as root), so
+// that it can be stopped and started. It returns its base URL. Skipped
+// with the other PostgreSQL tests, or where the tools are missing.
+func privatePostgres(t *testing.T) (base string, stop, start func()) {
+	t.Helper()
+	if os.Getenv("HERALD_TEST_POSTGRES_URL") == "" {
+		t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
+	}
+	initdb, err := exec.LookPath("initdb")
+	if err != nil {
+		t.Skip("initdb is not on PATH")
+	}
+	pgctl, err := exec.LookPath("pg_ctl")
+	if err != nil {
+		t.Skip("pg_ctl is not on PATH")
+	}
+	dir, err := os.MkdirTemp("", "herald-pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	run := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		if os.Geteuid() == 0 { // PostgreSQL refuses to run as root
+			u, err := user.Lookup("postgres")
+			if err != nil {
+				t.Skip("running as root with no postgres user to run PostgreSQL as")
+			}
+			uid, _ := strconv.Atoi(u.Uid)
+			gid, _ := strconv.Atoi(u.Gid)
+			if err := os.Chown(dir, uid, gid); err != nil {
+				t.Fatal(err)
+			}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	data := filepath.Join(dir, "data")
+	run(initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir)
+	start = func() { run(pgctl, "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "start") }
+	stop = func() { run(pgctl, "-D", data, "-m", "fast", "-w", "stop") }
+	start()
+	t.Cleanup(func() { exec.Command(pgctl, "-D", data, "-m", "immediate", "stop").Run() })
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), stop, start
 }
 
 // blockDatabase makes the PostgreSQL database at dbURL refuse new sessions
