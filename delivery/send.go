@@ -360,7 +360,7 @@ func boundHeaders(h map[string]string, max int) map[string]string {
 	size, valid := 0, true
 	for k, v := range h {
 		size += len(k) + len(v)
-		valid = valid && validUTF8(k) == k && validUTF8(v) == v
+		valid = valid && isText(k) && isText(v)
 	}
 	if size <= max && valid {
 		return h
