@@ -13,9 +13,19 @@ const (
 	EUNAUTHORIZED = "unauthorized" // 401
 	ETOOLARGE     = "too_large"    // 413
 	ERATELIMIT    = "rate_limited" // 429
+	ETIMEOUT      = "timeout"      // 408
 	EUNAVAILABLE  = "unavailable"  // 503
 	EINTERNAL     = "internal"     // 500
 )
+
+// ErrUnavailable marks a failure of the storage that says nothing about
+// the request: the database is unreachable or restarting, its disk is
+// full, its file was deleted or replaced. The same request may succeed
+// later, so the HTTP layer answers 503 with Retry-After, and the delivery
+// engine keeps retrying its writes. Stores wrap their errors with it
+// (fmt.Errorf("…: %w: %w", herald.ErrUnavailable, err)); test for it with
+// errors.Is.
+var ErrUnavailable = &Error{Code: EUNAVAILABLE, Message: "the database is unavailable; retry later"}
 
 // FieldError names one invalid input.
 type FieldError struct {

@@ -76,9 +76,13 @@ func ValidateEventMetadata(v *Validation, loc string, md map[string]string) {
 	for k, val := range md {
 		if k == "" || len(k) > MetadataKeyMaxLen {
 			v.Add(loc, Clip(k), "keys must be 1 to %d characters", MetadataKeyMaxLen)
+		} else if !IsText(k) {
+			v.Add(loc, Clip(k), "keys: "+NotText)
 		}
 		if len(val) > MetadataValueMaxLen {
 			v.Add(loc+"."+Clip(k), nil, "is longer than %d characters", MetadataValueMaxLen)
+		} else if !IsText(val) {
+			v.Add(loc+"."+Clip(k), nil, NotText)
 		}
 	}
 }
@@ -92,6 +96,8 @@ func ValidateEventChannels(v *Validation, loc string, channels []string) {
 	for i, c := range channels {
 		if c == "" || len(c) > ChannelMaxLen {
 			v.Add(fmt.Sprintf("%s[%d]", loc, i), Clip(c), "must be 1 to %d characters", ChannelMaxLen)
+		} else if !IsText(c) {
+			v.Add(fmt.Sprintf("%s[%d]", loc, i), Clip(c), NotText)
 		}
 	}
 }
@@ -369,11 +375,24 @@ func checkText(v *Validation, loc, s string, max int) {
 // make a huge error.
 func Clip(s string) string {
 	const max = 100
+	if !IsText(s) {
+		// Quoted back in JSON, an invalid byte or a NUL would make the
+		// error itself unreadable to strict parsers.
+		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	}
 	if len(s) <= max {
 		return s
 	}
-	return s[:max] + "…"
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
+
+// NotText is the complaint about a string that is not text: both stores
+// must be able to keep what is accepted (PostgreSQL's text holds neither
+// invalid UTF-8 nor NUL), and what is served back must parse as JSON.
+const NotText = "must be valid UTF-8 text without NUL characters"
+
+// IsText reports whether s is valid UTF-8 without NUL.
+func IsText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 // Has reports whether v already has an error at loc.
 func (v *Validation) Has(loc string) bool {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -28,6 +29,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return nil, herald.Errorf(herald.ETOOLARGE, "the request body is larger than %d bytes", limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // the server's read timeout
+			return nil, herald.Errorf(herald.ETIMEOUT, "the request body did not arrive in time")
 		}
 		return nil, herald.Errorf(herald.EINVALID, "the request body could not be read")
 	}

@@ -73,6 +73,8 @@ func StatusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case herald.ERATELIMIT:
 		return http.StatusTooManyRequests
+	case herald.ETIMEOUT:
+		return http.StatusRequestTimeout
 	case herald.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:
@@ -111,6 +113,10 @@ func newProblem(status int, detail string) *Problem {
 	}
 }
 
+// retryAfterUnavailable is the Retry-After, in seconds, of a 503 for an
+// unavailable storage: about a database restart's length.
+const retryAfterUnavailable = "5"
+
 // writeError answers with the problem of err. Internal errors are logged
 // with their cause; the client sees only "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -123,6 +129,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="herald"`)
+	}
+	if errors.Is(err, herald.ErrUnavailable) {
+		// The storage is away (restarting, full, its file gone): nothing
+		// was stored, and the same request may succeed in a moment.
+		w.Header().Set("Retry-After", retryAfterUnavailable)
 	}
 	writeProblem(w, p)
 }

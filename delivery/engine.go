@@ -66,6 +66,9 @@ func New(cfg Config, st store.Store) (*Engine, error) {
 	// host that a busy endpoint reuses them instead of redialling.
 	tr.MaxIdleConns = max(tr.MaxIdleConns, 1024)
 	tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, 64)
+	// A receiver's headers are read up to a bound, and kept up to a
+	// smaller one (ResponseHeadersMax).
+	tr.MaxResponseHeaderBytes = responseHeaderReadMax
 	if tr.IdleConnTimeout == 0 {
 		tr.IdleConnTimeout = 90 * time.Second
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
@@ -93,14 +94,20 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 		v.Add("data", nil, "is required and must be a JSON object")
 	case data[0] != '{' || !json.Valid(data):
 		v.Add("data", nil, "must be a JSON object")
+	case !utf8.Valid(data):
+		v.Add("data", nil, "is not valid UTF-8")
 	}
 	herald.ValidateEventChannels(&v, "channels", in.Channels)
 	herald.ValidateEventMetadata(&v, "metadata", in.Metadata)
 	if len(in.ID) > herald.IdempotencyKeyMaxLen {
-		v.Add("id", in.ID, "is longer than %d characters", herald.IdempotencyKeyMaxLen)
+		v.Add("id", herald.Clip(in.ID), "is longer than %d characters", herald.IdempotencyKeyMaxLen)
+	} else if !herald.IsText(in.ID) {
+		v.Add("id", herald.Clip(in.ID), herald.NotText)
 	}
 	if len(in.IdempotencyKey) > herald.IdempotencyKeyMaxLen {
 		v.Add("idempotency_key", nil, "is longer than %d characters", herald.IdempotencyKeyMaxLen)
+	} else if !herald.IsText(in.IdempotencyKey) {
+		v.Add("idempotency_key", nil, herald.NotText)
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 const (
 	recordBatchMax = 500
 	recordQueue    = 8192
-	recordRetries  = 5
 	// recordLinger is how long the recorder waits for more results after
 	// the first: a result is not on anyone's critical path, while every
 	// write is a commit (an fsync) that ingest, waiting for its own
@@ -23,32 +23,43 @@ const (
 	// delivery's state reads as in flight that much longer, and a crash
 	// in that window sends it again (at least once holds either way).
 	recordLinger = 20 * time.Millisecond
+	// recordTimeout bounds one CompleteAttempts call.
+	recordTimeout = 30 * time.Second
+	// recordBackoffMin and recordBackoffMax bound the wait between the
+	// tries of a write the database could not take.
+	recordBackoffMin = 50 * time.Millisecond
+	recordBackoffMax = 2 * time.Second
 )
 
 // recorder writes attempt results in batches: one goroutine takes whatever
 // results have accumulated while the previous CompleteAttempts ran and
 // writes them in one call.
 type recorder struct {
-	e     *Engine
-	ch    chan recorded
-	done  chan struct{}
-	after sync.WaitGroup
+	e       *Engine
+	ch      chan recorded
+	done    chan struct{}
+	closing chan struct{} // closed by close: stop waiting for the database soon
+	after   sync.WaitGroup
 }
 
 type recorded struct {
 	r       *store.AttemptResult
 	ordered bool
-	after   func() // run once the result is written (e.g. report exhaustion)
+	until   time.Time // the end of the delivery's lease: worth trying until then
+	after   func()    // run once the result is written (e.g. report exhaustion)
 }
 
 func newRecorder(e *Engine) *recorder {
-	return &recorder{e: e, ch: make(chan recorded, recordQueue), done: make(chan struct{})}
+	return &recorder{e: e, ch: make(chan recorded, recordQueue), done: make(chan struct{}), closing: make(chan struct{})}
 }
 
 func (r *recorder) add(x recorded) { r.ch <- x }
 
-// close flushes what is queued and waits for the last write.
+// close flushes what is queued and waits for the last write; with the
+// database unavailable it gives up after the engine's drain timeout (the
+// results' deliveries are sent again once their leases end).
 func (r *recorder) close() {
+	close(r.closing)
 	close(r.ch)
 	<-r.done
 	r.after.Wait()
@@ -81,26 +92,41 @@ func (r *recorder) run() {
 	}
 }
 
+// write stores the batch's results. A batch the database refuses is
+// written again result by result, so that one result it cannot take fails
+// alone (and is given up: its delivery is sent again when its lease ends).
+// While the database is unavailable (a restart, a lost connection, a full
+// disk) the results are tried again, backing off, for as long as their
+// leases last: giving up earlier would only have the deliveries sent again.
 func (r *recorder) write(batch []recorded) {
-	e := r.e
-	rs := make([]*store.AttemptResult, len(batch))
-	for i, x := range batch {
-		rs[i] = x.r
-	}
-	var err error
-	for try := range recordRetries {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = e.store.CompleteAttempts(ctx, rs)
-		cancel()
-		if err == nil {
+	start := time.Now()
+	todo, err := r.try(batch)
+	var drainEnd time.Time
+	for wait := recordBackoffMin; len(todo) > 0; wait = min(2*wait, recordBackoffMax) {
+		now := time.Now()
+		if drainEnd.IsZero() && isClosed(r.closing) {
+			drainEnd = now.Add(r.e.cfg.DrainTimeout)
+		}
+		live := todo[:0:0]
+		for _, x := range todo {
+			until := x.until
+			if until.IsZero() { // (lease unknown: a whole one)
+				until = start.Add(r.e.cfg.Lease)
+			}
+			if next := now.Add(wait); next.Before(until) && (drainEnd.IsZero() || next.Before(drainEnd)) {
+				live = append(live, x)
+			}
+		}
+		if n := len(todo) - len(live); n > 0 {
+			r.e.log.Error("recording attempts failed: the database stayed unavailable; the deliveries will be sent again when their leases end",
+				"count", n, "error", err)
+		}
+		if len(live) == 0 {
 			break
 		}
-		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
-	}
-	if err != nil {
-		// The deliveries stay in flight under this process's lease; when it
-		// expires they are claimed and sent again: at least once holds.
-		e.log.Error("recording attempts failed", "count", len(rs), "error", err)
+		r.e.log.Warn("recording attempts failed; trying again", "count", len(live), "in", wait, "error", err)
+		time.Sleep(wait)
+		todo, err = r.try(live)
 	}
 	wake := false
 	for _, x := range batch {
@@ -108,15 +134,59 @@ func (r *recorder) write(batch []recorded) {
 			wake = true // the endpoint's next delivery is claimable now
 		}
 		if x.r.NextAttemptAt != nil {
-			e.disp.wakeAt(*x.r.NextAttemptAt)
+			r.e.disp.wakeAt(*x.r.NextAttemptAt)
 		}
 		if x.after != nil {
 			r.after.Go(x.after)
 		}
 	}
 	if wake {
-		e.disp.wakeNow()
+		r.e.disp.wakeNow()
 	}
+}
+
+// try writes xs in one call, and should the database refuse it, each
+// result alone. It returns the results to try again (the database was
+// unavailable) and the error that says why; a result refused alone is
+// logged and given up.
+func (r *recorder) try(xs []recorded) ([]recorded, error) {
+	err := r.complete(xs)
+	switch {
+	case err == nil:
+		return nil, nil
+	case retryable(err):
+		return xs, err
+	case len(xs) == 1:
+		a := xs[0].r.Attempt
+		r.e.log.Error("recording an attempt failed; its delivery will be sent again when its lease ends",
+			"delivery_id", a.DeliveryID, "attempt_id", a.ID, "error", err)
+		return nil, nil
+	}
+	var again []recorded
+	var last error
+	for _, x := range xs {
+		if a, err := r.try([]recorded{x}); len(a) > 0 {
+			again, last = append(again, a...), err
+		}
+	}
+	return again, last
+}
+
+// complete makes one CompleteAttempts call for xs.
+func (r *recorder) complete(xs []recorded) error {
+	rs := make([]*store.AttemptResult, len(xs))
+	for i, x := range xs {
+		rs[i] = x.r
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+	defer cancel()
+	return r.e.store.CompleteAttempts(ctx, rs)
+}
+
+// retryable reports whether a failed write may succeed if tried again as
+// it is: the database was unavailable or too slow, not refusing the data.
+func retryable(err error) bool {
+	return errors.Is(err, herald.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // complete applies the retry policy to a dispatched attempt, queues its
@@ -131,7 +201,12 @@ func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attem
 		t := *hs.PausedUntil
 		v.Next = &t
 	}
-	x := recorded{r: &store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next}, ordered: ep.Ordered}
+	x := recorded{r: &store.AttemptResult{Attempt: att, Status: v.Status, NextAttemptAt: v.Next}, ordered: ep.Ordered,
+		until: time.Now().Add(e.cfg.Lease)}
+	if lu := c.Delivery.LockedUntil; lu != nil {
+		// (on the wall clock, which the recorder's retries run on)
+		x.until = time.Now().Add(lu.Sub(now))
+	}
 	if v.Status == herald.DeliveryExhausted {
 		// Reported once stored, so that the report's reader finds the
 		// delivery exhausted.

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,17 +13,34 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/webhook"
 )
 
-// ResponseBodyMax is how much of a response body is read and kept.
-const ResponseBodyMax = 64 << 10
+// Bounds of what an attempt keeps of a receiver's answer. The receiver is
+// not trusted: whatever it sends, the stored attempt is valid UTF-8 and at
+// most this big, so that one receiver cannot make another's results
+// unstorable or fill the database.
+const (
+	// ResponseBodyMax is how much of a response body is read and kept.
+	ResponseBodyMax = 64 << 10
+	// ResponseHeadersMax bounds the response headers kept, names and
+	// values together; the shortest are kept first (Retry-After among them).
+	ResponseHeadersMax = 64 << 10
+	// ErrorMax bounds an attempt's error text (a redirect's Location, a
+	// transport error quoting what the receiver sent).
+	ErrorMax = 2 << 10
+	// responseHeaderReadMax is how much of a response's header the client
+	// reads at all; beyond it the attempt fails (class connection).
+	responseHeaderReadMax = 1 << 20
+)
 
 // ignoreGrace is how long a response_mode "ignore" request waits, once the
 // request is written, for a status line before it lets go: long enough to
@@ -91,7 +109,16 @@ func (e *Engine) body(ctx context.Context, ep *herald.Endpoint, ev *herald.Event
 // Send makes one signed request (no storage): used by the dispatcher, hooks
 // and tests. It never returns nil; failures are described by the attempt's
 // ErrorClass and Error. The attempt's DeliveryID is left for the caller.
+// What the attempt keeps of the answer is valid UTF-8 and bounded
+// (ResponseBodyMax, ResponseHeadersMax, ErrorMax); the result's Body is
+// the body's bytes as received.
 func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult {
+	res := e.send(ctx, r)
+	keepable(res.Attempt)
+	return res
+}
+
+func (e *Engine) send(ctx context.Context, r SendRequest) *SendResult {
 	ep, ev := r.Endpoint, r.Event
 	start := e.now()
 	att := &herald.Attempt{
@@ -286,6 +313,78 @@ func flatten(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
 		out[k] = strings.Join(v, ", ")
+	}
+	return out
+}
+
+// keepable makes what att holds from the receiver storable: valid UTF-8
+// (invalid bytes become U+FFFD) and within its bounds.
+func keepable(att *herald.Attempt) {
+	att.Error = validText(att.Error, ErrorMax)
+	att.ResponseBody = validText(att.ResponseBody, ResponseBodyMax)
+	att.ResponseHeaders = boundHeaders(att.ResponseHeaders, ResponseHeadersMax)
+}
+
+// validText returns s as valid UTF-8 of at most max bytes.
+func validText(s string, max int) string { return cut(validUTF8(s), max) }
+
+// validUTF8 returns s with each invalid byte sequence, and each NUL (which
+// PostgreSQL's text cannot hold), replaced by U+FFFD.
+func validUTF8(s string) string {
+	if herald.IsText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// cut returns at most max bytes of valid UTF-8 s, cut at a character
+// boundary.
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// boundHeaders returns h with valid UTF-8 names and values, at most max
+// bytes of them in all. The shortest headers are kept first, so that a
+// receiver's one huge header does not push out its Retry-After; the first
+// that does not fit whole is cut to fit, and the longer ones are left out.
+func boundHeaders(h map[string]string, max int) map[string]string {
+	size, valid := 0, true
+	for k, v := range h {
+		size += len(k) + len(v)
+		valid = valid && herald.IsText(k) && herald.IsText(v)
+	}
+	if size <= max && valid {
+		return h
+	}
+	clean := make(map[string]string, len(h))
+	keys := make([]string, 0, len(h))
+	for k, v := range h {
+		k = validUTF8(k)
+		clean[k] = validUTF8(v)
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(a)+len(clean[a]), len(b)+len(clean[b])), strings.Compare(a, b))
+	})
+	out := make(map[string]string, len(h))
+	left := max
+	for _, k := range keys {
+		v := clean[k]
+		if len(k)+len(v) > left {
+			if len(k) < left {
+				out[k] = cut(v, left-len(k))
+			}
+			break
+		}
+		out[k] = v
+		left -= len(k) + len(v)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -29,17 +30,24 @@ type Config struct {
 	// ShutdownDelay is how long, after SIGTERM, the server keeps serving
 	// with /readyz answering 503 before it closes its listener, so that a
 	// load balancer stops sending it requests first.
-	ShutdownDelay time.Duration
-	Lease         time.Duration
-	Pprof         bool
-	LogLevel      string
-	LogFormat     string
+	ShutdownDelay     time.Duration
+	Lease             time.Duration
+	ReadTimeout       time.Duration // a request, headers and body, must arrive within it; 0: ReadTimeoutDefault
+	ReadHeaderTimeout time.Duration // a request's headers must arrive within it; 0: ReadHeaderTimeoutDefault
+	Pprof             bool
+	LogLevel          string
+	LogFormat         string
 }
 
 // Defaults of Config.
 const (
 	AddrDefault     = "127.0.0.1:8080"
 	DatabaseDefault = "sqlite:herald.db"
+	// A client gets this long to send a request's headers, and its whole
+	// request: one trickling a body (or headers) holds a connection and a
+	// goroutine no longer than that.
+	ReadTimeoutDefault       = 30 * time.Second
+	ReadHeaderTimeoutDefault = 10 * time.Second
 )
 
 // DefaultConfig returns the configuration of a fresh `herald serve`.
@@ -81,6 +89,10 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	env("HERALD_WORKERS", func(v string) (err error) { c.Workers, err = strconv.Atoi(v); return })
 	env("HERALD_SHUTDOWN_DELAY", func(v string) (err error) { c.ShutdownDelay, err = time.ParseDuration(v); return })
 	env("HERALD_LEASE", func(v string) (err error) { c.Lease, err = time.ParseDuration(v); return })
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, ReadTimeoutDefault)
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, ReadHeaderTimeoutDefault)
+	env("HERALD_READ_TIMEOUT", func(v string) (err error) { c.ReadTimeout, err = time.ParseDuration(v); return })
+	env("HERALD_READ_HEADER_TIMEOUT", func(v string) (err error) { c.ReadHeaderTimeout, err = time.ParseDuration(v); return })
 	env("HERALD_LOG_LEVEL", func(v string) error { c.LogLevel = v; return nil })
 	env("HERALD_LOG_FORMAT", func(v string) error { c.LogFormat = v; return nil })
 	if len(errs) > 0 {
@@ -96,6 +108,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "on SIGTERM, how long to let in-flight attempts finish")
 	fs.DurationVar(&c.ShutdownDelay, "shutdown-delay", c.ShutdownDelay, "on SIGTERM, how long to keep serving with /readyz at 503 before closing the listener (HERALD_SHUTDOWN_DELAY)")
 	fs.DurationVar(&c.Lease, "lease", c.Lease, "how long a claimed delivery is held before another process may retry it after a crash (HERALD_LEASE)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", c.ReadTimeout, "how long a client may take to send a whole request, body included (HERALD_READ_TIMEOUT)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "how long a client may take to send a request's headers (HERALD_READ_HEADER_TIMEOUT)")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ (admin key required)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (HERALD_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (HERALD_LOG_FORMAT)")
@@ -148,6 +162,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Lease < 2*time.Second {
 		return fmt.Errorf("lease %s: at least 2s", c.Lease)
+	}
+	if c.ReadTimeout < 0 || c.ReadHeaderTimeout < 0 {
+		return fmt.Errorf("read-timeout and read-header-timeout must be positive")
 	}
 	if c.APIRateLimit < 0 {
 		return fmt.Errorf("api-rate-limit must be 0 (unlimited) or positive")

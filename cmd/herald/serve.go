@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -195,7 +196,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}()
 	httpSrv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(a.cfg.ReadHeaderTimeout, ReadHeaderTimeoutDefault),
+		ReadTimeout:       cmp.Or(a.cfg.ReadTimeout, ReadTimeoutDefault), // the API and the dashboard (its login) alike
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}

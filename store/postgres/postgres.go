@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -230,6 +233,37 @@ func lockKey(name string) int64 {
 
 // ---- errors ----
 
+// unavailable reports whether err says the database cannot be used now,
+// rather than anything about the statement: no connection (refused, reset,
+// cut by a restart or pg_terminate_backend), the server shutting down or
+// starting, out of disk or memory, read-only after a failover.
+func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true // whatever the server said, it did not let us in
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "08", // connection exception
+			"53", // insufficient resources: disk full, out of memory, too many connections
+			"58": // system error: I/O
+			return true
+		}
+		switch pe.Code {
+		case "57P01", "57P02", "57P03", // admin / crash shutdown, cannot connect now
+			"25006": // read-only transaction (a standby)
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
 // notFound is the ENOTFOUND error for a missing thing.
 func notFound(what string) error { return herald.Errorf(herald.ENOTFOUND, "%s not found", what) }
 
@@ -240,6 +274,9 @@ func notFound(what string) error { return herald.Errorf(herald.ENOTFOUND, "%s no
 func dbErr(err error, what string) error {
 	if err == nil {
 		return nil
+	}
+	if unavailable(err) {
+		return fmt.Errorf("postgres: %s: %w: %w", what, herald.ErrUnavailable, err)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound(what)

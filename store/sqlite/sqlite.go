@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"slices"
@@ -42,6 +43,9 @@ type Options struct {
 	Synchronous string
 	// ReadConns is the size of the read pool. Default ReadConnsDefault.
 	ReadConns int
+	// Logger reports the database becoming unwritable (its file gone, its
+	// disk full) and writable again. Default slog.Default().
+	Logger *slog.Logger
 }
 
 // Defaults of Options.
@@ -87,6 +91,9 @@ func (o *Options) validate() error {
 	if o.ReadConns <= 0 {
 		o.ReadConns = ReadConnsDefault
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	return nil
 }
 
@@ -121,6 +128,8 @@ type DB struct {
 	// auth caches API keys and projects; exact, as every write to them
 	// goes through this DB and invalidates it after its commit.
 	auth *authcache.Cache
+
+	health health
 }
 
 // Open opens (creating if needed) and migrates the database at path.
@@ -188,6 +197,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	db := &DB{path: path, now: opts.Now, w: w, r: r, ck: ck, locks: map[string]bool{}, auth: authcache.New(0, true),
 		writes: make(chan *writeReq, writeQueue), writerEnd: make(chan struct{}),
 		stopCk: make(chan struct{}), ckEnd: make(chan struct{})}
+	db.health.init(path, opts.Logger)
 	go db.writer()
 	go db.checkpointer()
 	if err := db.migrate(ctx); err != nil {
@@ -245,8 +255,18 @@ func (db *DB) Close() error {
 	return errors.Join(db.r.Close(), db.ck.Close(), db.w.Close())
 }
 
-// Ping checks both connection pools answer.
+// Ping checks both connection pools answer and the database can be
+// written: its file is still the one opened and, after a write failed for
+// want of space or I/O, a small write succeeds again.
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.health.file(); err != nil {
+		return err
+	}
+	if db.health.err() != nil {
+		if err := db.probe(ctx); err != nil {
+			return err
+		}
+	}
 	if err := db.w.PingContext(ctx); err != nil {
 		return err
 	}
@@ -303,6 +323,14 @@ func (db *DB) tx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.health.gone(); err != nil {
+		return err
+	}
+	return db.health.written(db.queue(ctx, fn))
+}
+
+// queue hands fn to the writer and waits for its outcome (see tx).
+func (db *DB) queue(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	r := &writeReq{fn: fn, done: make(chan struct{})}
 	db.writesMu.RLock()
 	if db.closed {
@@ -422,8 +450,19 @@ func (db *DB) commitGroup(batch []*writeReq) []*writeReq {
 			return db.commitIsolated(ran, batch[i+1:])
 		}
 	}
-	finishWrites(ran, tx.Commit())
+	finishWrites(ran, db.commit(tx))
 	return nil
+}
+
+// commit commits tx unless the database file is no longer the one opened
+// (deleted or replaced): what it would commit would be lost with the old
+// file. Its outcome tells the health whether the database can be written.
+func (db *DB) commit(tx *sql.Tx) error {
+	if err := db.health.file(); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return db.health.written(tx.Commit())
 }
 
 // commitIsolated runs taken (requests already taken from their callers)
@@ -470,7 +509,7 @@ func (db *DB) commitIsolated(taken, rest []*writeReq) []*writeReq {
 			return unrun(rest[i+1:])
 		}
 	}
-	finishWrites(ran, tx.Commit())
+	finishWrites(ran, db.commit(tx))
 	return nil
 }
 
@@ -499,11 +538,16 @@ func (db *DB) checkpointer() {
 	defer runtime.UnlockOSThread()
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
 		select {
 		case <-db.stopCk:
 			return
 		case <-t.C:
+		}
+		if tick%fileCheckTicks == 0 {
+			// Noticed even with nothing written: /readyz fails, and the
+			// log says so, as soon as the file is deleted or replaced.
+			db.health.file()
 		}
 		if !db.dirty.Swap(false) {
 			continue
