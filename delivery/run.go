@@ -28,6 +28,7 @@ func (e *Engine) run(ctx context.Context) error {
 	wg.Go(func() { e.disp.claimLoop(ctx) })
 	wg.Go(func() { e.maintain(ctx) })
 	wg.Go(func() { e.queueStats(ctx) })
+	wg.Go(func() { e.endValidity(ctx) })
 	<-ctx.Done()
 	wg.Wait()
 

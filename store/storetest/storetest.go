@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Purge", s.purge)
 	t.Run("TryLock", s.tryLock)
 	t.Run("Concurrency", s.concurrency)
+	t.Run("ValidityEnded", s.validityEnded)
 	t.Run("Batches", func(t *testing.T) { RunBatches(t, open) })
 	t.Run("EndpointPause", func(t *testing.T) { RunEndpointPause(t, open) })
 }
