@@ -331,6 +331,9 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	s.engine.EndpointsChanged(ep.ProjectID)
+	if ep.Enabled && (!old.Enabled || old.Status == herald.EndpointDisabled) {
+		s.engine.EndpointResumed(ep.ID)
+	}
 	if ep, err = s.loadEndpoint(r, c); err != nil {
 		return err
 	}

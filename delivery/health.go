@@ -92,6 +92,25 @@ func (h *healthBook) adopt(id string, until time.Time) {
 	h.mu.Unlock()
 }
 
+// resume closes the endpoint's breaker because an operator asked to try
+// it now (see Engine.EndpointResumed). healthy says an attempt just
+// succeeded: the failure count resets too. Otherwise the count is kept, so
+// that the first failure after a resume opens the breaker again and the
+// endpoint's failing-since clock (for DisableAfter) keeps running. It
+// reports the health to write and whether anything changed.
+func (h *healthBook) resume(ep *herald.Endpoint, healthy bool) (store.EndpointHealth, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.stateLocked(ep)
+	changed := !s.openUntil.IsZero() || s.probing || ep.PausedUntil != nil || s.disabled
+	s.openUntil, s.probing, s.disabled = time.Time{}, false, false
+	if healthy {
+		changed = changed || s.failures > 0
+		s.failures, s.failingSince = 0, nil
+	}
+	return store.EndpointHealth{Status: herald.EndpointHealthy, ConsecutiveFailures: s.failures, FailingSince: s.failingSince}, changed
+}
+
 // paused reports whether nothing may be sent to the endpoint now (breaker
 // open, or half-open with its probe out).
 func (h *healthBook) paused(id string, now time.Time) bool {

@@ -349,6 +349,9 @@ func (h *handler) setEnabled(w http.ResponseWriter, r *http.Request, on bool) {
 		}
 	}
 	h.eng.EndpointsChanged(ep.ProjectID)
+	if on {
+		h.eng.EndpointResumed(ep.ID)
+	}
 	msg := "Endpoint disabled: it receives nothing until enabled again."
 	if on {
 		msg = "Endpoint enabled."
