@@ -94,10 +94,13 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 
 // Replay creates new deliveries of the event: to every matching endpoint, or
 // to endpointID only (whatever its subscriptions, if it is enabled). It
-// returns how many.
+// returns how many. A hook run is refused (see herald.Event.Replayable).
 func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
 	ev, err := e.store.GetEvent(ctx, projectID, eventID)
 	if err != nil {
+		return 0, err
+	}
+	if err := ev.Replayable(); err != nil {
 		return 0, err
 	}
 	now := e.now()

@@ -231,6 +231,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 		}
 	}
 	run.res.Data = run.data
+	ev.HookVerdict = &herald.HookVerdict{Allowed: run.res.Allowed, DeniedBy: run.res.DeniedBy, Code: run.res.Code, Message: run.res.Message}
 
 	// One commit for the whole record. A run that queued nothing is
 	// answered first and recorded in the background. One that queued a

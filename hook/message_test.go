@@ -58,3 +58,32 @@ func TestHookFailureMessageHidesTheURL(t *testing.T) {
 		})
 	}
 }
+
+// A run's event carries the verdict the caller got: allowed, or denied by
+// whom, with which code and message.
+func TestRunStoresItsVerdict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ok := newHook(t, allow)
+	no := newHook(t, answerBody(200, `{"status":"error","code":"not_found","message":"Player not found"}`))
+	b.endpoint(t, ok.URL, order(1))
+	denier := b.endpoint(t, no.URL, order(2))
+
+	res := b.run(t, `{"data":{}}`)
+	b.flush(t)
+	ev, err := b.st.GetEvent(context.Background(), b.p.ID, res.EventID)
+	require.NoError(t, err)
+	assert.True(t, ev.Hook)
+	assert.Equal(t, &herald.HookVerdict{Allowed: false, DeniedBy: denier.ID, Code: "not_found", Message: "Player not found"}, ev.HookVerdict)
+	assert.ErrorContains(t, ev.Replayable(), "cannot be replayed")
+
+	// Past the denier, an allowed run.
+	no.Close()
+	b2 := setup(t)
+	b2.endpoint(t, ok.URL)
+	res = b2.run(t, `{"data":{}}`)
+	b2.flush(t)
+	ev, err = b2.st.GetEvent(context.Background(), b2.p.ID, res.EventID)
+	require.NoError(t, err)
+	assert.Equal(t, &herald.HookVerdict{Allowed: true}, ev.HookVerdict)
+}
