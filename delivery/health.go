@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -219,7 +220,7 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 	e := h.e
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	log := e.log.With("endpoint_id", ep.ID, "project_id", ep.ProjectID)
+	log := e.log.With(oplog.EndpointID, ep.ID, oplog.ProjectID, ep.ProjectID)
 	switch act {
 	case actOpen, actReopen:
 		// Queued work goes back first, then everything waiting is moved
@@ -289,9 +290,9 @@ func (e *Engine) emit(ctx context.Context, projectID, typ string, data map[strin
 	switch {
 	case herald.IsNotFound(err):
 		// The project was deleted meanwhile: nobody is left to tell.
-		e.log.Debug("operational event dropped: the project no longer exists", "project_id", projectID, "type", typ)
+		e.log.Debug("operational event dropped: the project no longer exists", oplog.ProjectID, projectID, "type", typ)
 	case err != nil:
-		e.log.Error("emitting operational event failed", "project_id", projectID, "type", typ, "error", err)
+		e.log.Error("emitting operational event failed", oplog.ProjectID, projectID, "type", typ, "error", err)
 	}
 }
 

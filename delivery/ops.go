@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -44,6 +45,7 @@ func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*hera
 		return nil, err
 	}
 	e.count(v, ev, now)
+	e.logAttempt(ep, d, att, v)
 	if v.Next != nil {
 		e.disp.wakeAt(*v.Next)
 	}
@@ -68,7 +70,7 @@ func (e *Engine) EndpointResumed(endpointID string) {
 	ep, err := e.store.GetEndpointByID(ctx, endpointID)
 	if err != nil {
 		if !herald.IsNotFound(err) {
-			e.log.Error("resuming endpoint failed", LogEndpointID, endpointID, "error", err)
+			e.log.Error("resuming endpoint failed", oplog.EndpointID, endpointID, "error", err)
 		}
 		return
 	}
@@ -83,9 +85,9 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 	}
 	if hs, changed := e.health.resume(ep, healthy); changed {
 		if err := e.store.UpdateEndpointHealth(ctx, ep.ID, hs); err != nil && !herald.IsNotFound(err) {
-			e.log.Error("writing endpoint health failed", LogProjectID, ep.ProjectID, LogEndpointID, ep.ID, "error", err)
+			e.log.Error("writing endpoint health failed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID, "error", err)
 		}
-		e.log.Info("endpoint resumed by an operator: circuit breaker closed", LogProjectID, ep.ProjectID, LogEndpointID, ep.ID)
+		e.log.Info("endpoint resumed by an operator: circuit breaker closed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID)
 		e.invalidate(ep.ProjectID) // the cached status changed
 	}
 	e.disp.kick(ep.ID)

@@ -138,6 +138,7 @@ func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attem
 		x.after = func() { e.emitExhausted(ep, c.Delivery, c.Event, att) }
 	}
 	e.rec.add(x)
+	e.logAttempt(ep, c.Delivery, att, v)
 	e.count(v, c.Event, now)
 	e.health.apply(ep, act, hs)
 }

@@ -1,8 +1,13 @@
 package hook_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,4 +91,67 @@ func TestRunStoresItsVerdict(t *testing.T) {
 	ev, err = b2.st.GetEvent(context.Background(), b2.p.ID, res.EventID)
 	require.NoError(t, err)
 	assert.Equal(t, &herald.HookVerdict{Allowed: true}, ev.HookVerdict)
+}
+
+// logBuffer collects JSON log lines; safe for concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// A hook failure is logged at info for the operator, with the shared keys
+// and the transport error, but without the endpoint's URL.
+func TestHookFailureIsLogged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var logs logBuffer
+	r := hook.New(b.eng, hook.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	t.Cleanup(func() { r.Close(context.Background()) })
+	h := newHook(t, answerBody(502, `bad gateway`))
+	ep := b.endpoint(t, h.URL+"/hook?token=s3cret", order(1), failOpen)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := "http://" + ln.Addr().String() + "/hook?token=s3cret"
+	ln.Close()
+	gone := b.endpoint(t, refused, order(2))
+
+	res, err := r.RunJSON(context.Background(), b.p, evType, []byte(`{"data":{}}`))
+	require.NoError(t, err)
+	require.False(t, res.Allowed)
+
+	lines := map[any]map[string]any{} // by endpoint
+	for _, raw := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(raw), &m))
+		if m["msg"] == "hook call failed" {
+			lines[m["endpoint_id"]] = m
+		}
+	}
+	require.Len(t, lines, 2, "hook failure lines in %s", logs.String())
+	for _, line := range lines {
+		assert.Equal(t, "INFO", line["level"])
+		assert.Equal(t, b.p.ID, line["project_id"])
+		assert.Equal(t, res.EventID, line["event_id"])
+		assert.NotEmpty(t, line["attempt_id"])
+	}
+	first, second := lines[ep.ID], lines[gone.ID]
+	assert.Equal(t, herald.ErrorStatus, first["error_class"])
+	assert.Equal(t, hook.OutcomeSkipped, first["outcome"])
+	assert.EqualValues(t, 502, first["status"])
+	assert.Equal(t, herald.ErrorConnection, second["error_class"])
+	assert.Equal(t, hook.OutcomeFailed, second["outcome"])
+	assert.Contains(t, second["error"], "connection refused")
+	assert.NotContains(t, logs.String(), "s3cret")
 }
