@@ -40,7 +40,13 @@ func (e *Engine) run(ctx context.Context) error {
 
 // maintain purges events past retention, on one process at a time.
 func (e *Engine) maintain(ctx context.Context) {
-	t := time.NewTicker(maintenanceInterval)
+	every(ctx, maintenanceInterval, func() { e.purge(ctx) })
+}
+
+// every calls fn each interval until ctx ends (the first call after one
+// interval).
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -48,7 +54,7 @@ func (e *Engine) maintain(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		e.purge(ctx)
+		fn()
 	}
 }
 

@@ -16,14 +16,7 @@ const validityInterval = time.Second
 // a backlog held past it). An endpoint whose period has not begun keeps
 // its deliveries waiting: the dispatcher sends them once it begins.
 func (e *Engine) endValidity(ctx context.Context) {
-	t := time.NewTicker(validityInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, validityInterval, func() {
 		n, err := e.store.CancelEndedDeliveries(ctx, e.now())
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -31,5 +24,5 @@ func (e *Engine) endValidity(ctx context.Context) {
 		case n > 0:
 			e.log.Info("deliveries canceled: their endpoint's validity period ended", "count", n)
 		}
-	}
+	})
 }
