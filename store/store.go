@@ -236,10 +236,11 @@ type Store interface {
 	// created in [since, until) pending and due now; it returns how many.
 	RequeueDeliveries(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error)
 	// CancelEndedDeliveries cancels the pending deliveries of every
-	// endpoint whose validity period has ended (active_until <= now), with
-	// last_error ValidityEndedReason; it returns how many. In-flight ones
-	// are left to finish: their result makes them pending, and a later
-	// call cancels them.
+	// endpoint whose validity period has ended (active_until <= now), and
+	// its in-flight ones whose lease has expired, with last_error
+	// ValidityEndedReason; it returns how many. In-flight ones under a live
+	// lease are left to finish: their result makes them pending, and a
+	// later call cancels them.
 	CancelEndedDeliveries(ctx context.Context, now time.Time) (int, error)
 
 	EndpointStats(ctx context.Context, projectID, endpointID string, since time.Time) (*EndpointStats, error)

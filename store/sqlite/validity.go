@@ -10,10 +10,11 @@ import (
 )
 
 // endedWithWorkSQL finds the endpoints whose validity period has ended
-// and which still have pending deliveries (?1 is now): the sweep reads
+// and which still have deliveries to end (?1 is now): the sweep reads
 // before it writes, so that a quiet database costs no write.
 const endedWithWorkSQL = `SELECT 1 FROM endpoints e WHERE e.active_until IS NOT NULL AND e.active_until <= ?1
-	AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending') LIMIT 1`
+	AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id
+		AND (d.status = 'pending' OR (d.status = 'in_flight' AND d.locked_until < ?1))) LIMIT 1`
 
 // CancelEndedDeliveries cancels the pending deliveries of endpoints whose
 // validity period has ended.
@@ -27,7 +28,7 @@ func (db *DB) CancelEndedDeliveries(ctx context.Context, now time.Time) (int, er
 	}
 	res, err := db.exec(ctx, `UPDATE deliveries SET status = 'canceled', locked_by = NULL, locked_until = NULL,
 		next_attempt_at = NULL, last_error = ?2, updated_at = ?3
-		WHERE status = 'pending' AND endpoint_id IN (SELECT id FROM endpoints WHERE active_until IS NOT NULL AND active_until <= ?1)`,
+		WHERE (status = 'pending' OR (status = 'in_flight' AND locked_until < ?1)) AND endpoint_id IN (SELECT id FROM endpoints WHERE active_until IS NOT NULL AND active_until <= ?1)`,
 		ns(now), store.ValidityEndedReason, ns(db.now()))
 	if err != nil {
 		return 0, err

@@ -11,8 +11,9 @@ import (
 
 // validityEnded: CancelEndedDeliveries cancels, with its reason, the
 // pending deliveries of endpoints whose active_until is at or before now,
-// and nothing else (an endpoint still in its period, or with none, or a
-// delivery in flight, or a finished one).
+// and its in-flight ones whose lease expired, and nothing else (an
+// endpoint still in its period, or with none, or a delivery in flight
+// under a live lease).
 func (s *suite) validityEnded(t *testing.T) {
 	b := s.setup(t)
 	ended := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.ActiveUntil = ptr(b.now.Add(-time.Second)) })
@@ -21,12 +22,17 @@ func (s *suite) validityEnded(t *testing.T) {
 	notYet := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.ActiveFrom = ptr(b.now.Add(time.Hour)) })
 
 	_, due := b.enqueue(t, b.now.Add(time.Hour), ended, open, forever, notYet)
+	// One claim under a lease that outlives now, one whose lease expired
+	// (its process died).
 	_, flying := b.enqueue(t, b.now.Add(-time.Minute), ended)
 	require.Len(t, b.claim(t, store.ClaimParams{Now: b.now.Add(-time.Minute + time.Millisecond), SkipEndpoints: []string{open.ID, forever.ID, notYet.ID}}), 1)
+	_, lost := b.enqueue(t, b.now.Add(-2*time.Minute), ended)
+	require.Len(t, b.claim(t, store.ClaimParams{Now: b.now.Add(-2 * time.Minute), Lease: time.Second, SkipEndpoints: []string{open.ID, forever.ID, notYet.ID}}), 1)
 
 	n, err := b.st.CancelEndedDeliveries(b.ctx, b.now)
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 2, n)
+	require.Equal(t, herald.DeliveryCanceled, b.delivery(t, lost[0].ID).Status)
 
 	got := b.delivery(t, due[0].ID)
 	require.Equal(t, herald.DeliveryCanceled, got.Status)
