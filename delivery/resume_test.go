@@ -82,3 +82,35 @@ func TestEndpointResumedStillFailingReopens(t *testing.T) {
 		return rc.count() == 3 && err == nil && cur.PausedUntil != nil && cur.Status == herald.EndpointFailing
 	})
 }
+
+// In a cluster the operator's recover may reach another process than the
+// one whose breaker opened: the pause is in the database, and that process
+// ends it and sends at once.
+func TestPostgresRecoverOnAnotherProcessClosesTheBreaker(t *testing.T) {
+	t.Parallel()
+	b, _, db2, _ := twoProcesses(t)
+	breaker := func(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 2, time.Hour }
+	b.e = b.engine(b.st, breaker)
+	rc := newReceiver(t, status(500))
+	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
+	b.run(b.e)
+	since := time.Now().Add(-time.Minute)
+	b.ingest("user.created", `{}`)
+	b.ingest("user.created", `{}`)
+	waitFor(t, "two exhausted deliveries and the breaker open", func() bool {
+		cur, err := b.st.GetEndpointByID(b.ctx, ep.ID)
+		return err == nil && cur.PausedUntil != nil &&
+			len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 2
+	})
+	rc.respond.Store(status(200))
+
+	other := b.engine(db2, breaker)
+	b.run(other)
+	n, err := other.Recover(b.ctx, b.project.ID, ep.ID, since, time.Now().Add(time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("recover on the other process: %d, %v", n, err)
+	}
+	waitFor(t, "the recovered deliveries succeeded", func() bool {
+		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 2
+	})
+}
