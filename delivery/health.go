@@ -41,6 +41,44 @@ type epHealth struct {
 	openUntil    time.Time // zero: breaker closed
 	probing      bool      // half-open: the probe is out
 	disabled     bool
+	reason       string // why it was disabled
+
+	// writeMu serializes the endpoint's health writes (see write).
+	writeMu sync.Mutex
+}
+
+// record is the state as stored; h.mu is held.
+func (s *epHealth) record() store.EndpointHealth {
+	hs := store.EndpointHealth{
+		Status:              herald.EndpointHealthy,
+		ConsecutiveFailures: s.failures,
+		FailingSince:        s.failingSince,
+	}
+	if !s.openUntil.IsZero() {
+		t := s.openUntil
+		hs.Status, hs.PausedUntil = herald.EndpointFailing, &t
+	}
+	if s.disabled {
+		hs.Status, hs.DisabledReason, hs.PausedUntil = herald.EndpointDisabled, s.reason, nil
+	}
+	return hs
+}
+
+// write stores the endpoint's health as it is when the write runs. The
+// writes of one endpoint are serialized, so that outcomes applied
+// concurrently cannot store an older state last: the first failure's
+// count landing after the next failure opened the breaker would end the
+// pause in the database while this process holds it.
+func (h *healthBook) write(ctx context.Context, ep *herald.Endpoint) (store.EndpointHealth, error) {
+	h.mu.Lock()
+	s := h.stateLocked(ep)
+	h.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	h.mu.Lock()
+	hs := s.record()
+	h.mu.Unlock()
+	return hs, h.e.store.UpdateEndpointHealth(ctx, ep.ID, hs)
 }
 
 func newHealthBook(e *Engine) *healthBook {
@@ -53,7 +91,7 @@ func (h *healthBook) stateLocked(ep *herald.Endpoint) *epHealth {
 	s := h.m[ep.ID]
 	if s == nil {
 		s = &epHealth{projectID: ep.ProjectID, failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince,
-			disabled: ep.Status == herald.EndpointDisabled}
+			disabled: ep.Status == herald.EndpointDisabled, reason: ep.DisabledReason}
 		if ep.PausedUntil != nil {
 			s.openUntil = *ep.PausedUntil
 		}
@@ -98,18 +136,18 @@ func (h *healthBook) adopt(id string, until time.Time) {
 // succeeded: the failure count resets too. Otherwise the count is kept, so
 // that the first failure after a resume opens the breaker again and the
 // endpoint's failing-since clock (for DisableAfter) keeps running. It
-// reports the health to write and whether anything changed.
-func (h *healthBook) resume(ep *herald.Endpoint, healthy bool) (store.EndpointHealth, bool) {
+// reports whether anything changed (the health is then to be written).
+func (h *healthBook) resume(ep *herald.Endpoint, healthy bool) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.stateLocked(ep)
 	changed := !s.openUntil.IsZero() || s.probing || ep.PausedUntil != nil || s.disabled
-	s.openUntil, s.probing, s.disabled = time.Time{}, false, false
+	s.openUntil, s.probing, s.disabled, s.reason = time.Time{}, false, false, ""
 	if healthy {
 		changed = changed || s.failures > 0
 		s.failures, s.failingSince = 0, nil
 	}
-	return store.EndpointHealth{Status: herald.EndpointHealthy, ConsecutiveFailures: s.failures, FailingSince: s.failingSince}, changed
+	return changed
 }
 
 // paused reports whether nothing may be sent to the endpoint now (breaker
@@ -193,20 +231,9 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 		}
 	}
 	if act == actDisable {
-		s.disabled = true
+		s.disabled, s.reason = true, reason
 	}
-	hs := store.EndpointHealth{
-		Status:              herald.EndpointHealthy,
-		ConsecutiveFailures: s.failures,
-		FailingSince:        s.failingSince,
-	}
-	if !s.openUntil.IsZero() {
-		t := s.openUntil
-		hs.Status, hs.PausedUntil = herald.EndpointFailing, &t
-	}
-	if act == actDisable {
-		hs.Status, hs.DisabledReason, hs.PausedUntil = herald.EndpointDisabled, reason, nil
-	}
+	hs := s.record()
 	h.mu.Unlock()
 	return act, hs
 }
@@ -238,11 +265,11 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 			// than end it (this process then holds off as well).
 			if cur, err := e.store.GetEndpointByID(ctx, ep.ID); err == nil && cur.PausedUntil != nil && cur.PausedUntil.After(e.now()) {
 				h.adopt(ep.ID, *cur.PausedUntil)
-				hs.Status, hs.PausedUntil = herald.EndpointFailing, cur.PausedUntil
 			}
 		}
 	}
-	if err := e.store.UpdateEndpointHealth(ctx, ep.ID, hs); err != nil && !herald.IsNotFound(err) {
+	hs, err := h.write(ctx, ep)
+	if err != nil && !herald.IsNotFound(err) {
 		log.Error("writing endpoint health failed", "error", err)
 	}
 	switch act {

@@ -83,8 +83,8 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 	if !ep.Enabled || ep.Status == herald.EndpointDisabled {
 		return
 	}
-	if hs, changed := e.health.resume(ep, healthy); changed {
-		if err := e.store.UpdateEndpointHealth(ctx, ep.ID, hs); err != nil && !herald.IsNotFound(err) {
+	if e.health.resume(ep, healthy) {
+		if _, err := e.health.write(ctx, ep); err != nil && !herald.IsNotFound(err) {
 			e.log.Error("writing endpoint health failed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID, "error", err)
 		}
 		e.log.Info("endpoint resumed by an operator: circuit breaker closed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID)
