@@ -52,7 +52,7 @@ func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*hera
 	if att.Succeeded() {
 		// The operator's attempt was the probe: the endpoint answers, so
 		// its other deliveries need not wait for the breaker's cooldown.
-		e.resume(ctx, ep, true)
+		e.resume(context.WithoutCancel(ctx), ep, true)
 	}
 	return att, nil
 }
