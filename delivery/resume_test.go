@@ -8,13 +8,25 @@ import (
 	"github.com/herald-dev/herald/store"
 )
 
+// breaker1h opens an endpoint's breaker after two failures, for an hour.
+func breaker1h(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 2, time.Hour }
+
 // openBreaker makes a bundle whose endpoint fails until healed: two
 // exhausted deliveries open its breaker for an hour, and a third delivery
 // waits behind it. It returns the endpoint, the receiver and the time
 // before the first event.
 func openBreaker(t *testing.T) (*testBundle, *herald.Endpoint, *receiver, time.Time) {
 	t.Helper()
-	b := setup(t, func(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 2, time.Hour })
+	b := setup(t, breaker1h)
+	ep, rc, since := breakOpen(t, b)
+	return b, ep, rc, since
+}
+
+// breakOpen runs b's engine (made with breaker1h) against a failing
+// endpoint until its breaker opens, queues a third delivery behind it,
+// then heals the receiver (see openBreaker).
+func breakOpen(t *testing.T, b *testBundle) (*herald.Endpoint, *receiver, time.Time) {
+	t.Helper()
 	rc := newReceiver(t, status(500))
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
 	b.run(b.e)
@@ -28,7 +40,7 @@ func openBreaker(t *testing.T) (*testBundle, *herald.Endpoint, *receiver, time.T
 	})
 	b.ingest("user.created", `{}`)
 	rc.respond.Store(status(200))
-	return b, ep, rc, since
+	return ep, rc, since
 }
 
 func TestRecoverClosesTheBreaker(t *testing.T) {
@@ -89,28 +101,16 @@ func TestEndpointResumedStillFailingReopens(t *testing.T) {
 func TestPostgresRecoverOnAnotherProcessClosesTheBreaker(t *testing.T) {
 	t.Parallel()
 	b, _, db2, _ := twoProcesses(t)
-	breaker := func(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 2, time.Hour }
-	b.e = b.engine(b.st, breaker)
-	rc := newReceiver(t, status(500))
-	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
-	b.run(b.e)
-	since := time.Now().Add(-time.Minute)
-	b.ingest("user.created", `{}`)
-	b.ingest("user.created", `{}`)
-	waitFor(t, "two exhausted deliveries and the breaker open", func() bool {
-		cur, err := b.st.GetEndpointByID(b.ctx, ep.ID)
-		return err == nil && cur.PausedUntil != nil &&
-			len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 2
-	})
-	rc.respond.Store(status(200))
+	b.e = b.engine(b.st, breaker1h)
+	ep, _, since := breakOpen(t, b)
 
-	other := b.engine(db2, breaker)
+	other := b.engine(db2, breaker1h)
 	b.run(other)
 	n, err := other.Recover(b.ctx, b.project.ID, ep.ID, since, time.Now().Add(time.Minute))
 	if err != nil || n != 2 {
 		t.Fatalf("recover on the other process: %d, %v", n, err)
 	}
-	waitFor(t, "the recovered deliveries succeeded", func() bool {
-		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 2
+	waitFor(t, "every delivery succeeded", func() bool {
+		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 3
 	})
 }
