@@ -110,6 +110,7 @@ type Endpoint struct {
 	ResponseMode  string            `json:"response_mode"`
 	FailurePolicy string            `json:"failure_policy"`
 	RetrySchedule []Duration        `json:"retry_schedule"`
+	RetryJitter   *bool             `json:"retry_jitter,omitempty"` // nil: the default, true (see Jittered)
 	RateLimit     int               `json:"rate_limit"`
 	MaxInFlight   int               `json:"max_in_flight"`
 	Ordered       bool              `json:"ordered"`
@@ -145,6 +146,11 @@ func (e *Endpoint) Secrets(now time.Time) []string {
 	return s
 }
 
+// Jittered reports whether the endpoint's retries are spread ±20 % around
+// their schedule, so that deliveries that failed together do not retry
+// together (retry_jitter, default true); false follows it exactly.
+func (e *Endpoint) Jittered() bool { return e.RetryJitter == nil || *e.RetryJitter }
+
 // ActiveAt reports whether the endpoint is enabled and inside its validity
 // period at t.
 func (e *Endpoint) ActiveAt(t time.Time) bool {
@@ -173,6 +179,28 @@ type Event struct {
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 	BodyHash       string            `json:"-"`              // of the ingest request, to tell a replay from a conflict
 	Hook           bool              `json:"hook,omitempty"` // stored record of a synchronous hook run
+	// HookVerdict is a hook run's verdict (nil for other events).
+	HookVerdict *HookVerdict `json:"hook_verdict,omitempty"`
+}
+
+// HookVerdict is what a synchronous hook run answered its caller: allowed,
+// or denied by an endpoint with a code and a message.
+type HookVerdict struct {
+	Allowed  bool   `json:"allowed"`
+	DeniedBy string `json:"denied_by,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Replayable reports why the event cannot be replayed, or nil when it can.
+// A hook run's event cannot: its calls answered a caller that is long
+// gone, and replaying it would send the before-the-operation event to
+// every hook endpoint as an ordinary delivery, with retries.
+func (e *Event) Replayable() error {
+	if e.Hook {
+		return Errorf(ECONFLICT, "event %s is a synchronous hook run: its verdict was given to its caller, and a hook run cannot be replayed", e.ID)
+	}
+	return nil
 }
 
 // Delivery states.

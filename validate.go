@@ -162,6 +162,10 @@ func (e *Endpoint) SetDefaults() {
 	if e.MaxInFlight == 0 {
 		e.MaxInFlight = MaxInFlightDefault
 	}
+	if e.RetryJitter == nil {
+		on := true
+		e.RetryJitter = &on
+	}
 	if e.EventTypes == nil {
 		e.EventTypes = []string{}
 	}

@@ -73,6 +73,9 @@ func decodeEndpoint(o *object, ep *herald.Endpoint, patch bool) {
 		ep.Ordered = false
 	}
 	o.get("ordered", &ep.Ordered)
+	if jitter := true; o.get("retry_jitter", &jitter) || o.null("retry_jitter") {
+		ep.RetryJitter = &jitter // null: the default, true
+	}
 
 	ints := func(name string, dst *int) {
 		if o.null(name) {

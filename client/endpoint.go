@@ -39,6 +39,7 @@ type Endpoint struct {
 	ResponseMode  string            `json:"response_mode"`
 	FailurePolicy string            `json:"failure_policy"`
 	RetrySchedule []string          `json:"retry_schedule"`
+	RetryJitter   *bool             `json:"retry_jitter,omitempty"` // nil: the server's default, true
 	RateLimit     int               `json:"rate_limit"`
 	MaxInFlight   int               `json:"max_in_flight"`
 	Ordered       bool              `json:"ordered"`

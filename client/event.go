@@ -108,6 +108,19 @@ type Event struct {
 	OccurredAt time.Time         `json:"occurred_at"`
 	CreatedAt  time.Time         `json:"created_at"`
 	Deliveries []Delivery        `json:"deliveries,omitempty"`
+	// Hook marks a stored synchronous hook run; HookVerdict is what the
+	// run answered its caller.
+	Hook        bool         `json:"hook,omitempty"`
+	HookVerdict *HookVerdict `json:"hook_verdict,omitempty"`
+}
+
+// HookVerdict is a stored hook run's verdict: allowed, or denied by an
+// endpoint with a code and a message.
+type HookVerdict struct {
+	Allowed  bool   `json:"allowed"`
+	DeniedBy string `json:"denied_by,omitempty"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message,omitempty"`
 }
 
 // EventListOptions filters and pages ListEvents; zero fields do not filter.

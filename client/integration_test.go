@@ -705,6 +705,8 @@ func TestIntegrationRunHook(t *testing.T) {
 		require.NoError(ct, err)
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, "before_registration", ev.Type)
+	require.True(t, ev.Hook)
+	require.Equal(t, &client.HookVerdict{Allowed: true}, ev.HookVerdict)
 
 	denied, err := c.RunHook(ctx, "game", "before_registration", client.HookInput{
 		Data: map[string]string{"email": "taken@example.com"},

@@ -24,6 +24,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/bodytemplate"
 	"github.com/herald-dev/herald/filter"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/store"
 )
@@ -49,6 +50,8 @@ type Engine struct {
 	rec    *recorder
 	health *healthBook
 	m      *metrics
+
+	failLog oplog.Limiter // of the failed-attempt log lines, per endpoint
 
 	runMu sync.Mutex // one Run at a time
 }

@@ -124,9 +124,11 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	ep := b.endpoint(rc.URL, nil)
 	b.run(b.e)
 	b.ingest("user.created", `{}`)
-	waitFor(t, "endpoint disabled", func() bool {
+	waitFor(t, "endpoint disabled, in the store and in the engine's routing", func() bool {
 		got, err := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
-		return err == nil && got.Status == herald.EndpointDisabled
+		eps, rerr := b.e.ProjectEndpoints(b.ctx, b.project.ID)
+		return err == nil && got.Status == herald.EndpointDisabled &&
+			rerr == nil && len(eps) == 1 && eps[0].Status == herald.EndpointDisabled
 	})
 	got, _ := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
 	if got.Enabled || got.DisabledReason != "endpoint answered 410 Gone" {

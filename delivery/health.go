@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -40,6 +41,44 @@ type epHealth struct {
 	openUntil    time.Time // zero: breaker closed
 	probing      bool      // half-open: the probe is out
 	disabled     bool
+	reason       string // why it was disabled
+
+	// writeMu serializes the endpoint's health writes (see write).
+	writeMu sync.Mutex
+}
+
+// record is the state as stored; h.mu is held.
+func (s *epHealth) record() store.EndpointHealth {
+	hs := store.EndpointHealth{
+		Status:              herald.EndpointHealthy,
+		ConsecutiveFailures: s.failures,
+		FailingSince:        s.failingSince,
+	}
+	if !s.openUntil.IsZero() {
+		t := s.openUntil
+		hs.Status, hs.PausedUntil = herald.EndpointFailing, &t
+	}
+	if s.disabled {
+		hs.Status, hs.DisabledReason, hs.PausedUntil = herald.EndpointDisabled, s.reason, nil
+	}
+	return hs
+}
+
+// write stores the endpoint's health as it is when the write runs. The
+// writes of one endpoint are serialized, so that outcomes applied
+// concurrently cannot store an older state last: the first failure's
+// count landing after the next failure opened the breaker would end the
+// pause in the database while this process holds it.
+func (h *healthBook) write(ctx context.Context, ep *herald.Endpoint) (store.EndpointHealth, error) {
+	h.mu.Lock()
+	s := h.stateLocked(ep)
+	h.mu.Unlock()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	h.mu.Lock()
+	hs := s.record()
+	h.mu.Unlock()
+	return hs, h.e.store.UpdateEndpointHealth(ctx, ep.ID, hs)
 }
 
 func newHealthBook(e *Engine) *healthBook {
@@ -52,7 +91,7 @@ func (h *healthBook) stateLocked(ep *herald.Endpoint) *epHealth {
 	s := h.m[ep.ID]
 	if s == nil {
 		s = &epHealth{projectID: ep.ProjectID, failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince,
-			disabled: ep.Status == herald.EndpointDisabled}
+			disabled: ep.Status == herald.EndpointDisabled, reason: ep.DisabledReason}
 		if ep.PausedUntil != nil {
 			s.openUntil = *ep.PausedUntil
 		}
@@ -90,6 +129,25 @@ func (h *healthBook) adopt(id string, until time.Time) {
 		s.openUntil, s.probing = until, false
 	}
 	h.mu.Unlock()
+}
+
+// resume closes the endpoint's breaker because an operator asked to try
+// it now (see Engine.EndpointResumed). healthy says an attempt just
+// succeeded: the failure count resets too. Otherwise the count is kept, so
+// that the first failure after a resume opens the breaker again and the
+// endpoint's failing-since clock (for DisableAfter) keeps running. It
+// reports whether anything changed (the health is then to be written).
+func (h *healthBook) resume(ep *herald.Endpoint, healthy bool) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.stateLocked(ep)
+	changed := !s.openUntil.IsZero() || s.probing || ep.PausedUntil != nil || s.disabled
+	s.openUntil, s.probing, s.disabled, s.reason = time.Time{}, false, false, ""
+	if healthy {
+		changed = changed || s.failures > 0
+		s.failures, s.failingSince = 0, nil
+	}
+	return changed
 }
 
 // paused reports whether nothing may be sent to the endpoint now (breaker
@@ -173,20 +231,9 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 		}
 	}
 	if act == actDisable {
-		s.disabled = true
+		s.disabled, s.reason = true, reason
 	}
-	hs := store.EndpointHealth{
-		Status:              herald.EndpointHealthy,
-		ConsecutiveFailures: s.failures,
-		FailingSince:        s.failingSince,
-	}
-	if !s.openUntil.IsZero() {
-		t := s.openUntil
-		hs.Status, hs.PausedUntil = herald.EndpointFailing, &t
-	}
-	if act == actDisable {
-		hs.Status, hs.DisabledReason, hs.PausedUntil = herald.EndpointDisabled, reason, nil
-	}
+	hs := s.record()
 	h.mu.Unlock()
 	return act, hs
 }
@@ -200,7 +247,7 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 	e := h.e
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	log := e.log.With("endpoint_id", ep.ID, "project_id", ep.ProjectID)
+	log := e.log.With(oplog.EndpointID, ep.ID, oplog.ProjectID, ep.ProjectID)
 	switch act {
 	case actOpen, actReopen:
 		// Queued work goes back first, then everything waiting is moved
@@ -218,11 +265,11 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 			// than end it (this process then holds off as well).
 			if cur, err := e.store.GetEndpointByID(ctx, ep.ID); err == nil && cur.PausedUntil != nil && cur.PausedUntil.After(e.now()) {
 				h.adopt(ep.ID, *cur.PausedUntil)
-				hs.Status, hs.PausedUntil = herald.EndpointFailing, cur.PausedUntil
 			}
 		}
 	}
-	if err := e.store.UpdateEndpointHealth(ctx, ep.ID, hs); err != nil && !herald.IsNotFound(err) {
+	hs, err := h.write(ctx, ep)
+	if err != nil && !herald.IsNotFound(err) {
 		log.Error("writing endpoint health failed", "error", err)
 	}
 	switch act {
@@ -270,9 +317,9 @@ func (e *Engine) emit(ctx context.Context, projectID, typ string, data map[strin
 	switch {
 	case herald.IsNotFound(err):
 		// The project was deleted meanwhile: nobody is left to tell.
-		e.log.Debug("operational event dropped: the project no longer exists", "project_id", projectID, "type", typ)
+		e.log.Debug("operational event dropped: the project no longer exists", oplog.ProjectID, projectID, "type", typ)
 	case err != nil:
-		e.log.Error("emitting operational event failed", "project_id", projectID, "type", typ, "error", err)
+		e.log.Error("emitting operational event failed", oplog.ProjectID, projectID, "type", typ, "error", err)
 	}
 }
 

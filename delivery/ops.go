@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -44,18 +45,64 @@ func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*hera
 		return nil, err
 	}
 	e.m.observeAttempt(v.Status, att, ev.CreatedAt, now)
+	e.logAttempt(ep, d, att, v)
 	if v.Next != nil {
 		e.disp.wakeAt(*v.Next)
+	}
+	if att.Succeeded() {
+		// The operator's attempt was the probe: the endpoint answers, so
+		// its other deliveries need not wait for the breaker's cooldown.
+		e.resume(context.WithoutCancel(ctx), ep, true)
 	}
 	return att, nil
 }
 
+// EndpointResumed tells the engine that an operator wants the endpoint
+// tried now: its deliveries were recovered, one of them retried, or the
+// endpoint enabled. An open circuit breaker closes (in this process and in
+// the store, whose pause ends), and waiting deliveries are claimed at once
+// instead of after the cooldown. The failure count is kept: if the
+// endpoint still fails, its first failure opens the breaker again. A
+// disabled endpoint is left as it is. Failures are logged.
+func (e *Engine) EndpointResumed(endpointID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ep, err := e.store.GetEndpointByID(ctx, endpointID)
+	if err != nil {
+		if !herald.IsNotFound(err) {
+			e.log.Error("resuming endpoint failed", oplog.EndpointID, endpointID, "error", err)
+		}
+		return
+	}
+	e.resume(ctx, ep, false)
+}
+
+// resume closes ep's breaker (see EndpointResumed); healthy: an attempt
+// just succeeded, so the failure count resets as well.
+func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) {
+	if !ep.Enabled || ep.Status == herald.EndpointDisabled {
+		return
+	}
+	if e.health.resume(ep, healthy) {
+		if _, err := e.health.write(ctx, ep); err != nil && !herald.IsNotFound(err) {
+			e.log.Error("writing endpoint health failed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID, "error", err)
+		}
+		e.log.Info("endpoint resumed by an operator: circuit breaker closed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID)
+		e.invalidate(ep.ProjectID) // the cached status changed
+	}
+	e.disp.kick(ep.ID)
+	e.wakeAll()
+}
+
 // Replay creates new deliveries of the event: to every matching endpoint, or
 // to endpointID only (whatever its subscriptions, if it is enabled). It
-// returns how many.
+// returns how many. A hook run is refused (see herald.Event.Replayable).
 func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
 	ev, err := e.store.GetEvent(ctx, projectID, eventID)
 	if err != nil {
+		return 0, err
+	}
+	if err := ev.Replayable(); err != nil {
 		return 0, err
 	}
 	now := e.now()
@@ -87,9 +134,12 @@ func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID stri
 	return len(ds), nil
 }
 
-// Recover requeues the endpoint's failed deliveries created in [since, until).
+// Recover requeues the endpoint's failed deliveries created in [since,
+// until) and sends them now: the endpoint's circuit breaker closes (see
+// EndpointResumed).
 func (e *Engine) Recover(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
-	if _, err := e.store.GetEndpoint(ctx, projectID, endpointID); err != nil {
+	ep, err := e.store.GetEndpoint(ctx, projectID, endpointID)
+	if err != nil {
 		return 0, err
 	}
 	n, err := e.store.RequeueDeliveries(ctx, projectID, endpointID, since, until)
@@ -97,7 +147,7 @@ func (e *Engine) Recover(ctx context.Context, projectID, endpointID string, sinc
 		return 0, err
 	}
 	if n > 0 {
-		e.wakeAll()
+		e.resume(context.WithoutCancel(ctx), ep, false)
 	}
 	return n, nil
 }

@@ -213,6 +213,7 @@ func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attem
 		x.after = func() { e.emitExhausted(ep, c.Delivery, c.Event, att) }
 	}
 	e.rec.add(x)
+	e.logAttempt(ep, c.Delivery, att, v)
 	e.m.observeAttempt(v.Status, att, c.Event.CreatedAt, now)
 	e.health.apply(ep, act, hs)
 }

@@ -22,8 +22,8 @@ type verdict struct {
 }
 
 // decide applies the retry policy to a finished attempt: 2xx succeeds;
-// otherwise the next attempt follows the endpoint's retry schedule with
-// jitter (honouring Retry-After on 429/503, capped at twice the scheduled
+// otherwise the next attempt follows the endpoint's retry schedule, with
+// jitter unless retry_jitter is false (honouring Retry-After on 429/503, capped at twice the scheduled
 // delay), until the schedule is used up. response_mode ignore sends once.
 // 410 Gone ends the delivery and disables the endpoint.
 func decide(ep *herald.Endpoint, att *herald.Attempt, now time.Time) verdict {
@@ -48,7 +48,10 @@ func decide(ep *herald.Endpoint, att *herald.Attempt, now time.Time) verdict {
 		return verdict{Status: herald.DeliveryExhausted}
 	}
 	base := sched[n-1].D()
-	delay := jitter(base)
+	delay := base
+	if ep.Jittered() {
+		delay = jitter(base)
+	}
 	if att.ResponseStatus == http.StatusTooManyRequests || att.ResponseStatus == http.StatusServiceUnavailable {
 		if ra, ok := retryAfter(att.ResponseHeaders["Retry-After"], now); ok {
 			delay = max(delay, min(ra, 2*base))

@@ -84,3 +84,23 @@ func TestIgnoreModeIsNeverRetried(t *testing.T) {
 		t.Errorf("ignore mode, 500: %s, want succeeded (the status is not awaited)", v.Status)
 	}
 }
+
+func TestRetryJitterOffFollowsTheScheduleExactly(t *testing.T) {
+	t.Parallel()
+	off := false
+	hourly := make([]herald.Duration, 72)
+	for i := range hourly {
+		hourly[i] = herald.Duration(time.Hour)
+	}
+	ep := &herald.Endpoint{RetrySchedule: hourly, RetryJitter: &off}
+	now := time.Now()
+	for n := 1; n <= 72; n++ {
+		v := decide(ep, failed(n, 500, nil), now)
+		if v.Status != herald.DeliveryPending || v.Next.Sub(now) != time.Hour {
+			t.Fatalf("attempt %d: %s, next in %v; want pending, in exactly 1h", n, v.Status, v.Next.Sub(now))
+		}
+	}
+	if v := decide(ep, failed(73, 500, nil), now); v.Status != herald.DeliveryExhausted {
+		t.Errorf("attempt 73: %s, want exhausted", v.Status)
+	}
+}

@@ -28,6 +28,7 @@ func (e *Engine) run(ctx context.Context) error {
 	wg.Go(func() { e.disp.claimLoop(ctx) })
 	wg.Go(func() { e.maintain(ctx) })
 	wg.Go(func() { e.queueStats(ctx) })
+	wg.Go(func() { e.endValidity(ctx) })
 	<-ctx.Done()
 	wg.Wait()
 
@@ -39,7 +40,13 @@ func (e *Engine) run(ctx context.Context) error {
 
 // maintain purges events past retention, on one process at a time.
 func (e *Engine) maintain(ctx context.Context) {
-	t := time.NewTicker(maintenanceInterval)
+	every(ctx, maintenanceInterval, func() { e.purge(ctx) })
+}
+
+// every calls fn each interval until ctx ends (the first call after one
+// interval).
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -47,7 +54,7 @@ func (e *Engine) maintain(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		e.purge(ctx)
+		fn()
 	}
 }
 

@@ -58,6 +58,9 @@ type envelope struct {
 	Data      json.RawMessage   `json:"data"`
 	Channels  []string          `json:"channels"`
 	Metadata  map[string]string `json:"metadata"`
+	// IdempotencyKey is the key the event was sent with (its
+	// Idempotency-Key header or body id), so the receiver can see it.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // Envelope returns the default JSON body of ev as sent to endpoints.
@@ -74,6 +77,8 @@ func Envelope(ev *herald.Event) ([]byte, error) {
 		Data:      ev.Data,
 		Channels:  ev.Channels,
 		Metadata:  ev.Metadata,
+
+		IdempotencyKey: ev.IdempotencyKey,
 	}
 	if len(env.Data) == 0 {
 		env.Data = json.RawMessage("{}")

@@ -23,7 +23,7 @@ type answer struct {
 	patch   json.RawMessage // allow: a JSON object to merge, or nil
 	code    string          // deny
 	message string          // deny
-	cause   string          // fail: why, for the caller and the log
+	cause   string          // fail: why, in words for the caller's users (no URL)
 }
 
 // hookAnswer is the JSON body a hook answers with (webhook.HookResponse on
@@ -45,7 +45,7 @@ type hookAnswer struct {
 //     a timeout, a network error): a failure, for the failure policy.
 func decide(att *herald.Attempt, body []byte) answer {
 	if att.ErrorClass != "" && att.ErrorClass != herald.ErrorStatus {
-		return answer{cause: att.ErrorClass + ": " + att.Error}
+		return answer{cause: failure(att)}
 	}
 	st := att.ResponseStatus
 	switch {
@@ -76,6 +76,28 @@ func decide(att *herald.Attempt, body []byte) answer {
 		}
 	}
 	return answer{cause: fmt.Sprintf("status %d", st)}
+}
+
+// failure says in words what went wrong with a call that got no answer to
+// read. The words reach the product's users (the verdict's message), so
+// they never carry the transport error, which names the endpoint's URL
+// and its query string: that stays in the attempt, for the operator.
+func failure(att *herald.Attempt) string {
+	switch att.ErrorClass {
+	case herald.ErrorTimeout:
+		return "timeout"
+	case herald.ErrorConnection:
+		return "connection failed"
+	case herald.ErrorTLS:
+		return "TLS error"
+	case herald.ErrorRedirect:
+		return fmt.Sprintf("redirect (status %d) not followed", att.ResponseStatus)
+	case herald.ErrorSSRFBlocked:
+		return "address not allowed"
+	case herald.ErrorTemplate:
+		return "body template failed"
+	}
+	return att.ErrorClass
 }
 
 func parseAnswer(body []byte) (*hookAnswer, error) {

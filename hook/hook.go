@@ -31,6 +31,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -101,6 +102,7 @@ type Runner struct {
 	cfg     Config
 	filters filterCache
 	rec     *recorder
+	failLog oplog.Limiter // of the hook-failure log lines, per endpoint
 }
 
 // New returns a Runner that reads endpoints from eng's route cache, and
@@ -232,6 +234,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 	}
 	run.res.Data = run.data
 	r.eng.ObserveHookRun(run.res.Allowed, run.res.Code, CodeHookFailed, timeout-time.Until(deadline))
+	ev.HookVerdict = &herald.HookVerdict{Allowed: run.res.Allowed, DeniedBy: run.res.DeniedBy, Code: run.res.Code, Message: run.res.Message}
 
 	// One commit for the whole record. A run that queued nothing is
 	// answered first and recorded in the background. One that queued a
@@ -244,7 +247,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 		return run.res, nil
 	}
 	if _, err := r.eng.Insert(context.WithoutCancel(ctx), []*store.NewEvent{ne}); err != nil {
-		r.cfg.Logger.Error("hook run not stored", "project_id", p.ID, "event_id", ev.ID, "event_type", eventType, "error", err)
+		r.cfg.Logger.Error("hook run not stored", oplog.ProjectID, p.ID, oplog.EventID, ev.ID, "event_type", eventType, "error", err)
 		return nil, fmt.Errorf("hook: store run %s: %w", ev.ID, err)
 	}
 	return run.res, nil
@@ -290,7 +293,7 @@ func (rn *run) step(ctx context.Context, ep *herald.Endpoint) bool {
 		msg := fmt.Sprintf("not called: the run's timeout (%s) was spent before its turn", rn.timeout)
 		d := rn.delivery(ep, herald.DeliveryExhausted)
 		d.LastError = msg
-		return rn.failed(ep, CallResult{EndpointID: ep.ID, Error: msg})
+		return rn.failed(ep, CallResult{EndpointID: ep.ID, Error: msg}, nil)
 	}
 	epTimeout := ep.Timeout.D()
 	if epTimeout <= 0 {
@@ -321,7 +324,7 @@ func (rn *run) step(ctx context.Context, ep *herald.Endpoint) bool {
 				// decide checked the patch is an object; the current data
 				// is ours. Treat the impossible as the hook's failure.
 				cr.Error = "applying the answer's data: " + err.Error()
-				return rn.failed(ep, cr)
+				return rn.failed(ep, cr, att)
 			}
 			rn.data = data
 		}
@@ -337,18 +340,22 @@ func (rn *run) step(ctx context.Context, ep *herald.Endpoint) bool {
 		if att.ErrorClass == herald.ErrorTimeout && callTimeout < epTimeout {
 			cr.Error += fmt.Sprintf(" (the run's timeout of %s was reached)", rn.timeout)
 		}
-		return rn.failed(ep, cr)
+		return rn.failed(ep, cr, att)
 	}
 }
 
-// failed applies the endpoint's failure policy to a failed call.
-func (rn *run) failed(ep *herald.Endpoint, cr CallResult) bool {
+// failed applies the endpoint's failure policy to a failed call (att is
+// its attempt, nil when it was not called) and logs it.
+func (rn *run) failed(ep *herald.Endpoint, cr CallResult, att *herald.Attempt) bool {
+	cr.Outcome = OutcomeFailed
 	if ep.FailurePolicy == herald.FailOpen {
 		cr.Outcome = OutcomeSkipped
+	}
+	rn.r.logFailure(rn.ev, ep, cr, att)
+	if cr.Outcome == OutcomeSkipped {
 		rn.res.Results = append(rn.res.Results, cr)
 		return true
 	}
-	cr.Outcome = OutcomeFailed
 	rn.res.Results = append(rn.res.Results, cr)
 	rn.deny(ep, CodeHookFailed, fmt.Sprintf("hook %s failed: %s", ep.ID, cr.Error))
 	return false
@@ -415,4 +422,35 @@ func (rn *run) delivery(ep *herald.Endpoint, status string) *herald.Delivery {
 	}
 	rn.deliveries = append(rn.deliveries, d)
 	return d
+}
+
+// logFailure tells the operator, at info, that a hook call failed and what
+// the failure policy made of it; lines are rate-limited per endpoint, so
+// that a dead hook cannot flood the log. The error is the transport error
+// without the endpoint's URL; the attempt (attempt_id) has the rest.
+func (r *Runner) logFailure(ev *herald.Event, ep *herald.Endpoint, cr CallResult, att *herald.Attempt) {
+	ok, suppressed := r.failLog.Allow(ep.ID, time.Now())
+	if !ok {
+		return
+	}
+	class, msg := herald.ErrorTimeout, cr.Error // not called: the run's time was spent
+	attrs := []any{oplog.ProjectID, ev.ProjectID, oplog.EndpointID, ep.ID, oplog.EventID, ev.ID, "event_type", ev.Type}
+	if att != nil {
+		class = att.ErrorClass
+		if class == "" {
+			class = "invalid_answer" // a 2xx whose body is not a hook answer
+		}
+		if att.Error != "" {
+			msg = oplog.WithoutURL(att.Error)
+		}
+		attrs = append(attrs, oplog.AttemptID, att.ID)
+		if att.ResponseStatus != 0 {
+			attrs = append(attrs, "status", att.ResponseStatus)
+		}
+	}
+	attrs = append(attrs, oplog.ErrorClass, class, "outcome", cr.Outcome, "error", msg)
+	if suppressed > 0 {
+		attrs = append(attrs, oplog.Suppressed, suppressed)
+	}
+	r.cfg.Logger.Info("hook call failed", attrs...)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -184,5 +185,5 @@ func (rc *recorder) store(batch []*store.NewEvent) {
 
 func (rc *recorder) failed(ne *store.NewEvent, err error) {
 	ev := ne.Event
-	rc.log.Error("hook run not stored after its answer", "project_id", ev.ProjectID, "event_id", ev.ID, "event_type", ev.Type, "error", err)
+	rc.log.Error("hook run not stored after its answer", oplog.ProjectID, ev.ProjectID, oplog.EventID, ev.ID, "event_type", ev.Type, "error", err)
 }

@@ -140,6 +140,10 @@ type QueueStats struct {
 	OldestPending *time.Time // created_at of the oldest pending delivery
 }
 
+// ValidityEndedReason is the last_error of a delivery canceled because its
+// endpoint's validity period ended before it could be sent.
+const ValidityEndedReason = "canceled: the endpoint's validity period (active_until) ended before the delivery succeeded"
+
 // Store is everything Herald keeps.
 type Store interface {
 	// Close releases the database.
@@ -233,6 +237,13 @@ type Store interface {
 	// RequeueDeliveries makes the endpoint's exhausted and canceled deliveries
 	// created in [since, until) pending and due now; it returns how many.
 	RequeueDeliveries(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error)
+	// CancelEndedDeliveries cancels the pending deliveries of every
+	// endpoint whose validity period has ended (active_until <= now), and
+	// its in-flight ones whose lease has expired, with last_error
+	// ValidityEndedReason; it returns how many. In-flight ones under a live
+	// lease are left to finish: their result makes them pending, and a
+	// later call cancels them.
+	CancelEndedDeliveries(ctx context.Context, now time.Time) (int, error)
 
 	EndpointStats(ctx context.Context, projectID, endpointID string, since time.Time) (*EndpointStats, error)
 	QueueStats(ctx context.Context) (*QueueStats, error)

@@ -25,6 +25,9 @@ type Envelope struct {
 	Channels []string `json:"channels,omitempty"`
 	// Metadata is the event's metadata, if any.
 	Metadata map[string]any `json:"metadata,omitempty"`
+	// IdempotencyKey is the Idempotency-Key the event was sent with (or
+	// its body id), if any.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // DecodeData unmarshals the envelope's Data into v.

@@ -134,6 +134,10 @@ func (s *Service) UpdateEndpoint(ctx context.Context, old, ep *herald.Endpoint) 
 	if err != nil {
 		return nil, notFound(err, "endpoint")
 	}
+	if ep.Enabled && (!old.Enabled || old.Status == herald.EndpointDisabled) {
+		// An operator's enable means "try now": the breaker closes.
+		s.eng.EndpointResumed(ep.ID)
+	}
 	return s.Endpoint(ctx, ep.ProjectID, ep.ID)
 }
 

@@ -13,20 +13,22 @@ const endpointCols = `id, project_id, url, name, description, event_types, chann
 	active_from, active_until, sort_order, timeout_ns, response_mode, failure_policy, retry_schedule,
 	rate_limit, max_in_flight, ordered, auth, headers, body_template, metadata,
 	secret, previous_secret, previous_secret_until,
-	status, disabled_reason, consecutive_failures, failing_since, paused_until, created_at, updated_at`
+	status, disabled_reason, consecutive_failures, failing_since, paused_until, created_at, updated_at, retry_jitter`
 
 func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	ep := new(herald.Endpoint)
 	var eventTypes, channels, schedule, auth, headers, metadata []byte
 	var timeout int64
+	jitter := true
 	err := row.Scan(&ep.ID, &ep.ProjectID, &ep.URL, &ep.Name, &ep.Description, &eventTypes, &channels, &ep.Filter, &ep.Enabled,
 		&ep.ActiveFrom, &ep.ActiveUntil, &ep.Order, &timeout, &ep.ResponseMode, &ep.FailurePolicy, &schedule,
 		&ep.RateLimit, &ep.MaxInFlight, &ep.Ordered, &auth, &headers, &ep.BodyTemplate, &metadata,
 		&ep.Secret, &ep.PreviousSecret, &ep.PreviousSecretUntil,
-		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &ep.FailingSince, &ep.PausedUntil, &ep.CreatedAt, &ep.UpdatedAt)
+		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &ep.FailingSince, &ep.PausedUntil, &ep.CreatedAt, &ep.UpdatedAt, &jitter)
 	if err != nil {
 		return nil, err
 	}
+	ep.RetryJitter = &jitter
 	ep.Timeout = herald.Duration(timeout)
 	for _, f := range []struct {
 		b []byte
@@ -50,12 +52,12 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	normEndpointTimes(ep)
 	_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (
 		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`,
+		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
 		ep.ID, ep.ProjectID, ep.URL, ep.Name, ep.Description, jsonText(ep.EventTypes), jsonText(ep.Channels), ep.Filter, ep.Enabled,
 		ep.ActiveFrom, ep.ActiveUntil, ep.Order, int64(ep.Timeout), ep.ResponseMode, ep.FailurePolicy, jsonText(ep.RetrySchedule),
 		ep.RateLimit, ep.MaxInFlight, ep.Ordered, authText(ep.Auth), jsonText(ep.Headers), ep.BodyTemplate, jsonText(ep.Metadata),
 		ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil,
-		ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, ep.FailingSince, ep.PausedUntil, ep.CreatedAt, ep.UpdatedAt)
+		ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, ep.FailingSince, ep.PausedUntil, ep.CreatedAt, ep.UpdatedAt, ep.Jittered())
 	return dbErr(err, "endpoint "+ep.ID)
 }
 
@@ -122,13 +124,13 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		active_from = $10, active_until = $11, sort_order = $12, timeout_ns = $13, response_mode = $14,
 		failure_policy = $15, retry_schedule = $16, rate_limit = $17, max_in_flight = $18, ordered = $19,
 		auth = $20, headers = $21, body_template = $22, metadata = $23,
-		secret = $24, previous_secret = $25, previous_secret_until = $26, updated_at = $27
+		secret = $24, previous_secret = $25, previous_secret_until = $26, updated_at = $27, retry_jitter = $28
 		WHERE project_id = $1 AND id = $2`,
 		ep.ProjectID, ep.ID, ep.URL, ep.Name, ep.Description, jsonText(ep.EventTypes), jsonText(ep.Channels), ep.Filter, ep.Enabled,
 		ep.ActiveFrom, ep.ActiveUntil, ep.Order, int64(ep.Timeout), ep.ResponseMode,
 		ep.FailurePolicy, jsonText(ep.RetrySchedule), ep.RateLimit, ep.MaxInFlight, ep.Ordered,
 		authText(ep.Auth), jsonText(ep.Headers), ep.BodyTemplate, jsonText(ep.Metadata),
-		ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil, ep.UpdatedAt)
+		ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil, ep.UpdatedAt, ep.Jittered())
 	return affected(tag.RowsAffected(), err, "endpoint "+ep.ID)
 }
 

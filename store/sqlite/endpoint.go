@@ -15,7 +15,7 @@ const endpointCols = `id, project_id, url, name, description, event_types, chann
 	rate_limit, max_in_flight, ordered, auth, headers, body_template, metadata,
 	secret, previous_secret, previous_secret_until,
 	status, disabled_reason, consecutive_failures, failing_since, paused_until,
-	created_at, updated_at`
+	created_at, updated_at, retry_jitter`
 
 // endpointConfig is the argument list of the configuration columns, in
 // the order of endpointCols from url to previous_secret_until.
@@ -48,15 +48,17 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 	var auth sql.NullString
 	var activeFrom, activeUntil, prevUntil, failingSince, pausedUntil sql.NullInt64
 	var timeout, created, updated int64
+	jitter := true
 	err := s.Scan(&ep.ID, &ep.ProjectID, &ep.URL, &ep.Name, &ep.Description, &types, &channels, &ep.Filter, &ep.Enabled,
 		&activeFrom, &activeUntil, &ep.Order, &timeout, &ep.ResponseMode, &ep.FailurePolicy, &sched,
 		&ep.RateLimit, &ep.MaxInFlight, &ep.Ordered, &auth, &headers, &ep.BodyTemplate, &metadata,
 		&ep.Secret, &ep.PreviousSecret, &prevUntil,
 		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &failingSince, &pausedUntil,
-		&created, &updated)
+		&created, &updated, &jitter)
 	if err != nil {
 		return nil, err
 	}
+	ep.RetryJitter = &jitter
 	if ep.EventTypes, err = parseList(types); err != nil {
 		return nil, err
 	}
@@ -99,8 +101,8 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	args := append([]any{ep.ID, ep.ProjectID}, cfg...)
 	args = append(args, ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, nsPtr(ep.FailingSince), nsPtr(ep.PausedUntil),
-		ns(ep.CreatedAt), ns(ep.UpdatedAt))
-	_, err = db.exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		ns(ep.CreatedAt), ns(ep.UpdatedAt), ep.Jittered())
+	_, err = db.exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
 	return conflict(err, "endpoint "+ep.ID, "project "+ep.ProjectID)
 }
 
@@ -142,11 +144,11 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	if err != nil {
 		return err
 	}
-	args := append(cfg, ns(ep.UpdatedAt), ep.ID, ep.ProjectID)
+	args := append(cfg, ns(ep.UpdatedAt), ep.Jittered(), ep.ID, ep.ProjectID)
 	res, err := db.exec(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
 		filter = ?, enabled = ?, active_from = ?, active_until = ?, ord = ?, timeout = ?, response_mode = ?, failure_policy = ?,
 		retry_schedule = ?, rate_limit = ?, max_in_flight = ?, ordered = ?, auth = ?, headers = ?, body_template = ?, metadata = ?,
-		secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?
+		secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?, retry_jitter = ?
 		WHERE id = ? AND project_id = ?`, args...)
 	return mustAffect(res, err, "endpoint %s", ep.ID)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,13 @@ func oldSchema(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
 	require.NoError(t, err)
 	return path, old, pr
 }
+
+// oldEndpointCols and oldEventCols are the columns of 00001's endpoints
+// and events: the later migrations' columns have defaults.
+var (
+	oldEndpointCols = strings.TrimSuffix(endpointCols, ", retry_jitter")
+	oldEventCols    = strings.TrimSuffix(eventCols, ", hook_verdict")
+)
 
 // oldRows are the rows seedOld writes.
 type oldRows struct {
@@ -59,14 +67,14 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 	exec(`INSERT INTO projects (id, name, strict_event_types, created_at, updated_at) VALUES (?, ?, 0, ?, ?)`, p.ID, p.Name, ns(now), ns(now))
 	cfg, err := endpointConfig(ep)
 	require.NoError(t, err)
-	exec(`INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	exec(`INSERT INTO endpoints (`+oldEndpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(append([]any{ep.ID, ep.ProjectID}, cfg...), ep.Status, "", 0, nil, nil, ns(now), ns(now))...)
 	var events []*herald.Event
 	var ds []*herald.Delivery
 	for i, status := range []string{herald.DeliverySucceeded, herald.DeliveryPending, herald.DeliveryInFlight} {
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: p.ID, Type: "t", Data: []byte(`{"n":1}`),
 			Channels: []string{}, Metadata: map[string]string{}, CreatedAt: now, OccurredAt: now, IdempotencyKey: "", BodyHash: ""}
-		exec(`INSERT INTO events (`+eventCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, ev.ID, ev.ProjectID, ev.Type, string(ev.Data), "[]", "{}",
+		exec(`INSERT INTO events (`+oldEventCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, ev.ID, ev.ProjectID, ev.Type, string(ev.Data), "[]", "{}",
 			ns(now), ns(now), "", "", false)
 		d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: p.ID, EventID: ev.ID, EndpointID: ep.ID, EventType: "t",
 			Status: status, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now}

@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Purge", s.purge)
 	t.Run("TryLock", s.tryLock)
 	t.Run("Concurrency", s.concurrency)
+	t.Run("ValidityEnded", s.validityEnded)
+	t.Run("HookVerdict", s.hookVerdict)
 	t.Run("Batches", func(t *testing.T) { RunBatches(t, open) })
 	t.Run("EndpointPause", func(t *testing.T) { RunEndpointPause(t, open) })
 }
@@ -117,6 +119,7 @@ func (b *testBundle) newEndpoint(t *testing.T, mod func(*herald.Endpoint)) *hera
 		ResponseMode:  herald.ResponseData,
 		FailurePolicy: herald.FailOpen,
 		RetrySchedule: []herald.Duration{herald.Duration(time.Second), herald.Duration(90 * time.Minute)},
+		RetryJitter:   ptr(false),
 		RateLimit:     25,
 		MaxInFlight:   4,
 		Ordered:       false,
