@@ -13,7 +13,7 @@ const endpointCols = `id, project_id, url, name, description, event_types, chann
 	active_from, active_until, sort_order, timeout_ns, response_mode, failure_policy, retry_schedule,
 	rate_limit, max_in_flight, ordered, auth, headers, body_template, metadata,
 	secret, previous_secret, previous_secret_until,
-	status, disabled_reason, consecutive_failures, failing_since, paused_until, created_at, updated_at`
+	status, disabled_reason, consecutive_failures, failing_since, paused_until, created_at, updated_at, tenant_id`
 
 func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	ep := new(herald.Endpoint)
@@ -23,7 +23,7 @@ func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 		&ep.ActiveFrom, &ep.ActiveUntil, &ep.Order, &timeout, &ep.ResponseMode, &ep.FailurePolicy, &schedule,
 		&ep.RateLimit, &ep.MaxInFlight, &ep.Ordered, &auth, &headers, &ep.BodyTemplate, &metadata,
 		&ep.Secret, &ep.PreviousSecret, &ep.PreviousSecretUntil,
-		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &ep.FailingSince, &ep.PausedUntil, &ep.CreatedAt, &ep.UpdatedAt)
+		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &ep.FailingSince, &ep.PausedUntil, &ep.CreatedAt, &ep.UpdatedAt, &ep.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -48,14 +48,21 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		ep.Status = herald.EndpointHealthy
 	}
 	normEndpointTimes(ep)
-	_, err := db.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (
+	b := &pgx.Batch{}
+	if ep.TenantID != "" {
+		// Its tenant, when new: in the batch's implicit transaction.
+		b.Queue(`INSERT INTO tenants (project_id, id, name, metadata, created_at, updated_at)
+			VALUES ($1, $2, '', '{}', $3, $3) ON CONFLICT DO NOTHING`, ep.ProjectID, ep.TenantID, ep.CreatedAt)
+	}
+	b.Queue(`INSERT INTO endpoints (`+endpointCols+`) VALUES (
 		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`,
+		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
 		ep.ID, ep.ProjectID, ep.URL, ep.Name, ep.Description, jsonText(ep.EventTypes), jsonText(ep.Channels), ep.Filter, ep.Enabled,
 		ep.ActiveFrom, ep.ActiveUntil, ep.Order, int64(ep.Timeout), ep.ResponseMode, ep.FailurePolicy, jsonText(ep.RetrySchedule),
 		ep.RateLimit, ep.MaxInFlight, ep.Ordered, authText(ep.Auth), jsonText(ep.Headers), ep.BodyTemplate, jsonText(ep.Metadata),
 		ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil,
-		ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, ep.FailingSince, ep.PausedUntil, ep.CreatedAt, ep.UpdatedAt)
+		ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, ep.FailingSince, ep.PausedUntil, ep.CreatedAt, ep.UpdatedAt, ep.TenantID)
+	_, err := db.execBatch(ctx, b)
 	return dbErr(err, "endpoint "+ep.ID)
 }
 
@@ -89,9 +96,12 @@ func (db *DB) GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint,
 }
 
 // ListEndpoints returns a page of a project's endpoints, newest first.
-func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]*herald.Endpoint, string, error) {
+func (db *DB) ListEndpoints(ctx context.Context, projectID string, f store.EndpointFilter, page store.Page) ([]*herald.Endpoint, string, error) {
 	var q query
 	q.and("project_id = " + q.arg(projectID))
+	if f.TenantID != "" {
+		q.and("tenant_id = " + q.arg(f.TenantID))
+	}
 	tail, n, err := q.page(page, "id")
 	if err != nil {
 		return nil, "", err
@@ -109,6 +119,14 @@ func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Pa
 func (db *DB) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
 	eps, err := collect(ctx, db, "SELECT "+endpointCols+" FROM endpoints WHERE project_id = $1 ORDER BY sort_order, created_at, id",
 		[]any{projectID}, scanEndpoint)
+	return eps, dbErr(err, "endpoints")
+}
+
+// TenantEndpoints returns one tenant's endpoints ("": the project-wide
+// ones) in application order.
+func (db *DB) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	eps, err := collect(ctx, db, "SELECT "+endpointCols+" FROM endpoints WHERE project_id = $1 AND tenant_id = $2 ORDER BY sort_order, created_at, id",
+		[]any{projectID, tenantID}, scanEndpoint)
 	return eps, dbErr(err, "endpoints")
 }
 

@@ -101,8 +101,8 @@ func (s *sealedStore) GetEndpointByID(ctx context.Context, id string) (*herald.E
 }
 
 // ListEndpoints lists a project's endpoints with their secrets decrypted.
-func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]*herald.Endpoint, string, error) {
-	eps, next, err := s.Store.ListEndpoints(ctx, projectID, page)
+func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, f store.EndpointFilter, page store.Page) ([]*herald.Endpoint, string, error) {
+	eps, next, err := s.Store.ListEndpoints(ctx, projectID, f, page)
 	if err != nil {
 		return nil, "", err
 	}
@@ -116,6 +116,19 @@ func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, page 
 // decrypted.
 func (s *sealedStore) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
 	eps, err := s.Store.ProjectEndpoints(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openAll(eps); err != nil {
+		return nil, err
+	}
+	return eps, nil
+}
+
+// TenantEndpoints returns one tenant's endpoints (or the project-wide
+// ones) with their secrets decrypted.
+func (s *sealedStore) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	eps, err := s.Store.TenantEndpoints(ctx, projectID, tenantID)
 	if err != nil {
 		return nil, err
 	}

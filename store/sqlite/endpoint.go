@@ -15,7 +15,12 @@ const endpointCols = `id, project_id, url, name, description, event_types, chann
 	rate_limit, max_in_flight, ordered, auth, headers, body_template, metadata,
 	secret, previous_secret, previous_secret_until,
 	status, disabled_reason, consecutive_failures, failing_since, paused_until,
-	created_at, updated_at`
+	created_at, updated_at` + tenantCol
+
+// tenantCol ends the column lists of the tables that have a tenant
+// (endpoints, events, deliveries): added by migration 00010, after the
+// others.
+const tenantCol = `, tenant_id`
 
 // endpointConfig is the argument list of the configuration columns, in
 // the order of endpointCols from url to previous_secret_until.
@@ -53,7 +58,7 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 		&ep.RateLimit, &ep.MaxInFlight, &ep.Ordered, &auth, &headers, &ep.BodyTemplate, &metadata,
 		&ep.Secret, &ep.PreviousSecret, &prevUntil,
 		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &failingSince, &pausedUntil,
-		&created, &updated)
+		&created, &updated, &ep.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +96,8 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 	return &ep, nil
 }
 
-// CreateEndpoint stores a new endpoint, health included.
+// CreateEndpoint stores a new endpoint, health included, and its tenant
+// when that does not exist yet.
 func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	cfg, err := endpointConfig(ep)
 	if err != nil {
@@ -99,8 +105,17 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	args := append([]any{ep.ID, ep.ProjectID}, cfg...)
 	args = append(args, ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, nsPtr(ep.FailingSince), nsPtr(ep.PausedUntil),
-		ns(ep.CreatedAt), ns(ep.UpdatedAt))
-	_, err = db.exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		ns(ep.CreatedAt), ns(ep.UpdatedAt), ep.TenantID)
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if ep.TenantID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (project_id, id, name, metadata, created_at, updated_at)
+				VALUES (?, ?, '', '{}', ?, ?) ON CONFLICT DO NOTHING`, ep.ProjectID, ep.TenantID, ns(ep.CreatedAt), ns(ep.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		return err
+	})
 	return conflict(err, "endpoint "+ep.ID, "project "+ep.ProjectID)
 }
 
@@ -117,9 +132,13 @@ func (db *DB) GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint,
 }
 
 // ListEndpoints lists a project's endpoints, newest first.
-func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]*herald.Endpoint, string, error) {
+func (db *DB) ListEndpoints(ctx context.Context, projectID string, f store.EndpointFilter, page store.Page) ([]*herald.Endpoint, string, error) {
 	q := `SELECT ` + endpointCols + ` FROM endpoints WHERE project_id = ?`
 	args := []any{projectID}
+	if f.TenantID != "" {
+		q += ` AND tenant_id = ?`
+		args = append(args, f.TenantID)
+	}
 	if page.Cursor != "" {
 		q += ` AND id < ?`
 		args = append(args, page.Cursor)
@@ -130,6 +149,16 @@ func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Pa
 // ProjectEndpoints returns all of a project's endpoints, oldest first.
 func (db *DB) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE project_id = ? ORDER BY id`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanEndpoint)
+}
+
+// TenantEndpoints returns the endpoints of one tenant ("": the
+// project-wide ones), oldest first.
+func (db *DB) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE project_id = ? AND tenant_id = ? ORDER BY id`, projectID, tenantID)
 	if err != nil {
 		return nil, err
 	}

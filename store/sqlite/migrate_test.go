@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,14 +60,14 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 	exec(`INSERT INTO projects (id, name, strict_event_types, created_at, updated_at) VALUES (?, ?, 0, ?, ?)`, p.ID, p.Name, ns(now), ns(now))
 	cfg, err := endpointConfig(ep)
 	require.NoError(t, err)
-	exec(`INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	exec(`INSERT INTO endpoints (`+pre00010(endpointCols)+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		append(append([]any{ep.ID, ep.ProjectID}, cfg...), ep.Status, "", 0, nil, nil, ns(now), ns(now))...)
 	var events []*herald.Event
 	var ds []*herald.Delivery
 	for i, status := range []string{herald.DeliverySucceeded, herald.DeliveryPending, herald.DeliveryInFlight} {
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: p.ID, Type: "t", Data: []byte(`{"n":1}`),
 			Channels: []string{}, Metadata: map[string]string{}, CreatedAt: now, OccurredAt: now, IdempotencyKey: "", BodyHash: ""}
-		exec(`INSERT INTO events (`+eventCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, ev.ID, ev.ProjectID, ev.Type, string(ev.Data), "[]", "{}",
+		exec(`INSERT INTO events (`+pre00010(eventCols)+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, ev.ID, ev.ProjectID, ev.Type, string(ev.Data), "[]", "{}",
 			ns(now), ns(now), "", "", false)
 		d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: p.ID, EventID: ev.ID, EndpointID: ep.ID, EventType: "t",
 			Status: status, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now}
@@ -74,7 +75,7 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 			lease := now.Add(-time.Minute) // expired: the claim takes it back
 			d.LockedBy, d.LockedUntil = "gone", &lease
 		}
-		exec(`INSERT INTO deliveries (`+deliveryCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, d.ID, d.ProjectID, d.EventID, d.EndpointID,
+		exec(`INSERT INTO deliveries (`+pre00010(deliveryCols)+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, d.ID, d.ProjectID, d.EventID, d.EndpointID,
 			d.EventType, d.Status, 0, 0, i+1, ns(now), nullStr(d.LockedBy), nsPtr(d.LockedUntil), nil, 0, "", ns(now), ns(now), nil)
 		events, ds = append(events, ev), append(ds, d)
 	}
@@ -85,6 +86,10 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 		a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS, a.RequestURL, `{"Content-Type":"application/json"}`, a.ResponseStatus, "{}", "", "", "")
 	return oldRows{p: p, ep: ep, events: events, ds: ds, a: a}
 }
+
+// pre00010 is a column list as it was before migration 00010 added
+// tenant_id.
+func pre00010(cols string) string { return strings.TrimSuffix(cols, tenantCol) }
 
 // reopen closes the old database and opens it as a store (which migrates
 // it up), and checks its integrity.
