@@ -28,10 +28,10 @@ type EndpointFilter struct {
 // EventFilter narrows ListEvents. Zero fields do not filter.
 type EventFilter struct {
 	TenantID string // the tenant's events only
-	Type    string
-	Channel string
-	Since   *time.Time // created_at >= Since
-	Until   *time.Time // created_at < Until
+	Type     string
+	Channel  string
+	Since    *time.Time // created_at >= Since
+	Until    *time.Time // created_at < Until
 }
 
 // DeliveryFilter narrows ListDeliveries. Zero fields do not filter.
