@@ -126,6 +126,7 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 			v.Add("metadata."+k, nil, "is longer than %d characters", MetadataValMax)
 		}
 	}
+	herald.CheckTenantID(&v, "tenant_id", in.TenantID)
 	if len(in.ID) > ClientIDMaxLen {
 		v.Add("id", in.ID, "is longer than %d characters", ClientIDMaxLen)
 	}
@@ -159,6 +160,7 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	ev := &herald.Event{
 		ID:             herald.NewID(herald.PrefixEvent),
 		ProjectID:      p.ID,
+		TenantID:       in.TenantID,
 		Type:           in.Type,
 		Data:           json.RawMessage(data),
 		Channels:       in.Channels,
@@ -200,7 +202,8 @@ func hashInput(in *EventInput) string {
 		Channels   []string          `json:"channels"`
 		OccurredAt *time.Time        `json:"occurred_at"`
 		Metadata   map[string]string `json:"metadata"`
-	}{in.Type, in.Data, in.Channels, in.OccurredAt, in.Metadata})
+		TenantID   string            `json:"tenant_id,omitempty"` // omitted when empty: hashes of untenanted inputs do not change
+	}{in.Type, in.Data, in.Channels, in.OccurredAt, in.Metadata, in.TenantID})
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }

@@ -17,9 +17,9 @@ type routeReadStore struct {
 	projectReads atomic.Int64
 }
 
-func (s *routeReadStore) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
+func (s *routeReadStore) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
 	s.projectReads.Add(1)
-	return s.Store.ProjectEndpoints(ctx, projectID)
+	return s.Store.TenantEndpoints(ctx, projectID, tenantID)
 }
 
 func TestExpiredRoutesAreReloadedOnceWhileServed(t *testing.T) {
