@@ -157,7 +157,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if *c > 0 {
 			sc.c = *c
 		}
-		if *tenants > 0 {
+		if *tenants > 0 && sc.tenants > 0 {
 			sc.tenants = *tenants
 		}
 		var results []*benchResult
