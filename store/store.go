@@ -148,6 +148,27 @@ type QueueStats struct {
 	OldestPending *time.Time // created_at of the oldest pending delivery
 }
 
+// RoutingChanges is what changed in a project's routing since a version
+// (Store.RoutingChanges). Routing here means the endpoints an event can
+// reach and their configuration: endpoints created, updated, deleted or
+// disabled, tenants deleted. Health changes other than disabling are not
+// included.
+type RoutingChanges struct {
+	// Version is the project's routing version now: pass it as since next
+	// time.
+	Version int64
+	// All: forget every cached route of the project (a tenant was deleted,
+	// or more tenants changed than Tenants lists).
+	All bool
+	// Wide: the project-wide endpoints changed.
+	Wide bool
+	// Tenants whose endpoints changed (at most RoutingChangesMax).
+	Tenants []string
+}
+
+// RoutingChangesMax bounds RoutingChanges.Tenants; past it All is set.
+const RoutingChangesMax = 1000
+
 // Store is everything Herald keeps.
 type Store interface {
 	// Close releases the database.
@@ -207,6 +228,15 @@ type Store interface {
 	// tenant. Routing does not use it (see TenantEndpoints): with many
 	// tenants it is large.
 	ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error)
+	// RoutingChanges reports what changed in the project's routing since
+	// version since (a Version an earlier call returned); with since < 0
+	// only Version is set. A process that caches routes reads the version
+	// before loading any, then asks for the changes every so often: one
+	// lookup per project, whatever the number of tenants. Every method
+	// that changes routing (CreateEndpoint, UpdateEndpoint, DeleteEndpoint,
+	// UpdateEndpointHealth when it disables, DeleteTenant) advances the
+	// version in its own transaction. ENOTFOUND for an unknown project.
+	RoutingChanges(ctx context.Context, projectID string, since int64) (*RoutingChanges, error)
 	// TenantEndpoints returns the endpoints of one tenant of the project;
 	// tenantID "" returns the project-wide endpoints (those without a
 	// tenant). Routing loads an event's candidates with it: its cost

@@ -62,6 +62,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		ep.RateLimit, ep.MaxInFlight, ep.Ordered, authText(ep.Auth), jsonText(ep.Headers), ep.BodyTemplate, jsonText(ep.Metadata),
 		ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil,
 		ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, ep.FailingSince, ep.PausedUntil, ep.CreatedAt, ep.UpdatedAt, ep.TenantID)
+	b.Queue(bumpEndpointRoutingSQL, ep.ID)
 	_, err := db.execBatch(ctx, b)
 	return dbErr(err, "endpoint "+ep.ID)
 }
@@ -135,7 +136,8 @@ func (db *DB) TenantEndpoints(ctx context.Context, projectID, tenantID string) (
 func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	db.stamp(nil, &ep.UpdatedAt)
 	normEndpointTimes(ep)
-	tag, err := db.pool.Exec(ctx, `UPDATE endpoints SET
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE endpoints SET
 		url = $3, name = $4, description = $5, event_types = $6, channels = $7, filter = $8, enabled = $9,
 		active_from = $10, active_until = $11, sort_order = $12, timeout_ns = $13, response_mode = $14,
 		failure_policy = $15, retry_schedule = $16, rate_limit = $17, max_in_flight = $18, ordered = $19,
@@ -147,8 +149,26 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		ep.FailurePolicy, jsonText(ep.RetrySchedule), ep.RateLimit, ep.MaxInFlight, ep.Ordered,
 		authText(ep.Auth), jsonText(ep.Headers), ep.BodyTemplate, jsonText(ep.Metadata),
 		ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil, ep.UpdatedAt)
+	b.Queue(bumpEndpointRoutingSQL, ep.ID)
+	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+ep.ID)
 }
+
+// bumpRoutingSQL advances the routing version of the project of the row
+// of e (project_id, tenant_id) and stamps it on the tenant, or for a
+// project-wide endpoint on the project's wide_version (see
+// store.Store.RoutingChanges). Queued in the batch of the change, it is in
+// its transaction.
+const bumpRoutingSQL = `, p AS (UPDATE projects SET routing_version = routing_version + 1,
+		wide_version = CASE WHEN (SELECT tenant_id FROM e) = '' THEN routing_version + 1 ELSE wide_version END
+		WHERE id = (SELECT project_id FROM e) RETURNING id, routing_version)
+	UPDATE tenants t SET routing_version = p.routing_version FROM p, e WHERE t.project_id = p.id AND t.id = e.tenant_id`
+
+// bumpEndpointRoutingSQL is bumpRoutingSQL for the endpoint $1.
+const bumpEndpointRoutingSQL = `WITH e AS (SELECT project_id, tenant_id FROM endpoints WHERE id = $1)` + bumpRoutingSQL
+
+// bumpTenantRoutingSQL is bumpRoutingSQL for the project $1 and tenant $2.
+const bumpTenantRoutingSQL = `WITH e AS (SELECT $1::text AS project_id, $2::text AS tenant_id)` + bumpRoutingSQL
 
 // cancelLeaseSQL is what canceling an endpoint's deliveries clears besides
 // their status: the lease of an in-flight one (whose attempt's late result
@@ -168,6 +188,7 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 	if disabled {
 		b.Queue(`UPDATE deliveries SET status = 'canceled', `+cancelLeaseSQL+`, updated_at = $2
 			WHERE endpoint_id = $1 AND status IN ('pending', 'in_flight')`, endpointID, now)
+		b.Queue(bumpEndpointRoutingSQL, endpointID)
 	}
 	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+endpointID)
@@ -176,10 +197,17 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 // DeleteEndpoint removes the endpoint and cancels its unfinished
 // deliveries, which stay in the log.
 func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
+	// Its tenant, for the routing version (an endpoint's tenant never
+	// changes): the bump must follow the delete, in its transaction.
+	var tenantID string
+	if err := db.pool.QueryRow(ctx, "SELECT tenant_id FROM endpoints WHERE project_id = $1 AND id = $2", projectID, id).Scan(&tenantID); err != nil {
+		return dbErr(err, "endpoint "+id)
+	}
 	b := &pgx.Batch{}
 	b.Queue("DELETE FROM endpoints WHERE project_id = $1 AND id = $2", projectID, id)
 	b.Queue(`UPDATE deliveries SET status = 'canceled', `+cancelLeaseSQL+`, updated_at = $3
 		WHERE project_id = $1 AND endpoint_id = $2 AND status IN ('pending', 'in_flight')`, projectID, id, tm(db.now()))
+	b.Queue(bumpTenantRoutingSQL, projectID, tenantID)
 	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "endpoint "+id)
 }

@@ -73,6 +73,39 @@ func (db *DB) DeleteTenant(ctx context.Context, projectID, id string) error {
 	b.Queue(`WITH gone AS (DELETE FROM endpoints WHERE project_id = $1 AND tenant_id = $2 RETURNING id)
 		UPDATE deliveries SET status = 'canceled', `+cancelLeaseSQL+`, updated_at = $3
 		WHERE endpoint_id IN (SELECT id FROM gone) AND status IN ('pending', 'in_flight')`, projectID, id, tm(db.now()))
+	// Every process forgets the project's routes: the tenant's row, which
+	// would carry its version, is gone.
+	b.Queue(`UPDATE projects SET routing_version = routing_version + 1, reset_version = routing_version + 1 WHERE id = $1`, projectID)
 	tag, err := db.execBatch(ctx, b)
 	return affected(tag.RowsAffected(), err, "tenant "+id)
+}
+
+// RoutingChanges reports what changed in the project's routing since the
+// version since.
+func (db *DB) RoutingChanges(ctx context.Context, projectID string, since int64) (*store.RoutingChanges, error) {
+	var c store.RoutingChanges
+	var wide, reset int64
+	err := db.pool.QueryRow(ctx, "SELECT routing_version, wide_version, reset_version FROM projects WHERE id = $1", projectID).Scan(&c.Version, &wide, &reset)
+	if err != nil {
+		return nil, dbErr(err, "project "+projectID)
+	}
+	if since < 0 || c.Version <= since {
+		return &c, nil
+	}
+	c.All, c.Wide = reset > since, wide > since
+	if c.All {
+		return &c, nil
+	}
+	c.Tenants, err = collect(ctx, db, "SELECT id FROM tenants WHERE project_id = $1 AND routing_version > $2 LIMIT $3",
+		[]any{projectID, since, store.RoutingChangesMax + 1}, func(row pgx.Row) (string, error) {
+			var id string
+			return id, row.Scan(&id)
+		})
+	if err != nil {
+		return nil, dbErr(err, "tenants")
+	}
+	if len(c.Tenants) > store.RoutingChangesMax {
+		c.All, c.Tenants = true, nil
+	}
+	return &c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/herald-dev/herald"
@@ -113,8 +114,10 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
+			return err
+		}
+		return bumpRouting(ctx, tx, ep.ProjectID, ep.TenantID)
 	})
 	return conflict(err, "endpoint "+ep.ID, "project "+ep.ProjectID)
 }
@@ -172,12 +175,47 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	args := append(cfg, ns(ep.UpdatedAt), ep.ID, ep.ProjectID)
-	res, err := db.exec(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var tenantID string
+		err := tx.QueryRowContext(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
 		filter = ?, enabled = ?, active_from = ?, active_until = ?, ord = ?, timeout = ?, response_mode = ?, failure_policy = ?,
 		retry_schedule = ?, rate_limit = ?, max_in_flight = ?, ordered = ?, auth = ?, headers = ?, body_template = ?, metadata = ?,
 		secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?
-		WHERE id = ? AND project_id = ?`, args...)
-	return mustAffect(res, err, "endpoint %s", ep.ID)
+		WHERE id = ? AND project_id = ? RETURNING tenant_id`, args...).Scan(&tenantID)
+		if err != nil {
+			return notFound(err, "endpoint %s", ep.ID)
+		}
+		return bumpRouting(ctx, tx, ep.ProjectID, tenantID)
+	})
+}
+
+// bumpRouting advances the project's routing version and stamps it on
+// the tenant ("": on the project's project-wide endpoints), in the
+// transaction of the change (see store.Store.RoutingChanges).
+func bumpRouting(ctx context.Context, tx *sql.Tx, projectID, tenantID string) error {
+	var v int64
+	err := tx.QueryRowContext(ctx, `UPDATE projects SET routing_version = routing_version + 1,
+		wide_version = CASE WHEN ?2 = '' THEN routing_version + 1 ELSE wide_version END
+		WHERE id = ?1 RETURNING routing_version`, projectID, tenantID).Scan(&v)
+	if err != nil || tenantID == "" {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE tenants SET routing_version = ? WHERE project_id = ? AND id = ?`, v, projectID, tenantID)
+	return err
+}
+
+// bumpEndpointRouting is bumpRouting for the endpoint's tenant; nothing
+// when the endpoint does not exist.
+func bumpEndpointRouting(ctx context.Context, tx *sql.Tx, endpointID string) error {
+	var projectID, tenantID string
+	err := tx.QueryRowContext(ctx, `SELECT project_id, tenant_id FROM endpoints WHERE id = ?`, endpointID).Scan(&projectID, &tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return bumpRouting(ctx, tx, projectID, tenantID)
 }
 
 // UpdateEndpointHealth writes the health fields; disabling also turns the
@@ -195,6 +233,9 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 			return err
 		}
 		if h.Status == herald.EndpointDisabled {
+			if err := bumpEndpointRouting(ctx, tx, endpointID); err != nil {
+				return err
+			}
 			return cancelEndpoint(ctx, tx, endpointID, now)
 		}
 		return nil
@@ -216,8 +257,12 @@ func cancelEndpoint(ctx context.Context, tx *sql.Tx, endpointID string, now int6
 func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
 	now := ns(db.now())
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID)
-		if err := mustAffect(res, err, "endpoint %s", id); err != nil {
+		var tenantID string
+		err := tx.QueryRowContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ? RETURNING tenant_id`, id, projectID).Scan(&tenantID)
+		if err != nil {
+			return notFound(err, "endpoint %s", id)
+		}
+		if err := bumpRouting(ctx, tx, projectID, tenantID); err != nil {
 			return err
 		}
 		return cancelEndpoint(ctx, tx, id, now)

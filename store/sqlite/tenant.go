@@ -122,6 +122,43 @@ func (db *DB) DeleteTenant(ctx context.Context, projectID, id string) error {
 				return err
 			}
 		}
-		return nil
+		// Every process forgets the project's routes: the tenant's row,
+		// which would carry its version, is gone.
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET routing_version = routing_version + 1, reset_version = routing_version + 1 WHERE id = ?`, projectID)
+		return err
 	})
+}
+
+// RoutingChanges reports what changed in the project's routing since the
+// version since.
+func (db *DB) RoutingChanges(ctx context.Context, projectID string, since int64) (*store.RoutingChanges, error) {
+	var c store.RoutingChanges
+	var wide, reset int64
+	err := db.r.QueryRowContext(ctx, `SELECT routing_version, wide_version, reset_version FROM projects WHERE id = ?`, projectID).Scan(&c.Version, &wide, &reset)
+	if err != nil {
+		return nil, notFound(err, "project %s", projectID)
+	}
+	if since < 0 || c.Version <= since {
+		return &c, nil
+	}
+	c.All, c.Wide = reset > since, wide > since
+	if c.All {
+		return &c, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM tenants WHERE project_id = ? AND routing_version > ? LIMIT ?`, projectID, since, store.RoutingChangesMax+1)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		c.Tenants = append(c.Tenants, id)
+	}
+	if len(c.Tenants) > store.RoutingChangesMax {
+		c.All, c.Tenants = true, nil
+	}
+	return &c, rows.Err()
 }

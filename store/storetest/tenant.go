@@ -231,4 +231,61 @@ func (s *suite) tenants(t *testing.T) {
 
 		requireCode(t, herald.ENOTFOUND, b.st.DeleteTenant(b.ctx, b.project.ID, "a"))
 	})
+	t.Run("RoutingChangesReportWhatRoutingSees", func(t *testing.T) {
+		b := s.setup(t)
+		version := func() int64 {
+			t.Helper()
+			c, err := b.st.RoutingChanges(b.ctx, b.project.ID, -1)
+			require.NoError(t, err)
+			require.False(t, c.All || c.Wide || len(c.Tenants) > 0, "since < 0: the version alone")
+			return c.Version
+		}
+		// changed asserts what changed since v and returns the new version.
+		changed := func(v int64, all, wide bool, tenants ...string) int64 {
+			t.Helper()
+			c, err := b.st.RoutingChanges(b.ctx, b.project.ID, v)
+			require.NoError(t, err)
+			require.Equal(t, all, c.All, "all")
+			require.Equal(t, wide, c.Wide, "wide")
+			require.ElementsMatch(t, tenants, c.Tenants, "tenants")
+			if all || wide || len(tenants) > 0 {
+				require.Greater(t, c.Version, v)
+			} else {
+				require.Equal(t, v, c.Version)
+			}
+			return c.Version
+		}
+		v := version()
+		a := b.tenantEndpoint(t, "a")
+		v = changed(v, false, false, "a")
+		wide := b.tenantEndpoint(t, "")
+		v = changed(v, false, true)
+		b.tenantEndpoint(t, "b")
+		b.tenantEndpoint(t, "c")
+		v = changed(v, false, false, "b", "c")
+
+		a.Name = "renamed"
+		require.NoError(t, b.st.UpdateEndpoint(b.ctx, a))
+		v = changed(v, false, false, "a")
+		require.NoError(t, b.st.UpdateEndpointHealth(b.ctx, a.ID, store.EndpointHealth{Status: herald.EndpointFailing, ConsecutiveFailures: 1}))
+		v = changed(v, false, false)
+		require.NoError(t, b.st.UpdateEndpointHealth(b.ctx, a.ID, store.EndpointHealth{Status: herald.EndpointDisabled, DisabledReason: "gone"}))
+		v = changed(v, false, false, "a")
+		_, err := b.st.PutTenant(b.ctx, &herald.Tenant{ProjectID: b.project.ID, ID: "a", Name: "A", CreatedAt: b.now, UpdatedAt: b.now})
+		require.NoError(t, err)
+		v = changed(v, false, false)
+		require.NoError(t, b.st.DeleteEndpoint(b.ctx, b.project.ID, wide.ID))
+		v = changed(v, false, true)
+
+		other := b.newProject(t, "other")
+		b2 := &testBundle{ctx: b.ctx, st: b.st, now: b.now, project: other}
+		b2.tenantEndpoint(t, "a")
+		v = changed(v, false, false)
+
+		require.NoError(t, b.st.DeleteTenant(b.ctx, b.project.ID, "b"))
+		changed(v, true, false)
+
+		_, err = b.st.RoutingChanges(b.ctx, "prj_nope", -1)
+		requireCode(t, herald.ENOTFOUND, err)
+	})
 }

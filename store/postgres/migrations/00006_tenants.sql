@@ -2,6 +2,14 @@
 -- tenant_id, '' for project-wide (every row that existed before is; with a
 -- constant default, ADD COLUMN rewrites no table).
 --
+-- Routing versions: every change to a project's endpoints that routing
+-- sees increments projects.routing_version and stamps the new value on
+-- what changed (the tenant's routing_version, the project's wide_version
+-- for its project-wide endpoints, reset_version when a tenant is deleted),
+-- so that a process caching routes asks "what changed since version v"
+-- with one lookup per project (RoutingChanges) instead of reloading every
+-- tenant's endpoints.
+--
 -- Routing loads an event's candidates per tenant (endpoints_tenant: the
 -- project-wide ones under ''). The event and delivery lists filter by
 -- tenant through partial indexes that hold only tenants' rows, so that
@@ -15,9 +23,14 @@ CREATE TABLE tenants (
     metadata   jsonb,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
+    routing_version bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (project_id, id)
 );
 CREATE INDEX tenants_created ON tenants (project_id, created_at DESC, id DESC);
+CREATE INDEX tenants_routing ON tenants (project_id, routing_version);
+ALTER TABLE projects ADD COLUMN routing_version bigint NOT NULL DEFAULT 0,
+    ADD COLUMN wide_version bigint NOT NULL DEFAULT 0,
+    ADD COLUMN reset_version bigint NOT NULL DEFAULT 0;
 
 ALTER TABLE endpoints ADD COLUMN tenant_id text NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN tenant_id text NOT NULL DEFAULT '';
@@ -33,4 +46,5 @@ DROP INDEX endpoints_tenant;
 ALTER TABLE deliveries DROP COLUMN tenant_id;
 ALTER TABLE events DROP COLUMN tenant_id;
 ALTER TABLE endpoints DROP COLUMN tenant_id;
+ALTER TABLE projects DROP COLUMN reset_version, DROP COLUMN wide_version, DROP COLUMN routing_version;
 DROP TABLE tenants;
