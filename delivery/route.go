@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// routeTTL bounds how stale cached endpoints may be. EndpointsChanged
-// invalidates at once in this process; other processes sharing the
-// database see a change within routeTTL.
+// routeTTL bounds how stale cached endpoints may be. EndpointsChanged and
+// TenantEndpointsChanged invalidate at once in this process; other
+// processes sharing the database see a change within routeTTL, by asking
+// the store what changed (RoutingChanges) once per routeTTL per project.
 const routeTTL = 2 * time.Second
 
 // typeTTL is the same for event types (schemas, strict projects).
@@ -39,26 +40,37 @@ const OperationalPrefix = "herald."
 // than fit is served from the store for the tenants that fell out, one
 // probe each, never a load of the whole project.
 //
-// An entry past routeTTL is still served while one goroutine reloads it in
-// the background (it can only lag behind another process's change, by one
-// load); only a missing entry — never loaded, evicted, or dropped by a
-// change made here — is loaded on the caller's time, once however many
-// callers ask. Without this, every request arriving as an entry expired
-// read the store at the same moment.
+// Entries do not expire by age: with 100,000 tenants each set would be
+// stale at every use and reloaded once per event. Instead each project is
+// watched: its routing version is read before its first set loads, and
+// at most once per routeTTL afterwards (in the background, while the
+// cache keeps serving) the store says which sets changed since
+// (RoutingChanges), and only those are dropped. Changes made in this
+// process drop their set at once. A missing set — never loaded, evicted
+// or dropped — is loaded on the caller's time, once however many callers
+// ask.
 //
 // A change drops entries by generation, not by walking them: a set or an
 // endpoint remembers the generations of its project and of its tenant set
 // when it was loaded, and counts as missing once either has moved.
 type routeCache struct {
-	mu     sync.Mutex
-	sets   map[setKey]*routeSet
-	setEps int // endpoints held by sets, for the bound
-	byID   map[string]*cachedEndpoint
-	pgen   map[string]uint64 // by project: bumped by EndpointsChanged
-	tgen   map[setKey]uint64 // by set: bumped by TenantEndpointsChanged
-	allGen uint64            // bumped by every change, for endpoints not found
-	max    int
-	loads  singleflight.Group
+	mu      sync.Mutex
+	sets    map[setKey]*routeSet
+	setEps  int // endpoints held by sets, for the bound
+	byID    map[string]*cachedEndpoint
+	watches map[string]*projectWatch
+	pgen    map[string]uint64 // by project: bumped by EndpointsChanged
+	tgen    map[setKey]uint64 // by set: bumped by TenantEndpointsChanged
+	allGen  uint64            // bumped by every change, for endpoints not found
+	max     int
+	loads   singleflight.Group
+}
+
+// projectWatch is what this process knows of a project's routing version.
+type projectWatch struct {
+	version  int64
+	checked  time.Time
+	checking bool
 }
 
 // setKey names a routing set: a project's tenant, or with tenant "" its
@@ -69,23 +81,20 @@ type setKey struct{ project, tenant string }
 type gens struct{ p, t uint64 }
 
 type routeSet struct {
-	eps       []*herald.Endpoint
-	gens      gens
-	loaded    time.Time
-	reloading bool
+	eps  []*herald.Endpoint
+	gens gens
 }
 
 type cachedEndpoint struct {
-	ep        *herald.Endpoint // nil: not found
-	gens      gens             // of its set (ep != nil)
-	allGen    uint64           // ep == nil
-	loaded    time.Time
-	reloading bool
+	ep     *herald.Endpoint // nil: not found
+	gens   gens             // of its set (ep != nil)
+	allGen uint64           // ep == nil
 }
 
 func (c *routeCache) init(max int) {
 	c.sets = make(map[setKey]*routeSet)
 	c.byID = make(map[string]*cachedEndpoint)
+	c.watches = make(map[string]*projectWatch)
 	c.pgen = make(map[string]uint64)
 	c.tgen = make(map[setKey]uint64)
 	c.max = max
@@ -165,13 +174,95 @@ func (e *Engine) TenantEndpointsChanged(projectID, tenantID string) {
 // invalidate drops one set and its endpoints by id.
 func (e *Engine) invalidate(projectID, tenantID string) {
 	c := &e.routes
-	k := setKey{projectID, tenantID}
 	c.mu.Lock()
-	c.tgen[k]++
-	c.allGen++
-	delete(c.sets, k)
+	c.dropSetLocked(setKey{projectID, tenantID})
 	c.mu.Unlock()
 	e.disp.endpointsChanged()
+}
+
+func (c *routeCache) dropSetLocked(k setKey) {
+	c.tgen[k]++
+	c.allGen++
+	if rs := c.sets[k]; rs != nil {
+		c.setEps -= len(rs.eps)
+		delete(c.sets, k)
+	}
+}
+
+// watch makes sure the project's routing version is known before a set of
+// it is loaded, and asks the store what changed since, at most once per
+// routeTTL, in the background.
+func (e *Engine) watch(ctx context.Context, projectID string) error {
+	c := &e.routes
+	c.mu.Lock()
+	if w := c.watches[projectID]; w != nil {
+		if time.Since(w.checked) >= routeTTL && !w.checking {
+			w.checking = true
+			go e.checkProject(context.WithoutCancel(ctx), projectID, w.version)
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	_, err, _ := c.loads.Do("w:"+projectID, func() (any, error) {
+		now := time.Now()
+		rc, err := e.store.RoutingChanges(context.WithoutCancel(ctx), projectID, -1)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.watches[projectID] == nil {
+			// Whatever was read before the version was known cannot be
+			// trusted to be newer than it (loadEndpoint's read).
+			c.pgen[projectID]++
+			c.allGen++
+			c.watches[projectID] = &projectWatch{version: rc.Version, checked: now}
+		}
+		c.mu.Unlock()
+		return nil, nil
+	})
+	return err
+}
+
+// checkProject drops the sets of the project that changed since version.
+func (e *Engine) checkProject(ctx context.Context, projectID string, version int64) {
+	now := time.Now()
+	rc, err := e.store.RoutingChanges(ctx, projectID, version)
+	c := &e.routes
+	c.mu.Lock()
+	w := c.watches[projectID]
+	if w == nil {
+		c.mu.Unlock()
+		return
+	}
+	w.checking, w.checked = false, now
+	if err != nil {
+		c.mu.Unlock()
+		if !herald.IsNotFound(err) {
+			e.log.Warn("reading routing changes failed", "project_id", projectID, "error", err)
+		}
+		return
+	}
+	changed := rc.All || rc.Wide || len(rc.Tenants) > 0
+	switch {
+	case rc.All:
+		c.pgen[projectID]++
+		c.allGen++
+	default:
+		if rc.Wide {
+			c.dropSetLocked(setKey{projectID, ""})
+		}
+		for _, t := range rc.Tenants {
+			c.dropSetLocked(setKey{projectID, t})
+		}
+	}
+	if rc.Version > w.version {
+		w.version = rc.Version
+	}
+	c.mu.Unlock()
+	if changed {
+		e.disp.endpointsChanged()
+	}
 }
 
 // Endpoints returns the endpoints an event of tenantID ("" = none) in the
@@ -199,13 +290,12 @@ func (e *Engine) candidates(ctx context.Context, projectID, tenantID string) (wi
 
 // routeSet returns the set k, from the cache when it has it.
 func (e *Engine) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
+	if err := e.watch(ctx, k.project); err != nil {
+		return nil, err
+	}
 	c := &e.routes
 	c.mu.Lock()
 	if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
-		if time.Since(rs.loaded) >= routeTTL && !rs.reloading {
-			rs.reloading = true
-			go e.loadSet(context.WithoutCancel(ctx), k)
-		}
 		c.mu.Unlock()
 		return rs.eps, nil
 	}
@@ -227,20 +317,16 @@ func (e *Engine) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, err
 	c.mu.Lock()
 	g := c.gensLocked(k)
 	c.mu.Unlock()
-	now := time.Now()
 	eps, err := e.store.TenantEndpoints(ctx, k.project, k.tenant)
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err != nil {
-		if rs := c.sets[k]; rs != nil {
-			rs.reloading = false // the next caller tries again
-		}
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.gensLocked(k) == g {
-		c.putSetLocked(k, &routeSet{eps: eps, gens: g, loaded: now})
+		c.putSetLocked(k, &routeSet{eps: eps, gens: g})
 		for _, ep := range eps {
-			c.putEndpointLocked(ep.ID, &cachedEndpoint{ep: ep, gens: g, loaded: now})
+			c.putEndpointLocked(ep.ID, &cachedEndpoint{ep: ep, gens: g})
 		}
 	}
 	return eps, nil
@@ -248,15 +334,20 @@ func (e *Engine) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, err
 
 // endpoint returns an endpoint by id, cached like routes; nil when it no
 // longer exists.
+//
+// Its project is watched as routing's are (see routeCache), so that
+// another process's change reaches the dispatcher within routeTTL too; an
+// endpoint not found is asked for again after any change made here.
 func (e *Engine) endpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c := &e.routes
 	c.mu.Lock()
 	if ce, ok := c.byID[id]; ok && c.currentLocked(ce) {
-		if time.Since(ce.loaded) >= routeTTL && !ce.reloading {
-			ce.reloading = true
-			go e.loadEndpoint(context.WithoutCancel(ctx), id)
-		}
 		c.mu.Unlock()
+		if ce.ep != nil {
+			if err := e.watch(ctx, ce.ep.ProjectID); err != nil {
+				return nil, err
+			}
+		}
 		return ce.ep, nil
 	}
 	c.mu.Unlock()
@@ -272,21 +363,22 @@ func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint,
 	c.mu.Lock()
 	all := c.allGen
 	c.mu.Unlock()
-	now := time.Now()
 	ep, err := e.store.GetEndpointByID(ctx, id)
 	if herald.IsNotFound(err) {
 		ep, err = nil, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err != nil {
-		if ce := c.byID[id]; ce != nil {
-			ce.reloading = false
-		}
 		return nil, err
 	}
+	if ep != nil {
+		if err := e.watch(ctx, ep.ProjectID); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.allGen == all {
-		ce := &cachedEndpoint{ep: ep, allGen: all, loaded: now}
+		ce := &cachedEndpoint{ep: ep, allGen: all}
 		if ep != nil {
 			ce.gens = c.gensLocked(setKey{ep.ProjectID, ep.TenantID})
 		}
