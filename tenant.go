@@ -29,19 +29,9 @@ type Tenant struct {
 // ValidTenantID reports whether s can be a tenant id: 1 to 128 characters
 // of letters, digits, '_', '.', ':' and '-' — the product's own id for its
 // customer ("acme", "org:42", "studio-7.eu").
+// The alphabet and length are those of event type names.
 func ValidTenantID(s string) bool {
-	if s == "" || len(s) > TenantIDMaxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '_', c == '.', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
+	return len(s) <= TenantIDMaxLen && ValidEventTypeName(s)
 }
 
 // CheckTenantID adds an error at loc when id is set and not a valid tenant

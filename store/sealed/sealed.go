@@ -115,20 +115,17 @@ func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, f sto
 // ProjectEndpoints returns all of a project's endpoints with their secrets
 // decrypted.
 func (s *sealedStore) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
-	eps, err := s.Store.ProjectEndpoints(ctx, projectID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.openAll(eps); err != nil {
-		return nil, err
-	}
-	return eps, nil
+	return s.opened(s.Store.ProjectEndpoints(ctx, projectID))
 }
 
 // TenantEndpoints returns one tenant's endpoints (or the project-wide
 // ones) with their secrets decrypted.
 func (s *sealedStore) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
-	eps, err := s.Store.TenantEndpoints(ctx, projectID, tenantID)
+	return s.opened(s.Store.TenantEndpoints(ctx, projectID, tenantID))
+}
+
+// opened decrypts the secrets of a read's endpoints.
+func (s *sealedStore) opened(eps []*herald.Endpoint, err error) ([]*herald.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}

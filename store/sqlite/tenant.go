@@ -3,8 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"strconv"
+	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
@@ -66,30 +65,8 @@ func (db *DB) GetTenant(ctx context.Context, projectID, id string) (*herald.Tena
 // product's own, not time-ordered, so the cursor is (created_at, id) as for
 // event types.
 func (db *DB) ListTenants(ctx context.Context, projectID string, page store.Page) ([]*herald.Tenant, string, error) {
-	limit := clampLimit(page.Limit)
-	q := `SELECT ` + tenantCols + ` FROM tenants WHERE project_id = ?`
-	args := []any{projectID}
-	if page.Cursor != "" {
-		at, id, err := decodeTypeCursor(page.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
-		args = append(args, at, at, id)
-	}
-	q += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	rows, err := db.r.QueryContext(ctx, q, append(args, limit+1)...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, err := collect(rows, scanTenant)
-	if err != nil || len(list) <= limit {
-		return list, "", err
-	}
-	list = list[:limit]
-	last := list[limit-1]
-	cur := strconv.FormatInt(ns(last.CreatedAt), 10) + ":" + last.ID
-	return list, base64.RawURLEncoding.EncodeToString([]byte(cur)), nil
+	return listByCreated(ctx, db.r, `SELECT `+tenantCols+` FROM tenants WHERE project_id = ?`, []any{projectID}, page,
+		"id", scanTenant, func(t *herald.Tenant) (time.Time, string) { return t.CreatedAt, t.ID })
 }
 
 // DeleteTenant removes the tenant and its endpoints, canceling their
