@@ -89,6 +89,7 @@ type cachedEndpoint struct {
 	ep     *herald.Endpoint // nil: not found
 	gens   gens             // of its set (ep != nil)
 	allGen uint64           // ep == nil
+	loaded time.Time        // ep == nil: asked again after routeTTL
 }
 
 func (c *routeCache) init(max int) {
@@ -341,7 +342,7 @@ func (e *Engine) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, err
 func (e *Engine) endpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c := &e.routes
 	c.mu.Lock()
-	if ce, ok := c.byID[id]; ok && c.currentLocked(ce) {
+	if ce, ok := c.byID[id]; ok && c.currentLocked(ce) && (ce.ep != nil || time.Since(ce.loaded) < routeTTL) {
 		c.mu.Unlock()
 		if ce.ep != nil {
 			if err := e.watch(ctx, ce.ep.ProjectID); err != nil {
@@ -378,7 +379,7 @@ func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.allGen == all {
-		ce := &cachedEndpoint{ep: ep, allGen: all}
+		ce := &cachedEndpoint{ep: ep, allGen: all, loaded: time.Now()}
 		if ep != nil {
 			ce.gens = c.gensLocked(setKey{ep.ProjectID, ep.TenantID})
 		}
