@@ -149,15 +149,23 @@ func (c *routeCache) putEndpointLocked(id string, ce *cachedEndpoint) {
 	c.byID[id] = ce
 }
 
-// EndpointsChanged drops cached routing for the whole project (call after
-// an endpoint create, update or delete, or a tenant's delete, when the
-// tenant is not known; TenantEndpointsChanged drops less).
+// EndpointsChanged tells the engine that the project's endpoints changed
+// (call after an endpoint create, update, delete or health reset, or a
+// tenant's delete, once the change is stored). The engine asks the store
+// which routing sets changed since it last looked (RoutingChanges) and
+// drops those alone: in a project of many tenants, one customer's edit
+// does not send every other tenant's events to the store. When it cannot
+// tell, it drops every set of the project.
 func (e *Engine) EndpointsChanged(projectID string) {
-	c := &e.routes
-	c.mu.Lock()
-	c.pgen[projectID]++
-	c.allGen++
-	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !e.checkProject(ctx, projectID, false) {
+		c := &e.routes
+		c.mu.Lock()
+		c.pgen[projectID]++
+		c.allGen++
+		c.mu.Unlock()
+	}
 	e.health.forget(projectID)
 	e.disp.endpointsChanged()
 }
@@ -199,7 +207,7 @@ func (e *Engine) watch(ctx context.Context, projectID string) error {
 	if w := c.watches[projectID]; w != nil {
 		if time.Since(w.checked) >= routeTTL && !w.checking {
 			w.checking = true
-			go e.checkProject(context.WithoutCancel(ctx), projectID, w.version)
+			go e.checkProject(context.WithoutCancel(ctx), projectID, true)
 		}
 		c.mu.Unlock()
 		return nil
@@ -225,24 +233,32 @@ func (e *Engine) watch(ctx context.Context, projectID string) error {
 	return err
 }
 
-// checkProject drops the sets of the project that changed since version.
-func (e *Engine) checkProject(ctx context.Context, projectID string, version int64) {
-	now := time.Now()
-	rc, err := e.store.RoutingChanges(ctx, projectID, version)
+// checkProject drops the sets of the watched project that changed since
+// the version last seen; it reports whether it could (false: not watched,
+// or the store did not answer). background: the watch's periodic check,
+// which clears its checking flag.
+func (e *Engine) checkProject(ctx context.Context, projectID string, background bool) bool {
 	c := &e.routes
 	c.mu.Lock()
 	w := c.watches[projectID]
 	if w == nil {
 		c.mu.Unlock()
-		return
+		return false
 	}
-	w.checking, w.checked = false, now
+	version := w.version
+	c.mu.Unlock()
+	now := time.Now()
+	rc, err := e.store.RoutingChanges(ctx, projectID, version)
+	c.mu.Lock()
+	if background {
+		w.checking, w.checked = false, now
+	}
 	if err != nil {
 		c.mu.Unlock()
 		if !herald.IsNotFound(err) {
 			e.log.Warn("reading routing changes failed", "project_id", projectID, "error", err)
 		}
-		return
+		return false
 	}
 	changed := rc.All || rc.Wide || len(rc.Tenants) > 0
 	switch {
@@ -261,9 +277,10 @@ func (e *Engine) checkProject(ctx context.Context, projectID string, version int
 		w.version = rc.Version
 	}
 	c.mu.Unlock()
-	if changed {
+	if changed && background {
 		e.disp.endpointsChanged()
 	}
+	return true
 }
 
 // Endpoints returns the endpoints an event of tenantID ("" = none) in the

@@ -279,3 +279,38 @@ func TestRouteCacheIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// EndpointsChanged, which does not name a tenant, asks the store what
+// changed and drops only that: the other tenants' sets stay cached.
+func TestEndpointsChangedDropsOnlyTheSetsThatChanged(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := "http://127.0.0.1:9/hook"
+	b.tenantEndpoint(url, "", nil)
+	b.tenantEndpoint(url, "a", nil)
+	b.tenantEndpoint(url, "b", nil)
+	cs := &tenantReadStore{Store: b.st, reads: map[string]int{}}
+	e := b.engine(cs, nil)
+	b.ingestFor(e, "a")
+	b.ingestFor(e, "b")
+
+	b.tenantEndpoint(url, "a", nil)
+	e.EndpointsChanged(b.project.ID)
+	if res := b.ingestFor(e, "a"); res.Deliveries != 3 {
+		t.Fatalf("after a's new endpoint: %d deliveries, want 3", res.Deliveries)
+	}
+	b.ingestFor(e, "b")
+	reads, _ := cs.counts()
+	if reads[""] != 1 || reads["b"] != 1 || reads["a"] != 2 {
+		t.Fatalf("reads by tenant %v; want a read again, b and the project-wide set once", reads)
+	}
+
+	// A tenant's deletion forgets the project's sets.
+	if err := b.st.DeleteTenant(b.ctx, b.project.ID, "b"); err != nil {
+		t.Fatal(err)
+	}
+	e.EndpointsChanged(b.project.ID)
+	if res := b.ingestFor(e, "b"); res.Deliveries != 1 {
+		t.Fatalf("after b's deletion: %d deliveries, want 1 (the project-wide endpoint)", res.Deliveries)
+	}
+}

@@ -150,9 +150,9 @@ type QueueStats struct {
 
 // RoutingChanges is what changed in a project's routing since a version
 // (Store.RoutingChanges). Routing here means the endpoints an event can
-// reach and their configuration: endpoints created, updated, deleted or
-// disabled, tenants deleted. Health changes other than disabling are not
-// included.
+// reach and their configuration: endpoints created, updated, deleted,
+// disabled or healthy again, tenants deleted. A health write that only
+// says failing is not included.
 type RoutingChanges struct {
 	// Version is the project's routing version now: pass it as since next
 	// time.
@@ -234,8 +234,9 @@ type Store interface {
 	// before loading any, then asks for the changes every so often: one
 	// lookup per project, whatever the number of tenants. Every method
 	// that changes routing (CreateEndpoint, UpdateEndpoint, DeleteEndpoint,
-	// UpdateEndpointHealth when it disables, DeleteTenant) advances the
-	// version in its own transaction. ENOTFOUND for an unknown project.
+	// UpdateEndpointHealth to any status but failing, DeleteTenant)
+	// advances the version in its own transaction. ENOTFOUND for an
+	// unknown project.
 	RoutingChanges(ctx context.Context, projectID string, since int64) (*RoutingChanges, error)
 	// TenantEndpoints returns the endpoints of one tenant of the project;
 	// tenantID "" returns the project-wide endpoints (those without a

@@ -188,6 +188,9 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 	if disabled {
 		b.Queue(`UPDATE deliveries SET status = 'canceled', `+cancelLeaseSQL+`, updated_at = $2
 			WHERE endpoint_id = $1 AND status IN ('pending', 'in_flight')`, endpointID, now)
+	}
+	if h.Status != herald.EndpointFailing {
+		// Disabled, or healthy again (maybe re-enabled): routing sees it.
 		b.Queue(bumpEndpointRoutingSQL, endpointID)
 	}
 	tag, err := db.execBatch(ctx, b)

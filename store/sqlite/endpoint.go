@@ -232,10 +232,13 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 		if err := mustAffect(res, err, "endpoint %s", endpointID); err != nil {
 			return err
 		}
-		if h.Status == herald.EndpointDisabled {
+		if h.Status != herald.EndpointFailing {
+			// Disabled, or healthy again (maybe re-enabled): routing sees it.
 			if err := bumpEndpointRouting(ctx, tx, endpointID); err != nil {
 				return err
 			}
+		}
+		if h.Status == herald.EndpointDisabled {
 			return cancelEndpoint(ctx, tx, endpointID, now)
 		}
 		return nil

@@ -271,6 +271,8 @@ func (s *suite) tenants(t *testing.T) {
 		v = changed(v, false, false)
 		require.NoError(t, b.st.UpdateEndpointHealth(b.ctx, a.ID, store.EndpointHealth{Status: herald.EndpointDisabled, DisabledReason: "gone"}))
 		v = changed(v, false, false, "a")
+		require.NoError(t, b.st.UpdateEndpointHealth(b.ctx, a.ID, store.EndpointHealth{Status: herald.EndpointHealthy}))
+		v = changed(v, false, false, "a")
 		_, err := b.st.PutTenant(b.ctx, &herald.Tenant{ProjectID: b.project.ID, ID: "a", Name: "A", CreatedAt: b.now, UpdatedAt: b.now})
 		require.NoError(t, err)
 		v = changed(v, false, false)
