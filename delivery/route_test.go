@@ -93,15 +93,7 @@ func TestRoutesAreKeptUntilAChangeAnotherProcessMadeIsSeen(t *testing.T) {
 // tenant's set alone.
 func TestAnotherProcessesTenantChangeReloadsThatTenantAlone(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	url := "http://127.0.0.1:9/hook"
-	b.tenantEndpoint(url, "", nil)
-	b.tenantEndpoint(url, "a", nil)
-	b.tenantEndpoint(url, "b", nil)
-	cs := &tenantReadStore{Store: b.st, reads: map[string]int{}}
-	e := b.engine(cs, nil)
-	b.ingestFor(e, "a")
-	b.ingestFor(e, "b")
+	b, cs, e, url := twoTenantsCached(t)
 
 	b.tenantEndpoint(url, "a", nil) // through b.e: e is not told
 	waitFor(t, "a's new endpoint to be routed to", func() bool { return b.ingestFor(e, "a").Deliveries == 3 })

@@ -284,15 +284,7 @@ func TestRouteCacheIsBounded(t *testing.T) {
 // changed and drops only that: the other tenants' sets stay cached.
 func TestEndpointsChangedDropsOnlyTheSetsThatChanged(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
-	url := "http://127.0.0.1:9/hook"
-	b.tenantEndpoint(url, "", nil)
-	b.tenantEndpoint(url, "a", nil)
-	b.tenantEndpoint(url, "b", nil)
-	cs := &tenantReadStore{Store: b.st, reads: map[string]int{}}
-	e := b.engine(cs, nil)
-	b.ingestFor(e, "a")
-	b.ingestFor(e, "b")
+	b, cs, e, url := twoTenantsCached(t)
 
 	b.tenantEndpoint(url, "a", nil)
 	e.EndpointsChanged(b.project.ID)
@@ -313,4 +305,20 @@ func TestEndpointsChangedDropsOnlyTheSetsThatChanged(t *testing.T) {
 	if res := b.ingestFor(e, "b"); res.Deliveries != 1 {
 		t.Fatalf("after b's deletion: %d deliveries, want 1 (the project-wide endpoint)", res.Deliveries)
 	}
+}
+
+// twoTenantsCached is a project with a project-wide endpoint and one for
+// each of tenants a and b, and an engine over a store that counts its
+// reads, whose cache holds the three sets.
+func twoTenantsCached(t *testing.T) (*testBundle, *tenantReadStore, *Engine, string) {
+	b := setup(t, nil)
+	url := "http://127.0.0.1:9/hook"
+	b.tenantEndpoint(url, "", nil)
+	b.tenantEndpoint(url, "a", nil)
+	b.tenantEndpoint(url, "b", nil)
+	cs := &tenantReadStore{Store: b.st, reads: map[string]int{}}
+	e := b.engine(cs, nil)
+	b.ingestFor(e, "a")
+	b.ingestFor(e, "b")
+	return b, cs, e, url
 }
