@@ -96,6 +96,7 @@ type BasicAuth struct {
 type Endpoint struct {
 	ID            string            `json:"id"`
 	ProjectID     string            `json:"project_id"`
+	TenantID      string            `json:"tenant_id,omitempty"` // "" = project-wide; fixed at creation
 	URL           string            `json:"url"`
 	Name          string            `json:"name"`
 	Description   string            `json:"description"`
@@ -170,6 +171,7 @@ func (e *Endpoint) ActiveAt(t time.Time) bool {
 type Event struct {
 	ID             string            `json:"id"`
 	ProjectID      string            `json:"project_id"`
+	TenantID       string            `json:"tenant_id,omitempty"` // "" = no tenant: reaches only project-wide endpoints
 	Type           string            `json:"type"`
 	Data           json.RawMessage   `json:"data"`
 	Channels       []string          `json:"channels"`
@@ -216,6 +218,7 @@ const (
 type Delivery struct {
 	ID            string     `json:"id"`
 	ProjectID     string     `json:"project_id"`
+	TenantID      string     `json:"tenant_id,omitempty"` // its endpoint's tenant ("" for a project-wide endpoint)
 	EventID       string     `json:"event_id"`
 	EndpointID    string     `json:"endpoint_id"`
 	EventType     string     `json:"event_type"`

@@ -178,7 +178,7 @@ func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := v.Err(); err != nil {
 		return err
 	}
-	eps, next, err := s.store.ListEndpoints(r.Context(), c.project.ID, page)
+	eps, next, err := s.store.ListEndpoints(r.Context(), c.project.ID, store.EndpointFilter{}, page)
 	if err != nil {
 		return listError(err)
 	}

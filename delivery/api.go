@@ -44,11 +44,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the engine's metrics; nil = not registered.
 	Registerer prometheus.Registerer
+	// RouteCacheMax bounds the endpoints the route cache holds in routing
+	// sets, and again by id (see routeCache); 0 = RouteCacheMaxDefault. A
+	// cached endpoint takes about 1 KB.
+	RouteCacheMax int
 }
 
 // Defaults of Config.
 const (
 	WorkersDefault          = 256
+	RouteCacheMaxDefault    = 100_000
 	LeaseDefault            = 90 * time.Second
 	PollIntervalDefault     = time.Second
 	DisableAfterDefault     = 120 * time.Hour
@@ -66,6 +71,10 @@ type EventInput struct {
 	Channels   []string          `json:"channels,omitempty"`
 	OccurredAt *time.Time        `json:"occurred_at,omitempty"`
 	Metadata   map[string]string `json:"metadata,omitempty"`
+	// TenantID: the tenant the event is for ("" = none). It reaches that
+	// tenant's endpoints and the project-wide ones; without it, only the
+	// project-wide ones.
+	TenantID string `json:"tenant_id,omitempty"`
 	// IdempotencyKey: the Idempotency-Key header, else ID.
 	IdempotencyKey string `json:"-"`
 	// BodyHash identifies the request body, to tell a replay from a conflict.

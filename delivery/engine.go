@@ -80,7 +80,7 @@ func New(cfg Config, st store.Store) (*Engine, error) {
 		// Redirects are never followed: a 3xx is a failure of class redirect.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	e.routes.init()
+	e.routes.init(cfg.RouteCacheMax)
 	e.types.init()
 	e.commit.e = e
 	e.notes.e = e
@@ -97,6 +97,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Workers <= 0 {
 		c.Workers = WorkersDefault
+	}
+	if c.RouteCacheMax <= 0 {
+		c.RouteCacheMax = RouteCacheMaxDefault
 	}
 	if c.Lease <= 0 {
 		c.Lease = LeaseDefault

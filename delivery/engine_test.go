@@ -126,7 +126,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	b.ingest("user.created", `{}`)
 	waitFor(t, "endpoint disabled, in the store and in the engine's routing", func() bool {
 		got, err := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
-		eps, rerr := b.e.ProjectEndpoints(b.ctx, b.project.ID)
+		eps, rerr := b.e.Endpoints(b.ctx, b.project.ID, "")
 		return err == nil && got.Status == herald.EndpointDisabled &&
 			rerr == nil && len(eps) == 1 && eps[0].Status == herald.EndpointDisabled
 	})

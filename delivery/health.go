@@ -284,14 +284,14 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 		e.disp.kick(ep.ID)
 	case actDisable:
 		log.Warn("endpoint disabled", "reason", hs.DisabledReason)
-		e.invalidate(ep.ProjectID)
+		e.invalidate(ep.ProjectID, ep.TenantID)
 		e.emit(ctx, ep.ProjectID, EventEndpointDisabled, map[string]any{
 			"endpoint_id": ep.ID, "url": ep.URL, "reason": hs.DisabledReason,
 			"failing_since": hs.FailingSince,
 		})
 	}
 	if act == actOpen || act == actReopen || act == actClose {
-		e.invalidate(ep.ProjectID) // the cached status changed
+		e.invalidate(ep.ProjectID, ep.TenantID) // the cached status changed
 	}
 }
 

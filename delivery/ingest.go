@@ -104,6 +104,7 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	} else if !herald.IsText(in.ID) {
 		v.Add("id", herald.Clip(in.ID), herald.NotText)
 	}
+	herald.CheckTenantID(&v, "tenant_id", in.TenantID)
 	if len(in.IdempotencyKey) > herald.IdempotencyKeyMaxLen {
 		v.Add("idempotency_key", nil, "is longer than %d characters", herald.IdempotencyKeyMaxLen)
 	} else if !herald.IsText(in.IdempotencyKey) {
@@ -136,6 +137,7 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	ev := &herald.Event{
 		ID:             herald.NewID(herald.PrefixEvent),
 		ProjectID:      p.ID,
+		TenantID:       in.TenantID,
 		Type:           in.Type,
 		Data:           json.RawMessage(data),
 		Channels:       in.Channels,
@@ -165,7 +167,8 @@ func hashInput(in *EventInput) string {
 		Channels   []string          `json:"channels"`
 		OccurredAt *time.Time        `json:"occurred_at"`
 		Metadata   map[string]string `json:"metadata"`
-	}{in.Type, in.Data, in.Channels, in.OccurredAt, in.Metadata})
+		TenantID   string            `json:"tenant_id,omitempty"` // omitted when empty: hashes of untenanted inputs do not change
+	}{in.Type, in.Data, in.Channels, in.OccurredAt, in.Metadata, in.TenantID})
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }

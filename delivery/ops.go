@@ -88,7 +88,7 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 			e.log.Error("writing endpoint health failed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID, "error", err)
 		}
 		e.log.Info("endpoint resumed by an operator: circuit breaker closed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID)
-		e.invalidate(ep.ProjectID) // the cached status changed
+		e.invalidate(ep.ProjectID, ep.TenantID) // the cached status changed
 	}
 	e.disp.kick(ep.ID)
 	e.wakeAll()
@@ -115,6 +115,10 @@ func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID stri
 		if !ep.Enabled || ep.Status == herald.EndpointDisabled {
 			return 0, &herald.Error{Code: herald.EINVALID, Message: "the endpoint is disabled",
 				Fields: []herald.FieldError{{Location: "endpoint_id", Message: "is disabled", Value: endpointID}}}
+		}
+		if !ep.Reaches(ev.TenantID) {
+			return 0, &herald.Error{Code: herald.EINVALID, Message: "the endpoint belongs to another tenant than the event",
+				Fields: []herald.FieldError{{Location: "endpoint_id", Message: "belongs to another tenant than the event", Value: endpointID}}}
 		}
 		eps = []*herald.Endpoint{ep}
 	} else if eps, err = e.route(ctx, ev, now); err != nil {
@@ -193,7 +197,7 @@ func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType stri
 		})
 	}
 	ev := &herald.Event{
-		ID: herald.NewID(herald.PrefixEvent), ProjectID: projectID, Type: typ, Data: data,
+		ID: herald.NewID(herald.PrefixEvent), ProjectID: projectID, TenantID: ep.TenantID, Type: typ, Data: data,
 		OccurredAt: now, CreatedAt: now,
 	}
 	res := e.Send(ctx, SendRequest{Endpoint: ep, Event: ev, Attempt: 1, Trigger: herald.TriggerTest})
@@ -232,6 +236,7 @@ func pendingDelivery(ev *herald.Event, ep *herald.Endpoint, now time.Time) *hera
 	return &herald.Delivery{
 		ID:            herald.NewID(herald.PrefixDelivery),
 		ProjectID:     ev.ProjectID,
+		TenantID:      ep.TenantID, // a delivery belongs to its endpoint's tenant
 		EventID:       ev.ID,
 		EndpointID:    ep.ID,
 		EventType:     ev.Type,

@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// routeTTL bounds how stale cached endpoints may be. EndpointsChanged
-// invalidates at once in this process; other processes sharing the
-// database see a change within routeTTL.
+// routeTTL bounds how stale cached endpoints may be. EndpointsChanged and
+// TenantEndpointsChanged invalidate at once in this process; other
+// processes sharing the database see a change within routeTTL, by asking
+// the store what changed (RoutingChanges) once per routeTTL per project.
 const routeTTL = 2 * time.Second
 
 // typeTTL is the same for event types (schemas, strict projects).
@@ -24,82 +25,302 @@ const typeTTL = 10 * time.Second
 // it, never catch-all endpoints.
 const OperationalPrefix = "herald."
 
-// routeCache holds each project's endpoints, and endpoints by id for the
+// routeCache holds endpoints for routing, one set per (project, tenant):
+// a project's project-wide endpoints under tenant "", each tenant's own
+// under its id. An event's candidates are its project's project-wide set
+// and, for a tenant's event, that tenant's set: routing reads two small
+// sets whatever the number of tenants, and a tenant's set is loaded the
+// first time one of its events arrives (TenantEndpoints, an index probe),
+// not with the project. The cache also holds endpoints by id for the
 // dispatcher.
 //
-// An entry past routeTTL is still served while one goroutine reloads it in
-// the background (it can only lag behind another process's change, by one
-// load); only a missing entry — never loaded, or dropped by a change made
-// here — is loaded on the caller's time, once however many callers ask.
-// Without this, every request arriving as an entry expired read the store
-// at the same moment.
+// Sets and endpoints by id are bounded (Config.RouteCacheMax endpoints
+// each): past the bound, an eighth of the entries, taken at random, is
+// dropped and loaded again when next needed. A project with more tenants
+// than fit is served from the store for the tenants that fell out, one
+// probe each, never a load of the whole project.
+//
+// Entries do not expire by age: with 100,000 tenants each set would be
+// stale at every use and reloaded once per event. Instead each project is
+// watched: its routing version is read before its first set loads, and
+// at most once per routeTTL afterwards (in the background, while the
+// cache keeps serving) the store says which sets changed since
+// (RoutingChanges), and only those are dropped. Changes made in this
+// process drop their set at once. A missing set — never loaded, evicted
+// or dropped — is loaded on the caller's time, once however many callers
+// ask.
+//
+// A change drops entries by generation, not by walking them: a set or an
+// endpoint remembers the generations of its project and of its tenant set
+// when it was loaded, and counts as missing once either has moved.
 type routeCache struct {
-	mu       sync.Mutex
-	projects map[string]*projectRoutes
-	byID     map[string]*cachedEndpoint
-	gen      map[string]uint64 // bumped by EndpointsChanged, so that a load racing a change is not kept
-	allGen   uint64            // bumped by every change, for loads by endpoint id
-	loads    singleflight.Group
+	mu      sync.Mutex
+	sets    map[setKey]*routeSet
+	setEps  int // endpoints held by sets, for the bound
+	byID    map[string]*cachedEndpoint
+	watches map[string]*projectWatch
+	pgen    map[string]uint64 // by project: bumped by EndpointsChanged
+	tgen    map[setKey]uint64 // by set: bumped by TenantEndpointsChanged
+	allGen  uint64            // bumped by every change, for endpoints not found
+	max     int
+	loads   singleflight.Group
 }
 
-type projectRoutes struct {
-	eps       []*herald.Endpoint
-	loaded    time.Time
-	reloading bool
+// projectWatch is what this process knows of a project's routing version.
+type projectWatch struct {
+	version  int64
+	checked  time.Time
+	checking bool
+}
+
+// setKey names a routing set: a project's tenant, or with tenant "" its
+// project-wide endpoints.
+type setKey struct{ project, tenant string }
+
+// gens are the generations an entry was loaded under.
+type gens struct{ p, t uint64 }
+
+type routeSet struct {
+	eps  []*herald.Endpoint
+	gens gens
 }
 
 type cachedEndpoint struct {
-	ep        *herald.Endpoint // nil: not found
-	loaded    time.Time
-	reloading bool
+	ep     *herald.Endpoint // nil: not found
+	gens   gens             // of its set (ep != nil)
+	allGen uint64           // ep == nil
+	loaded time.Time        // ep == nil: asked again after routeTTL
 }
 
-func (c *routeCache) init() {
-	c.projects = make(map[string]*projectRoutes)
+func (c *routeCache) init(max int) {
+	c.sets = make(map[setKey]*routeSet)
 	c.byID = make(map[string]*cachedEndpoint)
-	c.gen = make(map[string]uint64)
+	c.watches = make(map[string]*projectWatch)
+	c.pgen = make(map[string]uint64)
+	c.tgen = make(map[setKey]uint64)
+	c.max = max
 }
 
-// EndpointsChanged drops cached routing for the project (call after any
-// endpoint create, update or delete).
-func (e *Engine) EndpointsChanged(projectID string) {
-	e.health.forget(projectID)
-	e.invalidate(projectID)
+func (c *routeCache) gensLocked(k setKey) gens { return gens{c.pgen[k.project], c.tgen[k]} }
+
+// currentLocked reports whether ce was loaded under the generations in
+// force.
+func (c *routeCache) currentLocked(ce *cachedEndpoint) bool {
+	if ce.ep == nil {
+		return ce.allGen == c.allGen
+	}
+	return ce.gens == c.gensLocked(setKey{ce.ep.ProjectID, ce.ep.TenantID})
 }
 
-// invalidate drops the project's cached endpoints.
-func (e *Engine) invalidate(projectID string) {
-	c := &e.routes
-	c.mu.Lock()
-	delete(c.projects, projectID)
-	c.gen[projectID]++
-	c.allGen++
-	for id, ce := range c.byID {
-		if ce.ep == nil || ce.ep.ProjectID == projectID {
-			delete(c.byID, id)
+// putSetLocked stores a set, dropping random ones first when the sets
+// would hold more than max endpoints.
+func (c *routeCache) putSetLocked(k setKey, rs *routeSet) {
+	if old := c.sets[k]; old != nil {
+		c.setEps -= len(old.eps)
+	}
+	if c.setEps+len(rs.eps) > c.max {
+		n := len(c.sets)/8 + 1
+		for ok, old := range c.sets {
+			if n == 0 {
+				break
+			}
+			c.setEps -= len(old.eps)
+			delete(c.sets, ok)
+			n--
 		}
 	}
+	c.sets[k] = rs
+	c.setEps += len(rs.eps)
+}
+
+// putEndpointLocked stores an endpoint by id, dropping random ones first
+// when full.
+func (c *routeCache) putEndpointLocked(id string, ce *cachedEndpoint) {
+	if _, ok := c.byID[id]; !ok && len(c.byID) >= c.max {
+		n := len(c.byID)/8 + 1
+		for old := range c.byID {
+			if n == 0 {
+				break
+			}
+			delete(c.byID, old)
+			n--
+		}
+	}
+	c.byID[id] = ce
+}
+
+// EndpointsChanged tells the engine that the project's endpoints changed
+// (call after an endpoint create, update, delete or health reset, or a
+// tenant's delete, once the change is stored). The engine asks the store
+// which routing sets changed since it last looked (RoutingChanges) and
+// drops those alone: in a project of many tenants, one customer's edit
+// does not send every other tenant's events to the store. When it cannot
+// tell, it drops every set of the project.
+func (e *Engine) EndpointsChanged(projectID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !e.checkProject(ctx, projectID, false) {
+		c := &e.routes
+		c.mu.Lock()
+		c.pgen[projectID]++
+		c.allGen++
+		c.mu.Unlock()
+	}
+	e.health.forget(projectID)
+	e.disp.endpointsChanged()
+}
+
+// TenantEndpointsChanged drops the cached routing of one tenant's
+// endpoints, or with tenantID "" of the project-wide ones (call after an
+// endpoint of it is created, updated or deleted, or the tenant deleted).
+// The other tenants' sets stay: in a project of many tenants, one
+// customer's edit does not send every other's events to the store.
+func (e *Engine) TenantEndpointsChanged(projectID, tenantID string) {
+	e.health.forget(projectID)
+	e.invalidate(projectID, tenantID)
+}
+
+// invalidate drops one set and its endpoints by id.
+func (e *Engine) invalidate(projectID, tenantID string) {
+	c := &e.routes
+	c.mu.Lock()
+	c.dropSetLocked(setKey{projectID, tenantID})
 	c.mu.Unlock()
 	e.disp.endpointsChanged()
 }
 
-// projectEndpoints returns the project's endpoints, from the cache when it
-// has them. The returned endpoints are shared: do not modify them.
-func (e *Engine) projectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
+func (c *routeCache) dropSetLocked(k setKey) {
+	c.tgen[k]++
+	c.allGen++
+	if rs := c.sets[k]; rs != nil {
+		c.setEps -= len(rs.eps)
+		delete(c.sets, k)
+	}
+}
+
+// watch makes sure the project's routing version is known before a set of
+// it is loaded, and asks the store what changed since, at most once per
+// routeTTL, in the background.
+func (e *Engine) watch(ctx context.Context, projectID string) error {
 	c := &e.routes
 	c.mu.Lock()
-	if pr, ok := c.projects[projectID]; ok {
-		if time.Since(pr.loaded) >= routeTTL && !pr.reloading {
-			pr.reloading = true
-			go e.loadProject(context.WithoutCancel(ctx), projectID)
+	if w := c.watches[projectID]; w != nil {
+		if time.Since(w.checked) >= routeTTL && !w.checking {
+			w.checking = true
+			go e.checkProject(context.WithoutCancel(ctx), projectID, true)
 		}
 		c.mu.Unlock()
-		return pr.eps, nil
+		return nil
 	}
 	c.mu.Unlock()
-	v, err, _ := c.loads.Do("p:"+projectID, func() (any, error) {
+	_, err, _ := c.loads.Do("w:"+projectID, func() (any, error) {
+		now := time.Now()
+		rc, err := e.store.RoutingChanges(context.WithoutCancel(ctx), projectID, -1)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.watches[projectID] == nil {
+			// Whatever was read before the version was known cannot be
+			// trusted to be newer than it (loadEndpoint's read).
+			c.pgen[projectID]++
+			c.allGen++
+			c.watches[projectID] = &projectWatch{version: rc.Version, checked: now}
+		}
+		c.mu.Unlock()
+		return nil, nil
+	})
+	return err
+}
+
+// checkProject drops the sets of the watched project that changed since
+// the version last seen; it reports whether it could (false: not watched,
+// or the store did not answer). background: the watch's periodic check,
+// which clears its checking flag.
+func (e *Engine) checkProject(ctx context.Context, projectID string, background bool) bool {
+	c := &e.routes
+	c.mu.Lock()
+	w := c.watches[projectID]
+	if w == nil {
+		c.mu.Unlock()
+		return false
+	}
+	version := w.version
+	c.mu.Unlock()
+	now := time.Now()
+	rc, err := e.store.RoutingChanges(ctx, projectID, version)
+	c.mu.Lock()
+	if background {
+		w.checking, w.checked = false, now
+	}
+	if err != nil {
+		c.mu.Unlock()
+		if !herald.IsNotFound(err) {
+			e.log.Warn("reading routing changes failed", "project_id", projectID, "error", err)
+		}
+		return false
+	}
+	changed := rc.All || rc.Wide || len(rc.Tenants) > 0
+	switch {
+	case rc.All:
+		c.pgen[projectID]++
+		c.allGen++
+	default:
+		if rc.Wide {
+			c.dropSetLocked(setKey{projectID, ""})
+		}
+		for _, t := range rc.Tenants {
+			c.dropSetLocked(setKey{projectID, t})
+		}
+	}
+	if rc.Version > w.version {
+		w.version = rc.Version
+	}
+	c.mu.Unlock()
+	if changed && background {
+		e.disp.endpointsChanged()
+	}
+	return true
+}
+
+// Endpoints returns the endpoints an event of tenantID ("" = none) in the
+// project can reach: the project-wide ones, then the tenant's own, never
+// another tenant's (see herald.Endpoint.Reaches). They come from the
+// route cache and are shared with the dispatcher: do not modify them.
+// Synchronous hook runs select their endpoints from these.
+func (e *Engine) Endpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	wide, own, err := e.candidates(ctx, projectID, tenantID)
+	if err != nil || len(own) == 0 {
+		return wide, err
+	}
+	return append(slices.Clip(wide), own...), nil
+}
+
+// candidates returns the project-wide endpoints and, for a tenant, the
+// tenant's own.
+func (e *Engine) candidates(ctx context.Context, projectID, tenantID string) (wide, own []*herald.Endpoint, err error) {
+	if wide, err = e.routeSet(ctx, setKey{projectID, ""}); err != nil || tenantID == "" {
+		return wide, nil, err
+	}
+	own, err = e.routeSet(ctx, setKey{projectID, tenantID})
+	return wide, own, err
+}
+
+// routeSet returns the set k, from the cache when it has it.
+func (e *Engine) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
+	if err := e.watch(ctx, k.project); err != nil {
+		return nil, err
+	}
+	c := &e.routes
+	c.mu.Lock()
+	if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
+		c.mu.Unlock()
+		return rs.eps, nil
+	}
+	c.mu.Unlock()
+	v, err, _ := c.loads.Do("s:"+k.project+"\x00"+k.tenant, func() (any, error) {
 		// Shared by every caller waiting: not ended by the first one leaving.
-		return e.loadProject(context.WithoutCancel(ctx), projectID)
+		return e.loadSet(context.WithoutCancel(ctx), k)
 	})
 	if err != nil {
 		return nil, err
@@ -107,27 +328,23 @@ func (e *Engine) projectEndpoints(ctx context.Context, projectID string) ([]*her
 	return v.([]*herald.Endpoint), nil
 }
 
-// loadProject reads the project's endpoints and caches them, unless a
-// change was made meanwhile (the next caller loads again).
-func (e *Engine) loadProject(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
+// loadSet reads the set k and caches it, with its endpoints by id, unless
+// a change was made meanwhile (the next caller loads again).
+func (e *Engine) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
 	c := &e.routes
 	c.mu.Lock()
-	gen := c.gen[projectID]
+	g := c.gensLocked(k)
 	c.mu.Unlock()
-	now := time.Now()
-	eps, err := e.store.ProjectEndpoints(ctx, projectID)
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	eps, err := e.store.TenantEndpoints(ctx, k.project, k.tenant)
 	if err != nil {
-		if pr := c.projects[projectID]; pr != nil {
-			pr.reloading = false // the next caller tries again
-		}
 		return nil, err
 	}
-	if c.gen[projectID] == gen {
-		c.projects[projectID] = &projectRoutes{eps: eps, loaded: now}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gensLocked(k) == g {
+		c.putSetLocked(k, &routeSet{eps: eps, gens: g})
 		for _, ep := range eps {
-			c.byID[ep.ID] = &cachedEndpoint{ep: ep, loaded: now}
+			c.putEndpointLocked(ep.ID, &cachedEndpoint{ep: ep, gens: g})
 		}
 	}
 	return eps, nil
@@ -135,15 +352,20 @@ func (e *Engine) loadProject(ctx context.Context, projectID string) ([]*herald.E
 
 // endpoint returns an endpoint by id, cached like routes; nil when it no
 // longer exists.
+//
+// Its project is watched as routing's are (see routeCache), so that
+// another process's change reaches the dispatcher within routeTTL too; an
+// endpoint not found is asked for again after any change made here.
 func (e *Engine) endpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c := &e.routes
 	c.mu.Lock()
-	if ce, ok := c.byID[id]; ok {
-		if time.Since(ce.loaded) >= routeTTL && !ce.reloading {
-			ce.reloading = true
-			go e.loadEndpoint(context.WithoutCancel(ctx), id)
-		}
+	if ce, ok := c.byID[id]; ok && c.currentLocked(ce) && (ce.ep != nil || time.Since(ce.loaded) < routeTTL) {
 		c.mu.Unlock()
+		if ce.ep != nil {
+			if err := e.watch(ctx, ce.ep.ProjectID); err != nil {
+				return nil, err
+			}
+		}
 		return ce.ep, nil
 	}
 	c.mu.Unlock()
@@ -157,23 +379,28 @@ func (e *Engine) endpoint(ctx context.Context, id string) (*herald.Endpoint, err
 func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c := &e.routes
 	c.mu.Lock()
-	gen := c.allGen
+	all := c.allGen
 	c.mu.Unlock()
-	now := time.Now()
 	ep, err := e.store.GetEndpointByID(ctx, id)
 	if herald.IsNotFound(err) {
 		ep, err = nil, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err != nil {
-		if ce := c.byID[id]; ce != nil {
-			ce.reloading = false
-		}
 		return nil, err
 	}
-	if c.allGen == gen {
-		c.byID[id] = &cachedEndpoint{ep: ep, loaded: now}
+	if ep != nil {
+		if err := e.watch(ctx, ep.ProjectID); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.allGen == all {
+		ce := &cachedEndpoint{ep: ep, allGen: all, loaded: time.Now()}
+		if ep != nil {
+			ce.gens = c.gensLocked(setKey{ep.ProjectID, ep.TenantID})
+		}
+		c.putEndpointLocked(id, ce)
 	}
 	return ep, nil
 }
@@ -182,23 +409,27 @@ func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint,
 // its type and channels, and passing their filter. A filter that fails to
 // evaluate skips its endpoint (and is logged): one endpoint's bad filter
 // must not refuse the event for everybody.
+//
+// The candidates are the project-wide endpoints and, for an event of a
+// tenant, that tenant's: never another tenant's.
 func (e *Engine) route(ctx context.Context, ev *herald.Event, now time.Time) ([]*herald.Endpoint, error) {
-	eps, err := e.projectEndpoints(ctx, ev.ProjectID)
+	wide, own, err := e.candidates(ctx, ev.ProjectID, ev.TenantID)
 	if err != nil {
 		return nil, err
 	}
 	var out []*herald.Endpoint
-	for _, ep := range eps {
-		if !e.matches(ep, ev, now) {
-			continue
+	for _, eps := range [2][]*herald.Endpoint{wide, own} {
+		for _, ep := range eps {
+			if e.matches(ep, ev, now) {
+				out = append(out, ep)
+			}
 		}
-		out = append(out, ep)
 	}
 	return out, nil
 }
 
 func (e *Engine) matches(ep *herald.Endpoint, ev *herald.Event, now time.Time) bool {
-	if ep.Status == herald.EndpointDisabled || !ep.ActiveAt(now) {
+	if !ep.Reaches(ev.TenantID) || ep.Status == herald.EndpointDisabled || !ep.ActiveAt(now) {
 		return false
 	}
 	if !MatchType(ep.EventTypes, ev.Type) || !matchChannels(ep.Channels, ev.Channels) {

@@ -14,56 +14,92 @@ import (
 // routeReadStore is the real store, counting the routing reads.
 type routeReadStore struct {
 	store.Store
-	projectReads atomic.Int64
+	setReads     atomic.Int64
+	versionReads atomic.Int64
 }
 
-func (s *routeReadStore) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
-	s.projectReads.Add(1)
-	return s.Store.ProjectEndpoints(ctx, projectID)
+func (s *routeReadStore) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	s.setReads.Add(1)
+	return s.Store.TenantEndpoints(ctx, projectID, tenantID)
 }
 
-func TestExpiredRoutesAreReloadedOnceWhileServed(t *testing.T) {
+func (s *routeReadStore) RoutingChanges(ctx context.Context, projectID string, since int64) (*store.RoutingChanges, error) {
+	s.versionReads.Add(1)
+	return s.Store.RoutingChanges(ctx, projectID, since)
+}
+
+// Routes are loaded once, kept while nothing changes (however old), and
+// follow a change made by another process within routeTTL: the engine
+// asks the store what changed, once per routeTTL, not for the endpoints.
+func TestRoutesAreKeptUntilAChangeAnotherProcessMadeIsSeen(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.endpoint("http://127.0.0.1:9/hook", nil)
 	cs := &routeReadStore{Store: b.st}
-	e := b.engine(cs, nil)
+	e := b.engine(cs, nil) // b.e stands for another process: its changes do not tell e
 
 	// A cold cache is loaded once, however many ingests ask at once.
-	ingestAll := func() {
+	ingestAll := func(want int) {
 		var wg sync.WaitGroup
 		for range 32 {
 			wg.Go(func() {
 				res, err := e.Ingest(b.ctx, b.project, []EventInput{{Type: "user.created", Data: []byte(`{}`)}})
-				if err != nil || res[0].Err != nil || res[0].Deliveries != 1 {
-					t.Errorf("ingest: %v %+v", err, res)
+				if err != nil || res[0].Err != nil || res[0].Deliveries != want {
+					t.Errorf("ingest: %v %+v, want %d deliveries", err, res, want)
 				}
 			})
 		}
 		wg.Wait()
 	}
-	ingestAll()
-	if n := cs.projectReads.Load(); n != 1 {
+	ingestAll(1)
+	if n := cs.setReads.Load(); n != 1 {
 		t.Fatalf("cold cache: %d reads of the project's endpoints, want 1", n)
 	}
 
-	// Past routeTTL the cached endpoints are still served while one
-	// reload runs.
+	// Past routeTTL with nothing changed, the routes stay; the store is
+	// asked what changed.
+	versions := cs.versionReads.Load()
 	time.Sleep(routeTTL + 100*time.Millisecond)
-	ingestAll()
-	deadline := time.Now().Add(5 * time.Second)
-	for cs.projectReads.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := cs.projectReads.Load(); n != 2 {
-		t.Fatalf("expired cache: %d reads in all, want 2 (one reload)", n)
+	ingestAll(1)
+	waitFor(t, "the routing version to be read again", func() bool { return cs.versionReads.Load() > versions })
+	if n := cs.setReads.Load(); n != 1 {
+		t.Fatalf("nothing changed: %d reads of the endpoints, want still 1", n)
 	}
 
-	// A change made here is seen by the next ingest: it reads again.
+	// Another process adds an endpoint: seen within routeTTL.
 	b.endpoint("http://127.0.0.1:9/other", nil)
+	deadline := time.Now().Add(routeTTL + 10*time.Second)
+	for {
+		res, err := e.Ingest(b.ctx, b.project, []EventInput{{Type: "user.created", Data: []byte(`{}`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Deliveries == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("another process's new endpoint not routed to after %s", routeTTL+10*time.Second)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A change made here is seen by the next ingest.
+	b.endpoint("http://127.0.0.1:9/third", nil)
 	e.EndpointsChanged(b.project.ID)
-	res, err := e.Ingest(b.ctx, b.project, []EventInput{{Type: "user.created", Data: []byte(`{}`)}})
-	if err != nil || res[0].Deliveries != 2 {
-		t.Fatalf("after a change: %v, %d deliveries, want 2", err, res[0].Deliveries)
+	ingestAll(3)
+}
+
+// Another process's change to one tenant's endpoints reloads that
+// tenant's set alone.
+func TestAnotherProcessesTenantChangeReloadsThatTenantAlone(t *testing.T) {
+	t.Parallel()
+	b, cs, e, url := twoTenantsCached(t)
+
+	b.tenantEndpoint(url, "a", nil) // through b.e: e is not told
+	waitFor(t, "a's new endpoint to be routed to", func() bool { return b.ingestFor(e, "a").Deliveries == 3 })
+	b.ingestFor(e, "b")
+	reads, _ := cs.counts()
+	if reads[""] != 1 || reads["b"] != 1 || reads["a"] != 2 {
+		t.Fatalf("reads by tenant %v; want a read again, b and the project-wide set once", reads)
 	}
 }

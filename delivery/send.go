@@ -55,6 +55,7 @@ type envelope struct {
 	Type      string            `json:"type"`
 	Timestamp string            `json:"timestamp"`
 	ProjectID string            `json:"project_id"`
+	TenantID  string            `json:"tenant_id,omitempty"`
 	Data      json.RawMessage   `json:"data"`
 	Channels  []string          `json:"channels"`
 	Metadata  map[string]string `json:"metadata"`
@@ -74,6 +75,7 @@ func Envelope(ev *herald.Event) ([]byte, error) {
 		Type:      ev.Type,
 		Timestamp: ts.UTC().Format(time.RFC3339),
 		ProjectID: ev.ProjectID,
+		TenantID:  ev.TenantID,
 		Data:      ev.Data,
 		Channels:  ev.Channels,
 		Metadata:  ev.Metadata,

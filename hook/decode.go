@@ -12,13 +12,15 @@ import (
 )
 
 // decode reads a run's request body strictly: a JSON object with "data"
-// (required, an object), "metadata" (an object of strings) and "timeout" (a
-// positive duration string); any other field is refused.
+// (required, an object), "metadata" (an object of strings), "timeout" (a
+// positive duration string) and "tenant_id" (a tenant id); any other field
+// is refused.
 func (r *Runner) decode(body []byte) (Request, error) {
 	var in struct {
 		Data     json.RawMessage `json:"data"`
 		Metadata json.RawMessage `json:"metadata"`
 		Timeout  json.RawMessage `json:"timeout"`
+		TenantID json.RawMessage `json:"tenant_id"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -49,6 +51,11 @@ func (r *Runner) decode(body []byte) (Request, error) {
 			v.Add("body.timeout", in.Timeout, "%v", err)
 		} else if req.Timeout <= 0 {
 			v.Add("body.timeout", req.Timeout.String(), "must be positive")
+		}
+	}
+	if !isNull(in.TenantID) {
+		if err := json.Unmarshal(in.TenantID, &req.TenantID); err != nil {
+			v.Add("body.tenant_id", in.TenantID, "must be a string")
 		}
 	}
 	return req, v.Err()

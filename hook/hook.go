@@ -133,6 +133,10 @@ type Request struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Timeout bounds the whole run; zero means Config.DefaultTimeout.
 	Timeout herald.Duration `json:"timeout,omitempty"`
+	// TenantID: the run is for this tenant: its endpoints and the
+	// project-wide ones are called, never another tenant's. Empty: only
+	// the project-wide ones.
+	TenantID string `json:"tenant_id,omitempty"`
 }
 
 // Result is the verdict of a run.
@@ -192,6 +196,7 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 		v.Add("body.data", nil, "must be a JSON object")
 	}
 	validateMetadata(&v, req.Metadata)
+	herald.CheckTenantID(&v, "body.tenant_id", req.TenantID)
 	timeout := req.Timeout.D()
 	switch {
 	case timeout < 0:
@@ -209,15 +214,16 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 	// says: it bounds real waiting.
 	deadline := time.Now().Add(timeout)
 	now := r.cfg.Now().UTC()
-	eps, err := r.eng.ProjectEndpoints(ctx, p.ID)
+	eps, err := r.eng.Endpoints(ctx, p.ID, req.TenantID)
 	if err != nil {
 		return nil, fmt.Errorf("hook: project endpoints: %w", err)
 	}
-	eps = candidates(eps, eventType, now)
+	eps = candidates(eps, eventType, req.TenantID, now)
 
 	ev := &herald.Event{
 		ID:         herald.NewID(herald.PrefixEvent),
 		ProjectID:  p.ID,
+		TenantID:   req.TenantID,
 		Type:       eventType,
 		Data:       req.Data,
 		Metadata:   req.Metadata,
@@ -412,6 +418,7 @@ func (rn *run) delivery(ep *herald.Endpoint, status string) *herald.Delivery {
 	d := &herald.Delivery{
 		ID:         herald.NewID(herald.PrefixDelivery),
 		ProjectID:  rn.ev.ProjectID,
+		TenantID:   ep.TenantID,
 		EventID:    rn.ev.ID,
 		EndpointID: ep.ID,
 		EventType:  rn.ev.Type,

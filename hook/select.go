@@ -30,13 +30,14 @@ func validateEventType(v *herald.Validation, name string) {
 }
 
 // candidates returns the endpoints a run considers, in the order they run:
-// active at now and subscribed to eventType by name, sorted by order, then
-// creation, then id. Channels play no part in hooks; filters are evaluated
+// reachable from tenantID (project-wide, or that tenant's), active at now
+// and subscribed to eventType by name, sorted by order, then creation,
+// then id. Channels play no part in hooks; filters are evaluated
 // at each endpoint's turn, on the data as modified so far.
-func candidates(eps []*herald.Endpoint, eventType string, now time.Time) []*herald.Endpoint {
+func candidates(eps []*herald.Endpoint, eventType, tenantID string, now time.Time) []*herald.Endpoint {
 	out := make([]*herald.Endpoint, 0, len(eps))
 	for _, ep := range eps {
-		if ep.ActiveAt(now) && subscribed(ep.EventTypes, eventType) {
+		if ep.Reaches(tenantID) && ep.ActiveAt(now) && subscribed(ep.EventTypes, eventType) {
 			out = append(out, ep)
 		}
 	}

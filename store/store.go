@@ -20,16 +20,23 @@ type Page struct {
 	Cursor string // opaque, from a previous page's next cursor; "" = first page
 }
 
+// EndpointFilter narrows ListEndpoints. Zero fields do not filter.
+type EndpointFilter struct {
+	TenantID string // the tenant's endpoints only
+}
+
 // EventFilter narrows ListEvents. Zero fields do not filter.
 type EventFilter struct {
-	Type    string
-	Channel string
-	Since   *time.Time // created_at >= Since
-	Until   *time.Time // created_at < Until
+	TenantID string // the tenant's events only
+	Type     string
+	Channel  string
+	Since    *time.Time // created_at >= Since
+	Until    *time.Time // created_at < Until
 }
 
 // DeliveryFilter narrows ListDeliveries. Zero fields do not filter.
 type DeliveryFilter struct {
+	TenantID   string // deliveries to the tenant's endpoints only
 	EndpointID string
 	EventID    string
 	Status     string
@@ -39,7 +46,8 @@ type DeliveryFilter struct {
 
 // NewEvent is one event to insert with its deliveries (and, for a stored
 // synchronous hook run, its attempts). The backend stores Deliveries and
-// Attempts as given (status, lease and all): the caller decides them.
+// Attempts as given (status, lease, tenant and all): the caller decides
+// them (a delivery's TenantID is its endpoint's).
 type NewEvent struct {
 	Event      *herald.Event
 	Deliveries []*herald.Delivery
@@ -144,6 +152,27 @@ type QueueStats struct {
 // endpoint's validity period ended before it could be sent.
 const ValidityEndedReason = "canceled: the endpoint's validity period (active_until) ended before the delivery succeeded"
 
+// RoutingChanges is what changed in a project's routing since a version
+// (Store.RoutingChanges). Routing here means the endpoints an event can
+// reach and their configuration: endpoints created, updated, deleted,
+// disabled or healthy again, tenants deleted. A health write that only
+// says failing is not included.
+type RoutingChanges struct {
+	// Version is the project's routing version now: pass it as since next
+	// time.
+	Version int64
+	// All: forget every cached route of the project (a tenant was deleted,
+	// or more tenants changed than Tenants lists).
+	All bool
+	// Wide: the project-wide endpoints changed.
+	Wide bool
+	// Tenants whose endpoints changed (at most RoutingChangesMax).
+	Tenants []string
+}
+
+// RoutingChangesMax bounds RoutingChanges.Tenants; past it All is set.
+const RoutingChangesMax = 1000
+
 // Store is everything Herald keeps.
 type Store interface {
 	// Close releases the database.
@@ -177,13 +206,49 @@ type Store interface {
 	UpdateEventType(ctx context.Context, et *herald.EventType) error
 	DeleteEventType(ctx context.Context, projectID, name string) error
 
+	// PutTenant creates the tenant, or replaces the name and metadata of
+	// the existing one (its created_at stays; the stored one is written back
+	// into t). created reports which. The caller validates t.
+	PutTenant(ctx context.Context, t *herald.Tenant) (created bool, err error)
+	GetTenant(ctx context.Context, projectID, id string) (*herald.Tenant, error)
+	// ListTenants lists a project's tenants, newest first.
+	ListTenants(ctx context.Context, projectID string, page Page) ([]*herald.Tenant, string, error)
+	// DeleteTenant removes the tenant and its endpoints, canceling their
+	// pending and in-flight deliveries as DeleteEndpoint does, in one
+	// transaction. Its events and their deliveries stay until retention
+	// (Purge). ENOTFOUND when the tenant does not exist.
+	DeleteTenant(ctx context.Context, projectID, id string) error
+
+	// CreateEndpoint stores a new endpoint. When ep.TenantID names a tenant
+	// that does not exist, the store creates it (no name, no metadata) in
+	// the same transaction: endpoints are how most tenants come to be, and
+	// a tenant created by the caller beforehand could be deleted in
+	// between. An endpoint's tenant never changes (UpdateEndpoint ignores
+	// TenantID).
 	CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error
 	GetEndpoint(ctx context.Context, projectID, id string) (*herald.Endpoint, error)
 	// GetEndpointByID finds an endpoint in any project (the engine's cache).
 	GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint, error)
-	ListEndpoints(ctx context.Context, projectID string, page Page) ([]*herald.Endpoint, string, error)
-	// ProjectEndpoints returns all of a project's endpoints, for routing.
+	ListEndpoints(ctx context.Context, projectID string, f EndpointFilter, page Page) ([]*herald.Endpoint, string, error)
+	// ProjectEndpoints returns all of a project's endpoints, of every
+	// tenant. Routing does not use it (see TenantEndpoints): with many
+	// tenants it is large.
 	ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error)
+	// RoutingChanges reports what changed in the project's routing since
+	// version since (a Version an earlier call returned); with since < 0
+	// only Version is set. A process that caches routes reads the version
+	// before loading any, then asks for the changes every so often: one
+	// lookup per project, whatever the number of tenants. Every method
+	// that changes routing (CreateEndpoint, UpdateEndpoint, DeleteEndpoint,
+	// UpdateEndpointHealth to any status but failing, DeleteTenant)
+	// advances the version in its own transaction. ENOTFOUND for an
+	// unknown project.
+	RoutingChanges(ctx context.Context, projectID string, since int64) (*RoutingChanges, error)
+	// TenantEndpoints returns the endpoints of one tenant of the project;
+	// tenantID "" returns the project-wide endpoints (those without a
+	// tenant). Routing loads an event's candidates with it: its cost
+	// follows the tenant's endpoints, not the project's.
+	TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error)
 	// UpdateEndpoint replaces the endpoint's configuration and secrets (not
 	// its health, see UpdateEndpointHealth).
 	UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error

@@ -29,7 +29,7 @@ type endpointListData struct {
 func (h *handler) endpointList(w http.ResponseWriter, r *http.Request) {
 	prj := projectFrom(r)
 	ctx := r.Context()
-	eps, next, err := h.st.ListEndpoints(ctx, prj.ID, store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")})
+	eps, next, err := h.st.ListEndpoints(ctx, prj.ID, store.EndpointFilter{}, store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")})
 	if err != nil {
 		h.cursorError(w, r, err)
 		return

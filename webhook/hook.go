@@ -19,6 +19,8 @@ type Envelope struct {
 	Timestamp time.Time `json:"timestamp"`
 	// ProjectID is the project the event belongs to.
 	ProjectID string `json:"project_id"`
+	// TenantID is the tenant the event is for; empty when it has none.
+	TenantID string `json:"tenant_id,omitempty"`
 	// Data is the event's payload, a JSON object.
 	Data json.RawMessage `json:"data"`
 	// Channels are the event's channels, if any.

@@ -39,6 +39,8 @@ type benchScenario struct {
 	// beside it, compared with "light", shows there is no head-of-line
 	// blocking between endpoints.
 	stuck bool
+	// tenants: the scenario of bench_tenants.go with this many tenants.
+	tenants int
 }
 
 var benchScenarios = map[string]benchScenario{
@@ -49,10 +51,11 @@ var benchScenarios = map[string]benchScenario{
 	"fanout":    {name: "fanout", n: 500, c: 8, batch: 1, endpoints: 100},
 	"backlog":   {name: "backlog", n: 1000000, c: 8, batch: 100, endpoints: 1, down: true, retry: []string{"1s", "2s", "5s", "10s", "30s", "1m", "5m"}},
 	"neighbour": {name: "neighbour", n: 2000, c: 4, batch: 1, endpoints: 1, stuck: true},
+	"tenants":   {name: "tenants", n: 20000, c: 64, batch: 1, endpoints: 1, tenants: 100_000},
 }
 
 // benchScenarioNames lists the scenarios in the order a full run takes them.
-const benchScenarioNames = "burst, light, retry, batch, fanout, backlog, neighbour"
+const benchScenarioNames = "burst, light, retry, batch, fanout, backlog, neighbour, tenants"
 
 // benchResult is what one scenario measured.
 type benchResult struct {
@@ -89,6 +92,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	recvAddr := fs.String("receiver", "127.0.0.1:0", "address of the built-in receiver")
 	pid := fs.Int("pid", 0, "with --url: the server's pid, to report its RSS")
 	jsonOut := fs.Bool("json", false, "print results as JSON lines")
+	tenants := fs.Int("tenants", 0, "tenants of the tenants scenario (0 = its default, 100000)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -104,6 +108,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 
 	base, adminKey := strings.TrimRight(*target, "/"), *key
 	rssPID := *pid
+	var embedded *app // the embedded server, for the tenants scenario
 	if base == "" {
 		dir, err := os.MkdirTemp("", "herald-bench")
 		if err != nil {
@@ -127,6 +132,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer a.store.Close()
+		embedded = a
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return err
@@ -153,15 +159,27 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if *c > 0 {
 			sc.c = *c
 		}
-		res, err := runScenario(ctx, stdout, base, adminKey, rcv, sc, rssPID)
+		if *tenants > 0 && sc.tenants > 0 {
+			sc.tenants = *tenants
+		}
+		var results []*benchResult
+		if sc.tenants > 0 {
+			results, err = runTenantScenario(ctx, stdout, embedded, base, adminKey, rcv, sc, rssPID)
+		} else {
+			var res *benchResult
+			res, err = runScenario(ctx, stdout, base, adminKey, rcv, sc, rssPID)
+			results = []*benchResult{res}
+		}
 		if err != nil {
 			return err
 		}
-		if *jsonOut {
-			b, _ := json.Marshal(res)
-			fmt.Fprintln(stdout, string(b))
-		} else {
-			printResult(stdout, res)
+		for _, res := range results {
+			if *jsonOut {
+				b, _ := json.Marshal(res)
+				fmt.Fprintln(stdout, string(b))
+			} else {
+				printResult(stdout, res)
+			}
 		}
 	}
 	return nil
@@ -270,25 +288,7 @@ func runScenario(ctx context.Context, out io.Writer, base, adminKey string, rcv 
 	}
 	drainStart := time.Now()
 	want := res.Accepted * sc.endpoints
-	// Wait for every accepted event to arrive, or for progress to stop.
-	lastU, lastChange := -1, time.Now()
-	var firstAt time.Time
-	for ctx.Err() == nil {
-		u, _ := rcv.counts()
-		if u > 0 && firstAt.IsZero() {
-			firstAt = time.Now()
-		}
-		if u >= want {
-			break
-		}
-		if u != lastU {
-			lastU, lastChange = u, time.Now()
-		}
-		if time.Since(lastChange) > 60*time.Second {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	firstAt := rcv.await(ctx, want)
 	total := time.Since(start)
 	u, all := rcv.counts()
 	res.Delivered, res.Duplicates, res.Lost = u, all-u, want-u
@@ -441,6 +441,29 @@ func (r *benchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// await waits until want unique deliveries have arrived, or progress has
+// stopped for a minute, and returns when the first one arrived.
+func (r *benchReceiver) await(ctx context.Context, want int) (firstAt time.Time) {
+	lastU, lastChange := -1, time.Now()
+	for ctx.Err() == nil {
+		u, _ := r.counts()
+		if u > 0 && firstAt.IsZero() {
+			firstAt = time.Now()
+		}
+		if u >= want {
+			break
+		}
+		if u != lastU {
+			lastU, lastChange = u, time.Now()
+		}
+		if time.Since(lastChange) > 60*time.Second {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return firstAt
 }
 
 func (r *benchReceiver) counts() (unique, total int) {

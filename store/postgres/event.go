@@ -271,6 +271,7 @@ func queueEvents(b *pgx.Batch, evs []*herald.Event) {
 		data, metadata, verdicts                     = make([]*string, n), make([]*string, n), make([]*string, n)
 		occurred, created                            = make([]time.Time, n), make([]time.Time, n)
 		hooks                                        = make([]bool, n)
+		tenants                                      = make([]string, n)
 	)
 	for i, e := range evs {
 		ids[i], projects[i], types[i] = e.ID, e.ProjectID, e.Type
@@ -285,12 +286,13 @@ func queueEvents(b *pgx.Batch, evs []*herald.Event) {
 			v := jsonText(e.HookVerdict)
 			verdicts[i] = &v
 		}
+		tenants[i] = e.TenantID
 	}
-	b.Queue(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict)
-		SELECT id, project_id, type, data::json, channels::jsonb, metadata::json, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict::jsonb
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bool[], $12::text[])
-			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict)`,
-		ids, projects, types, data, channels, metadata, occurred, created, keys, hashes, hooks, verdicts)
+	b.Queue(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict, tenant_id)
+		SELECT id, project_id, type, data::json, channels::jsonb, metadata::json, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict::jsonb, tenant_id
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[])
+			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict, tenant_id)`,
+		ids, projects, types, data, channels, metadata, occurred, created, keys, hashes, hooks, verdicts, tenants)
 }
 
 // queueDeliveries inserts ds in slice order, which is the order their seq
@@ -302,6 +304,7 @@ func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time
 		attempts, priorities, lastStatuses                                      = make([]int32, n), make([]int32, n), make([]int32, n)
 		next, lockedUntil, lastAttempt, succeeded                               = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		created, updated                                                        = make([]time.Time, n), make([]time.Time, n)
+		tenants                                                                 = make([]string, n)
 	)
 	for i, d := range ds {
 		if d.Status == "" {
@@ -319,20 +322,21 @@ func (db *DB) queueDeliveries(b *pgx.Batch, ds []*herald.Delivery, now time.Time
 		attempts[i], priorities[i], lastStatuses[i] = int32(d.Attempts), int32(d.Priority), int32(d.LastStatus)
 		next[i], lockedBy[i], lockedUntil[i], lastAttempt[i], succeeded[i] = d.NextAttemptAt, d.LockedBy, d.LockedUntil, d.LastAttemptAt, d.SucceededAt
 		lastErrors[i], created[i], updated[i] = d.LastError, d.CreatedAt, d.UpdatedAt
+		tenants[i] = d.TenantID
 	}
 	b.Queue(`INSERT INTO deliveries (id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
-			next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at)
+			next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, tenant_id)
 		SELECT id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
-			next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at
+			next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, tenant_id
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],
 			$9::timestamptz[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::int[], $14::text[],
-			$15::timestamptz[], $16::timestamptz[], $17::timestamptz[]) WITH ORDINALITY
+			$15::timestamptz[], $16::timestamptz[], $17::timestamptz[], $18::text[]) WITH ORDINALITY
 			AS u(id, project_id, event_id, endpoint_id, event_type, status, attempts, priority,
-				next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, ord)
+				next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, tenant_id, ord)
 		ORDER BY ord
 		RETURNING id, seq`,
 		ids, projects, events, endpoints, types, statuses, attempts, priorities,
-		next, lockedBy, lockedUntil, lastAttempt, lastStatuses, lastErrors, created, updated, succeeded)
+		next, lockedBy, lockedUntil, lastAttempt, lastStatuses, lastErrors, created, updated, succeeded, tenants)
 }
 
 func readSeqs(br pgx.BatchResults, ds []*herald.Delivery) error {
@@ -401,7 +405,7 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt, skipGone bool) {
 		urls, reqHeaders, statuses, respHeaders, bodies, classes, errs)
 }
 
-const eventCols = "e.id, e.project_id, e.type, e.data, e.channels, e.metadata, e.occurred_at, e.created_at, e.idempotency_key, e.body_hash, e.hook, e.hook_verdict"
+const eventCols = "e.id, e.project_id, e.type, e.data, e.channels, e.metadata, e.occurred_at, e.created_at, e.idempotency_key, e.body_hash, e.hook, e.hook_verdict, e.tenant_id"
 
 // eventScan receives eventCols and turns them into an event.
 type eventScan struct {
@@ -412,7 +416,7 @@ type eventScan struct {
 func (s *eventScan) dest() []any {
 	e := &s.e
 	return []any{&e.ID, &e.ProjectID, &e.Type, &s.data, &s.channels, &s.metadata, &e.OccurredAt, &e.CreatedAt,
-		&e.IdempotencyKey, &e.BodyHash, &e.Hook, &s.verdict}
+		&e.IdempotencyKey, &e.BodyHash, &e.Hook, &s.verdict, &e.TenantID}
 }
 
 func (s *eventScan) event() (*herald.Event, error) {
@@ -452,6 +456,9 @@ func (db *DB) GetEvent(ctx context.Context, projectID, id string) (*herald.Event
 func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]*herald.Event, string, error) {
 	var q query
 	q.and("project_id = " + q.arg(projectID))
+	if f.TenantID != "" {
+		q.and("tenant_id = " + q.arg(f.TenantID) + " AND tenant_id <> ''") // <> '': the partial index events_tenant
+	}
 	if f.Type != "" {
 		q.and("type = " + q.arg(f.Type))
 	}
@@ -493,7 +500,7 @@ func (db *DB) InsertDeliveries(ctx context.Context, ds []*herald.Delivery) error
 }
 
 const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status, attempts, priority, seq,
-	next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at`
+	next_attempt_at, locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at, tenant_id`
 
 // deliveryReadCols are deliveryCols as reads show them, from deliveries d:
 // a pending delivery of a paused endpoint is due when the pause ends, if
@@ -505,7 +512,7 @@ const nextAttemptSQL = `CASE WHEN d.status = 'pending' THEN greatest(d.next_atte
 
 func deliveryDest(d *herald.Delivery) []any {
 	return []any{&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts, &d.Priority, &d.Seq,
-		&d.NextAttemptAt, &d.LockedBy, &d.LockedUntil, &d.LastAttemptAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.SucceededAt}
+		&d.NextAttemptAt, &d.LockedBy, &d.LockedUntil, &d.LastAttemptAt, &d.LastStatus, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.SucceededAt, &d.TenantID}
 }
 
 func deliveryUTC(d *herald.Delivery) {
@@ -532,6 +539,9 @@ func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (*herald.De
 func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]*herald.Delivery, string, error) {
 	var q query
 	q.and("project_id = " + q.arg(projectID))
+	if f.TenantID != "" {
+		q.and("tenant_id = " + q.arg(f.TenantID) + " AND tenant_id <> ''") // <> '': the partial index deliveries_tenant
+	}
 	if f.EndpointID != "" {
 		q.and("endpoint_id = " + q.arg(f.EndpointID))
 	}

@@ -101,8 +101,8 @@ func (s *sealedStore) GetEndpointByID(ctx context.Context, id string) (*herald.E
 }
 
 // ListEndpoints lists a project's endpoints with their secrets decrypted.
-func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]*herald.Endpoint, string, error) {
-	eps, next, err := s.Store.ListEndpoints(ctx, projectID, page)
+func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, f store.EndpointFilter, page store.Page) ([]*herald.Endpoint, string, error) {
+	eps, next, err := s.Store.ListEndpoints(ctx, projectID, f, page)
 	if err != nil {
 		return nil, "", err
 	}
@@ -115,7 +115,17 @@ func (s *sealedStore) ListEndpoints(ctx context.Context, projectID string, page 
 // ProjectEndpoints returns all of a project's endpoints with their secrets
 // decrypted.
 func (s *sealedStore) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald.Endpoint, error) {
-	eps, err := s.Store.ProjectEndpoints(ctx, projectID)
+	return s.opened(s.Store.ProjectEndpoints(ctx, projectID))
+}
+
+// TenantEndpoints returns one tenant's endpoints (or the project-wide
+// ones) with their secrets decrypted.
+func (s *sealedStore) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	return s.opened(s.Store.TenantEndpoints(ctx, projectID, tenantID))
+}
+
+// opened decrypts the secrets of a read's endpoints.
+func (s *sealedStore) opened(eps []*herald.Endpoint, err error) ([]*herald.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/herald-dev/herald"
@@ -15,7 +16,12 @@ const endpointCols = `id, project_id, url, name, description, event_types, chann
 	rate_limit, max_in_flight, ordered, auth, headers, body_template, metadata,
 	secret, previous_secret, previous_secret_until,
 	status, disabled_reason, consecutive_failures, failing_since, paused_until,
-	created_at, updated_at, retry_jitter`
+	created_at, updated_at, retry_jitter` + tenantCol
+
+// tenantCol ends the column lists of the tables that have a tenant
+// (endpoints, events, deliveries): added by migration 00010, after the
+// others.
+const tenantCol = `, tenant_id`
 
 // endpointConfig is the argument list of the configuration columns, in
 // the order of endpointCols from url to previous_secret_until.
@@ -54,7 +60,7 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 		&ep.RateLimit, &ep.MaxInFlight, &ep.Ordered, &auth, &headers, &ep.BodyTemplate, &metadata,
 		&ep.Secret, &ep.PreviousSecret, &prevUntil,
 		&ep.Status, &ep.DisabledReason, &ep.ConsecutiveFailures, &failingSince, &pausedUntil,
-		&created, &updated, &jitter)
+		&created, &updated, &jitter, &ep.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +99,8 @@ func scanEndpoint(s scanner) (*herald.Endpoint, error) {
 	return &ep, nil
 }
 
-// CreateEndpoint stores a new endpoint, health included.
+// CreateEndpoint stores a new endpoint, health included, and its tenant
+// when that does not exist yet.
 func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	cfg, err := endpointConfig(ep)
 	if err != nil {
@@ -101,8 +108,19 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	args := append([]any{ep.ID, ep.ProjectID}, cfg...)
 	args = append(args, ep.Status, ep.DisabledReason, ep.ConsecutiveFailures, nsPtr(ep.FailingSince), nsPtr(ep.PausedUntil),
-		ns(ep.CreatedAt), ns(ep.UpdatedAt), ep.Jittered())
-	_, err = db.exec(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+		ns(ep.CreatedAt), ns(ep.UpdatedAt), ep.Jittered(), ep.TenantID)
+	err = db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if ep.TenantID != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (project_id, id, name, metadata, created_at, updated_at)
+				VALUES (?, ?, '', '{}', ?, ?) ON CONFLICT DO NOTHING`, ep.ProjectID, ep.TenantID, ns(ep.CreatedAt), ns(ep.CreatedAt)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...); err != nil {
+			return err
+		}
+		return bumpRouting(ctx, tx, ep.ProjectID, ep.TenantID)
+	})
 	return conflict(err, "endpoint "+ep.ID, "project "+ep.ProjectID)
 }
 
@@ -119,9 +137,13 @@ func (db *DB) GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint,
 }
 
 // ListEndpoints lists a project's endpoints, newest first.
-func (db *DB) ListEndpoints(ctx context.Context, projectID string, page store.Page) ([]*herald.Endpoint, string, error) {
+func (db *DB) ListEndpoints(ctx context.Context, projectID string, f store.EndpointFilter, page store.Page) ([]*herald.Endpoint, string, error) {
 	q := `SELECT ` + endpointCols + ` FROM endpoints WHERE project_id = ?`
 	args := []any{projectID}
+	if f.TenantID != "" {
+		q += ` AND tenant_id = ?`
+		args = append(args, f.TenantID)
+	}
 	if page.Cursor != "" {
 		q += ` AND id < ?`
 		args = append(args, page.Cursor)
@@ -138,6 +160,16 @@ func (db *DB) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald
 	return collect(rows, scanEndpoint)
 }
 
+// TenantEndpoints returns the endpoints of one tenant ("": the
+// project-wide ones), oldest first.
+func (db *DB) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE project_id = ? AND tenant_id = ? ORDER BY id`, projectID, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanEndpoint)
+}
+
 // UpdateEndpoint replaces the configuration and secrets, not the health.
 func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 	cfg, err := endpointConfig(ep)
@@ -145,12 +177,47 @@ func (db *DB) UpdateEndpoint(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	args := append(cfg, ns(ep.UpdatedAt), ep.Jittered(), ep.ID, ep.ProjectID)
-	res, err := db.exec(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
+	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var tenantID string
+		err := tx.QueryRowContext(ctx, `UPDATE endpoints SET url = ?, name = ?, description = ?, event_types = ?, channels = ?,
 		filter = ?, enabled = ?, active_from = ?, active_until = ?, ord = ?, timeout = ?, response_mode = ?, failure_policy = ?,
 		retry_schedule = ?, rate_limit = ?, max_in_flight = ?, ordered = ?, auth = ?, headers = ?, body_template = ?, metadata = ?,
 		secret = ?, previous_secret = ?, previous_secret_until = ?, updated_at = ?, retry_jitter = ?
-		WHERE id = ? AND project_id = ?`, args...)
-	return mustAffect(res, err, "endpoint %s", ep.ID)
+		WHERE id = ? AND project_id = ? RETURNING tenant_id`, args...).Scan(&tenantID)
+		if err != nil {
+			return notFound(err, "endpoint %s", ep.ID)
+		}
+		return bumpRouting(ctx, tx, ep.ProjectID, tenantID)
+	})
+}
+
+// bumpRouting advances the project's routing version and stamps it on
+// the tenant ("": on the project's project-wide endpoints), in the
+// transaction of the change (see store.Store.RoutingChanges).
+func bumpRouting(ctx context.Context, tx *sql.Tx, projectID, tenantID string) error {
+	var v int64
+	err := tx.QueryRowContext(ctx, `UPDATE projects SET routing_version = routing_version + 1,
+		wide_version = CASE WHEN ?2 = '' THEN routing_version + 1 ELSE wide_version END
+		WHERE id = ?1 RETURNING routing_version`, projectID, tenantID).Scan(&v)
+	if err != nil || tenantID == "" {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE tenants SET routing_version = ? WHERE project_id = ? AND id = ?`, v, projectID, tenantID)
+	return err
+}
+
+// bumpEndpointRouting is bumpRouting for the endpoint's tenant; nothing
+// when the endpoint does not exist.
+func bumpEndpointRouting(ctx context.Context, tx *sql.Tx, endpointID string) error {
+	var projectID, tenantID string
+	err := tx.QueryRowContext(ctx, `SELECT project_id, tenant_id FROM endpoints WHERE id = ?`, endpointID).Scan(&projectID, &tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return bumpRouting(ctx, tx, projectID, tenantID)
 }
 
 // UpdateEndpointHealth writes the health fields; disabling also turns the
@@ -166,6 +233,12 @@ func (db *DB) UpdateEndpointHealth(ctx context.Context, endpointID string, h sto
 			h.Status, h.DisabledReason, h.ConsecutiveFailures, nsPtr(h.FailingSince), nsPtr(h.PausedUntil), endpointID)
 		if err := mustAffect(res, err, "endpoint %s", endpointID); err != nil {
 			return err
+		}
+		if h.Status != herald.EndpointFailing {
+			// Disabled, or healthy again (maybe re-enabled): routing sees it.
+			if err := bumpEndpointRouting(ctx, tx, endpointID); err != nil {
+				return err
+			}
 		}
 		if h.Status == herald.EndpointDisabled {
 			return cancelEndpoint(ctx, tx, endpointID, now)
@@ -189,8 +262,12 @@ func cancelEndpoint(ctx context.Context, tx *sql.Tx, endpointID string, now int6
 func (db *DB) DeleteEndpoint(ctx context.Context, projectID, id string) error {
 	now := ns(db.now())
 	return db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ?`, id, projectID)
-		if err := mustAffect(res, err, "endpoint %s", id); err != nil {
+		var tenantID string
+		err := tx.QueryRowContext(ctx, `DELETE FROM endpoints WHERE id = ? AND project_id = ? RETURNING tenant_id`, id, projectID).Scan(&tenantID)
+		if err != nil {
+			return notFound(err, "endpoint %s", id)
+		}
+		if err := bumpRouting(ctx, tx, projectID, tenantID); err != nil {
 			return err
 		}
 		return cancelEndpoint(ctx, tx, id, now)

@@ -34,10 +34,10 @@ func (s *statements) close() {
 	}
 }
 
-const eventCols = `id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, is_hook, hook_verdict`
+const eventCols = `id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, is_hook, hook_verdict` + tenantCol
 
 const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status, attempts, priority, seq, next_attempt_at,
-	locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at`
+	locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at` + tenantCol
 
 // deliveryReadCols are deliveryCols as reads report them: a pending
 // delivery of a paused endpoint is due when the pause ends (nextDue).
@@ -84,8 +84,8 @@ func (db *DB) prepare(ctx context.Context) error {
 		claimEvents:   p(claimEventsSQL),
 		keyPut: pb(`INSERT INTO idempotency_keys (project_id, key, event_id, body_hash, created_at) VALUES `,
 			` ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at`, 5),
-		eventIns:    pb(`INSERT INTO events (`+eventCols+`) VALUES `, ``, 12),
-		deliveryIns: pb(`INSERT INTO deliveries (`+deliveryCols+`) VALUES `, ``, 18),
+		eventIns:    pb(`INSERT INTO events (`+eventCols+`) VALUES `, ``, 13),
+		deliveryIns: pb(`INSERT INTO deliveries (`+deliveryCols+`) VALUES `, ``, 19),
 		attemptIns:  pb(`INSERT INTO attempts (`+attemptCols+`) VALUES `, ``, 16),
 		complete:    pb(completeHead, completeTail, 8),
 	}
@@ -97,7 +97,7 @@ func scanEvent(s scanner) (*herald.Event, error) {
 	var data, channels, metadata string
 	var occurred, created int64
 	var verdict sql.NullString
-	if err := s.Scan(&e.ID, &e.ProjectID, &e.Type, &data, &channels, &metadata, &occurred, &created, &e.IdempotencyKey, &e.BodyHash, &e.Hook, &verdict); err != nil {
+	if err := s.Scan(&e.ID, &e.ProjectID, &e.Type, &data, &channels, &metadata, &occurred, &created, &e.IdempotencyKey, &e.BodyHash, &e.Hook, &verdict, &e.TenantID); err != nil {
 		return nil, err
 	}
 	if verdict.Valid {
@@ -124,7 +124,7 @@ func scanDelivery(s scanner) (*herald.Delivery, error) {
 	var next, lockedUntil, lastAt, succeededAt sql.NullInt64
 	var created, updated int64
 	err := s.Scan(&d.ID, &d.ProjectID, &d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts, &d.Priority, &d.Seq, &next,
-		&lockedBy, &lockedUntil, &lastAt, &d.LastStatus, &d.LastError, &created, &updated, &succeededAt)
+		&lockedBy, &lockedUntil, &lastAt, &d.LastStatus, &d.LastError, &created, &updated, &succeededAt, &d.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 
 func (rs *rowSet) addDelivery(d *herald.Delivery, seq int64) {
 	rs.add(d.ID, d.ProjectID, d.EventID, d.EndpointID, d.EventType, d.Status, d.Attempts, d.Priority, seq, nsPtr(d.NextAttemptAt),
-		nullStr(d.LockedBy), nsPtr(d.LockedUntil), nsPtr(d.LastAttemptAt), d.LastStatus, d.LastError, ns(d.CreatedAt), ns(d.UpdatedAt), nsPtr(d.SucceededAt))
+		nullStr(d.LockedBy), nsPtr(d.LockedUntil), nsPtr(d.LastAttemptAt), d.LastStatus, d.LastError, ns(d.CreatedAt), ns(d.UpdatedAt), nsPtr(d.SucceededAt), d.TenantID)
 }
 
 func (rs *rowSet) addAttempt(a *herald.Attempt) {
@@ -262,7 +262,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 				rows.keys.add(e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, ns(e.CreatedAt))
 			}
 			rows.events.add(e.ID, e.ProjectID, e.Type, string(e.Data), jsonList(e.Channels), jsonMap(e.Metadata),
-				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook, hookVerdict(e.HookVerdict))
+				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook, hookVerdict(e.HookVerdict), e.TenantID)
 			rows.eventList = append(rows.eventList, e)
 			rows.addDeliveries(db, ne.Deliveries)
 			for _, a := range ne.Attempts {
@@ -298,6 +298,10 @@ func (db *DB) GetEvent(ctx context.Context, projectID, id string) (*herald.Event
 func (db *DB) ListEvents(ctx context.Context, projectID string, f store.EventFilter, page store.Page) ([]*herald.Event, string, error) {
 	q := `SELECT ` + eventCols + ` FROM events WHERE project_id = ?`
 	args := []any{projectID}
+	if f.TenantID != "" {
+		q += ` AND tenant_id = ? AND tenant_id <> ''` // <> '': the partial index events_tenant
+		args = append(args, f.TenantID)
+	}
 	if f.Type != "" {
 		q += ` AND type = ?`
 		args = append(args, f.Type)
@@ -331,6 +335,10 @@ func (db *DB) GetDelivery(ctx context.Context, projectID, id string) (*herald.De
 func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.DeliveryFilter, page store.Page) ([]*herald.Delivery, string, error) {
 	q := `SELECT ` + deliveryReadCols + ` FROM deliveries WHERE project_id = ?`
 	args := []any{projectID}
+	if f.TenantID != "" {
+		q += ` AND tenant_id = ? AND tenant_id <> ''` // <> '': the partial index deliveries_tenant
+		args = append(args, f.TenantID)
+	}
 	if f.EndpointID != "" {
 		q += ` AND endpoint_id = ?`
 		args = append(args, f.EndpointID)

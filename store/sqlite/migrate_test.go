@@ -36,8 +36,8 @@ func oldSchema(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
 // oldEndpointCols and oldEventCols are the columns of 00001's endpoints
 // and events: the later migrations' columns have defaults.
 var (
-	oldEndpointCols = strings.TrimSuffix(endpointCols, ", retry_jitter")
-	oldEventCols    = strings.TrimSuffix(eventCols, ", hook_verdict")
+	oldEndpointCols = strings.TrimSuffix(pre00010(endpointCols), ", retry_jitter")
+	oldEventCols    = strings.TrimSuffix(pre00010(eventCols), ", hook_verdict")
 )
 
 // oldRows are the rows seedOld writes.
@@ -82,7 +82,7 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 			lease := now.Add(-time.Minute) // expired: the claim takes it back
 			d.LockedBy, d.LockedUntil = "gone", &lease
 		}
-		exec(`INSERT INTO deliveries (`+deliveryCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, d.ID, d.ProjectID, d.EventID, d.EndpointID,
+		exec(`INSERT INTO deliveries (`+pre00010(deliveryCols)+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, d.ID, d.ProjectID, d.EventID, d.EndpointID,
 			d.EventType, d.Status, 0, 0, i+1, ns(now), nullStr(d.LockedBy), nsPtr(d.LockedUntil), nil, 0, "", ns(now), ns(now), nil)
 		events, ds = append(events, ev), append(ds, d)
 	}
@@ -93,6 +93,10 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 		a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS, a.RequestURL, `{"Content-Type":"application/json"}`, a.ResponseStatus, "{}", "", "", "")
 	return oldRows{p: p, ep: ep, events: events, ds: ds, a: a}
 }
+
+// pre00010 is a column list as it was before migration 00010 added
+// tenant_id.
+func pre00010(cols string) string { return strings.TrimSuffix(cols, tenantCol) }
 
 // reopen closes the old database and opens it as a store (which migrates
 // it up), and checks its integrity.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
+	"time"
 )
 
 // GetSetting returns a stored setting.
@@ -191,33 +192,36 @@ func (db *DB) GetEventType(ctx context.Context, projectID, name string) (*herald
 // ListEventTypes lists event types newest first. Event types have no
 // sortable id, so the cursor is (created_at, name), base64-encoded.
 func (db *DB) ListEventTypes(ctx context.Context, projectID string, page store.Page) ([]*herald.EventType, string, error) {
+	return listByCreated(ctx, db.r, `SELECT `+eventTypeCols+` FROM event_types WHERE project_id = ?`, []any{projectID}, page,
+		"name", scanEventType, func(et *herald.EventType) (time.Time, string) { return et.CreatedAt, et.Name })
+}
+
+// listByCreated runs a list query of rows without a sortable id, newest
+// first: by created_at, then by keyCol (a name or the caller's id). The
+// cursor is (created_at, key), base64-encoded.
+func listByCreated[T any](ctx context.Context, q querier, query string, args []any, page store.Page, keyCol string,
+	scan func(scanner) (*T, error), key func(*T) (time.Time, string)) ([]*T, string, error) {
 	limit := clampLimit(page.Limit)
-	q := `SELECT ` + eventTypeCols + ` FROM event_types WHERE project_id = ?`
-	args := []any{projectID}
 	if page.Cursor != "" {
-		at, name, err := decodeTypeCursor(page.Cursor)
+		at, k, err := decodeTypeCursor(page.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		q += ` AND (created_at < ? OR (created_at = ? AND name < ?))`
-		args = append(args, at, at, name)
+		query += ` AND (created_at < ? OR (created_at = ? AND ` + keyCol + ` < ?))`
+		args = append(args, at, at, k)
 	}
-	q += ` ORDER BY created_at DESC, name DESC LIMIT ?`
-	args = append(args, limit+1)
-	rows, err := db.r.QueryContext(ctx, q, args...)
+	query += ` ORDER BY created_at DESC, ` + keyCol + ` DESC LIMIT ?`
+	rows, err := q.QueryContext(ctx, query, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := collect(rows, scanEventType)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(list) <= limit {
-		return list, "", nil
+	list, err := collect(rows, scan)
+	if err != nil || len(list) <= limit {
+		return list, "", err
 	}
 	list = list[:limit]
-	last := list[limit-1]
-	cur := strconv.FormatInt(ns(last.CreatedAt), 10) + ":" + last.Name
+	at, k := key(list[limit-1])
+	cur := strconv.FormatInt(ns(at), 10) + ":" + k
 	return list, base64.RawURLEncoding.EncodeToString([]byte(cur)), nil
 }
 

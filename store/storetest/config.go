@@ -331,7 +331,7 @@ func (s *suite) pagination(t *testing.T) {
 			want = append(want, b.newEndpoint(t, nil).ID)
 		}
 		got := pages(t, func(p store.Page) ([]*herald.Endpoint, string, error) {
-			return b.st.ListEndpoints(b.ctx, b.project.ID, p)
+			return b.st.ListEndpoints(b.ctx, b.project.ID, store.EndpointFilter{}, p)
 		},
 			func(e *herald.Endpoint) string { return e.ID })
 		require.Equal(t, reversed(want), got)

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("APIKeys", s.apiKeys)
 	t.Run("EventTypes", s.eventTypes)
 	t.Run("Endpoints", s.endpoints)
+	t.Run("Tenants", s.tenants)
 	t.Run("Pagination", s.pagination)
 	t.Run("InsertEvents", s.insertEvents)
 	t.Run("Idempotency", s.idempotency)
