@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,16 +194,16 @@ func TestIdempotencyKeyIsPerProject(t *testing.T) {
 	require.Equal(t, 1, b.endpointCount(p2))
 }
 
-func TestIdempotencyKeyLongerThanTheBoundIsRefused(t *testing.T) {
+func TestIdempotencyKeyTooLongOrNotTextIsRefused(t *testing.T) {
 	t.Parallel()
-	b := serveOn(t, openSQLite(t))
-	p, key := b.project("shop")
-	long := make([]byte, herald.IdempotencyKeyMaxLen+1)
-	for i := range long {
-		long[i] = 'k'
-	}
-	b.do("POST", "/v1/projects/"+p+"/endpoints", key, map[string]any{"url": "https://example.com"}, "Idempotency-Key", string(long)).requireField(t, "header.Idempotency-Key")
-	require.Equal(t, 0, b.endpointCount(p))
+	onEachStore(t, func(t *testing.T, b *bundle) {
+		p, key := b.project("shop")
+		body := map[string]any{"url": "https://example.com"}
+		long := strings.Repeat("k", herald.IdempotencyKeyMaxLen+1)
+		b.do("POST", "/v1/projects/"+p+"/endpoints", key, body, "Idempotency-Key", long).requireField(t, "header.Idempotency-Key")
+		b.do("POST", "/v1/projects/"+p+"/endpoints", key, body, "Idempotency-Key", "k\xff\xfe").requireField(t, "header.Idempotency-Key")
+		require.Equal(t, 0, b.endpointCount(p))
+	})
 }
 
 // The other keyed routes: a repeat answers the first answer and does not

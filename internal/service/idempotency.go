@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/store"
@@ -53,10 +54,14 @@ type KeyClaim struct {
 //   - another route or body: ECONFLICT KindIdempotencyConflict.
 //
 // Failed requests are not remembered (Release), so a corrected retry with
-// the same key runs. A key over herald.IdempotencyKeyMaxLen is EINVALID.
+// the same key runs. A key over herald.IdempotencyKeyMaxLen, or not UTF-8,
+// is EINVALID.
 func (s *Service) ClaimRequest(ctx context.Context, r KeyedRequest) (*KeyClaim, *Response, error) {
-	if len(r.Key) > herald.IdempotencyKeyMaxLen {
+	switch {
+	case len(r.Key) > herald.IdempotencyKeyMaxLen:
 		return nil, nil, invalid("header.Idempotency-Key", nil, "at most %d characters", herald.IdempotencyKeyMaxLen)
+	case !utf8.ValidString(r.Key):
+		return nil, nil, invalid("header.Idempotency-Key", nil, "must be UTF-8 text")
 	}
 	now := s.Now()
 	k := &store.RequestKey{
