@@ -41,7 +41,10 @@ const (
 	KindProjectExists       = "project-exists"
 	KindEventTypeExists     = "event-type-exists"
 	KindIdempotencyConflict = "idempotency-conflict"
-	KindAPIKeyLimit         = "api-key-limit"
+	// KindIdempotencyInProgress: a request with the same Idempotency-Key is
+	// still running; its answer can be had by repeating it a moment later.
+	KindIdempotencyInProgress = "idempotency-in-progress"
+	KindAPIKeyLimit           = "api-key-limit"
 )
 
 // Error is Herald's error: a code, a message for the user, and optional

@@ -165,10 +165,26 @@ func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err := s.svc.CreateEndpoint(r.Context(), c.project.ID, ep); err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusCreated, createdEndpointView(ep))
+	return nil
+}
+
+// createdEndpointView is the answer of an endpoint's creation: the only
+// one, with GET …/secret, that shows the secret.
+func createdEndpointView(ep *herald.Endpoint) endpointView {
 	view := viewEndpoint(ep)
 	view.Secret = ep.Secret
-	writeJSON(w, http.StatusCreated, view)
-	return nil
+	return view
+}
+
+// createdEndpointAgain answers a repeat of an endpoint's creation (keyed):
+// the endpoint as stored now.
+func (s *Server) createdEndpointAgain(r *http.Request, c *call, id string) (any, error) {
+	ep, err := s.svc.Endpoint(r.Context(), c.project.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	return createdEndpointView(ep), nil
 }
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -32,6 +32,8 @@
 //     dashboard calls too); handlers decode, call it and encode.
 //   - Batch idempotency: an event's id is its key; events without one, in a
 //     request with an Idempotency-Key header, get "<header>:<index>".
+//   - Idempotency-Key on the other POSTs that create or act (endpoints,
+//     event types, replay, retry, recover): see keyed.
 //   - The API rate limit is a token bucket per key (burst: one second's
 //     worth), taken after the key is authenticated, so unknown keys hold
 //     no limiter state; health, readiness, metrics and the OpenAPI
@@ -235,13 +237,13 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/projects/{project}/api-keys", projectScoped, s.listAPIKeys},
 		{"DELETE", "/v1/projects/{project}/api-keys/{id}", projectScoped, s.deleteAPIKey},
 
-		{"POST", "/v1/projects/{project}/event-types", projectScoped, s.createEventType},
+		{"POST", "/v1/projects/{project}/event-types", projectScoped, s.keyed(s.createEventType, nil)},
 		{"GET", "/v1/projects/{project}/event-types", projectScoped, s.listEventTypes},
 		{"GET", "/v1/projects/{project}/event-types/{name}", projectScoped, s.getEventType},
 		{"PATCH", "/v1/projects/{project}/event-types/{name}", projectScoped, s.updateEventType},
 		{"DELETE", "/v1/projects/{project}/event-types/{name}", projectScoped, s.deleteEventType},
 
-		{"POST", "/v1/projects/{project}/endpoints", projectScoped, s.createEndpoint},
+		{"POST", "/v1/projects/{project}/endpoints", projectScoped, s.keyed(s.createEndpoint, s.createdEndpointAgain)},
 		{"GET", "/v1/projects/{project}/endpoints", projectScoped, s.listEndpoints},
 		{"GET", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.getEndpoint},
 		{"PATCH", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.updateEndpoint},
@@ -249,19 +251,19 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/projects/{project}/endpoints/{id}/secret", projectScoped, s.getEndpointSecret},
 		{"POST", "/v1/projects/{project}/endpoints/{id}/secret/rotate", projectScoped, s.rotateEndpointSecret},
 		{"POST", "/v1/projects/{project}/endpoints/{id}/test", projectScoped, s.testEndpoint},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/recover", projectScoped, s.recoverEndpoint},
+		{"POST", "/v1/projects/{project}/endpoints/{id}/recover", projectScoped, s.keyed(s.recoverEndpoint, nil)},
 		{"GET", "/v1/projects/{project}/endpoints/{id}/stats", projectScoped, s.endpointStats},
 
 		{"POST", "/v1/projects/{project}/events", projectScoped, s.ingest},
 		{"POST", "/v1/projects/{project}/events/batch", projectScoped, s.ingestBatch},
 		{"GET", "/v1/projects/{project}/events", projectScoped, s.listEvents},
 		{"GET", "/v1/projects/{project}/events/{id}", projectScoped, s.getEvent},
-		{"POST", "/v1/projects/{project}/events/{id}/replay", projectScoped, s.replayEvent},
+		{"POST", "/v1/projects/{project}/events/{id}/replay", projectScoped, s.keyed(s.replayEvent, nil)},
 
 		{"GET", "/v1/projects/{project}/deliveries", projectScoped, s.listDeliveries},
 		{"GET", "/v1/projects/{project}/deliveries/{id}", projectScoped, s.getDelivery},
 		{"GET", "/v1/projects/{project}/deliveries/{id}/attempts", projectScoped, s.listAttempts},
-		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", projectScoped, s.retryDelivery},
+		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", projectScoped, s.keyed(s.retryDelivery, nil)},
 
 		{"POST", "/v1/projects/{project}/hooks/{event_type}", projectScoped, s.runHook},
 

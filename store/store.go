@@ -314,14 +314,16 @@ type Store interface {
 	QueueStats(ctx context.Context) (*QueueStats, error)
 
 	// Purge deletes at most limit events created before `before`, with their
-	// deliveries and attempts, and idempotency keys older than
-	// IdempotencyWindow. It returns how many events it deleted.
+	// deliveries and attempts, and idempotency keys (RequestKey too) older
+	// than IdempotencyWindow. It returns how many events it deleted.
 	Purge(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// TryLock takes a named lock held until release is called, for work that
 	// must run on one process at a time (maintenance). ok is false when
 	// another process holds it.
 	TryLock(ctx context.Context, name string) (release func(), ok bool, err error)
+
+	RequestKeyStore
 }
 
 // Notifier is implemented by backends that can wake other processes when

@@ -97,7 +97,11 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writ
 			return nil, fmt.Errorf("HERALD_ENCRYPTION_KEY: %w", err)
 		}
 	}
-	st = sealed.New(st, c)
+	inner := st
+	if st, err = sealed.Open(ctx, inner, c); err != nil {
+		inner.Close()
+		return nil, err
+	}
 	a, err := wire(ctx, cfg, st, logger, stdout)
 	if err != nil {
 		st.Close()

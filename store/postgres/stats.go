@@ -147,6 +147,7 @@ func (db *DB) Purge(ctx context.Context, before time.Time, limit int) (int, erro
 	b.Queue(`DELETE FROM events WHERE id IN (
 		SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, tm(before), limit)
 	b.Queue("DELETE FROM idempotency_keys WHERE created_at < $1", tm(db.now()).Add(-store.IdempotencyWindow))
+	db.queuePurgeRequestKeys(b)
 	tag, err := db.execBatch(ctx, b)
 	if err != nil {
 		return 0, dbErr(err, "purge")

@@ -628,8 +628,10 @@ func (db *DB) Purge(ctx context.Context, before time.Time, limit int) (int, erro
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, ns(db.now().Add(-store.IdempotencyWindow)))
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at <= ?`, ns(db.now().Add(-store.IdempotencyWindow))); err != nil {
+			return err
+		}
+		return db.purgeRequestKeys(ctx, tx)
 	})
 	return int(n), err
 }
