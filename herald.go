@@ -274,6 +274,12 @@ type Attempt struct {
 	ResponseBody    string            `json:"response_body,omitempty"`
 	ErrorClass      string            `json:"error_class,omitempty"`
 	Error           string            `json:"error,omitempty"`
+
+	// RequestBody is the body sent when it was not the event's envelope
+	// (a body template rendered it): its first 64 KiB, with
+	// RequestBodyTruncated set when there was more. Empty for an envelope.
+	RequestBody          string `json:"request_body,omitempty"`
+	RequestBodyTruncated bool   `json:"request_body_truncated,omitempty"`
 }
 
 // Succeeded reports whether the attempt got a 2xx.

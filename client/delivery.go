@@ -56,6 +56,12 @@ type Attempt struct {
 	// "ssrf_blocked"; empty for a success.
 	ErrorClass string `json:"error_class,omitempty"`
 	Error      string `json:"error,omitempty"`
+
+	// RequestBody is the body sent when the endpoint's body template
+	// rendered it (its first 64 KiB; RequestBodyTruncated when it was
+	// longer); empty when the envelope, the event, was sent.
+	RequestBody          string `json:"request_body,omitempty"`
+	RequestBodyTruncated bool   `json:"request_body_truncated,omitempty"`
 }
 
 // Succeeded reports whether the attempt got a 2xx.

@@ -149,6 +149,9 @@ func (e *Engine) send(ctx context.Context, r SendRequest) *SendResult {
 		att.Error = "body template: " + err.Error()
 		return res
 	}
+	if ep.BodyTemplate != "" {
+		keepRequestBody(att, body)
+	}
 
 	timeout := ep.Timeout.D()
 	if timeout <= 0 {

@@ -188,6 +188,15 @@ type Store interface {
 	// SetSetting stores value, replacing what the key held.
 	SetSetting(ctx context.Context, key, value string) error
 
+	// RevokeSession records that the dashboard session id has ended
+	// (logout), so that every process refuses its cookie from now on. The
+	// record is kept until expires, when the cookie expires anyway;
+	// records past their expiry are dropped meanwhile.
+	RevokeSession(ctx context.Context, id string, expires time.Time) error
+	// SessionRevoked reports whether RevokeSession recorded id (and its
+	// expiry has not passed).
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+
 	CreateProject(ctx context.Context, p *herald.Project) error // ECONFLICT if the id exists
 	GetProject(ctx context.Context, id string) (*herald.Project, error)
 	ListProjects(ctx context.Context, page Page) ([]*herald.Project, string, error)

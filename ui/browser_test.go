@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -118,41 +117,6 @@ func TestBrowserLoginCreateEndpointAndReadEventLog(t *testing.T) {
 	)
 	require.Contains(t, text(t, ctx, "#payload"), `"user_id": "u_browser"`)
 	require.Contains(t, text(t, ctx, "#deliveries"), "succeeded")
-}
-
-// TestBrowserScreenshots saves screenshots of the endpoint detail and the
-// event log for a person to look at, when HERALD_UI_SCREENSHOTS names a
-// directory. It is a development aid, not an assertion on looks.
-func TestBrowserScreenshots(t *testing.T) {
-	dir := os.Getenv("HERALD_UI_SCREENSHOTS")
-	if dir == "" {
-		t.Skip("set HERALD_UI_SCREENSHOTS=dir to save screenshots")
-	}
-	b := setup(t)
-	ep := b.endpoint(t, b.a.ID, "https://erp.example.com/webhooks/herald")
-	failed := seedHistory(t, b, ep)
-	ctx := newBrowser(t)
-	step(t, ctx,
-		chromedp.Navigate(b.srv.URL+"/ui/login"),
-		chromedp.WaitVisible(chromedp.CSS("#key")),
-		chromedp.SendKeys(chromedp.CSS("#key"), b.keyA),
-		chromedp.Click(chromedp.CSS("button.primary")),
-		chromedp.WaitVisible(chromedp.CSS("#endpoints")),
-	)
-	for name, path := range map[string]string{
-		"endpoints.png":       "/ui/p/prj_alpha/endpoints",
-		"endpoint-detail.png": "/ui/p/prj_alpha/endpoints/" + ep.ID,
-		"event-log.png":       "/ui/p/prj_alpha/events",
-		"endpoint-form.png":   "/ui/p/prj_alpha/endpoints/" + ep.ID + "/edit",
-		"delivery.png":        "/ui/p/prj_alpha/deliveries/" + failed,
-	} {
-		step(t, ctx, chromedp.Navigate(b.srv.URL+path))
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		cancel()
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), png, 0o644))
-	}
 }
 
 // seedHistory stores a day of deliveries and attempts of ep, mostly

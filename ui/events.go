@@ -200,6 +200,7 @@ func (h *handler) engineOutcome(w http.ResponseWriter, r *http.Request, err erro
 type attemptView struct {
 	*herald.Attempt
 	Body string // the response body, pretty-printed when it is JSON
+	Sent string // the templated request body, likewise ("" for the envelope)
 }
 
 type deliveryData struct {
@@ -232,7 +233,7 @@ func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, a := range atts {
-		d.Attempts = append(d.Attempts, attemptView{Attempt: a, Body: prettyJSON(a.ResponseBody)})
+		d.Attempts = append(d.Attempts, attemptView{Attempt: a, Body: prettyJSON(a.ResponseBody), Sent: prettyJSON(a.RequestBody)})
 	}
 	h.render(w, r, http.StatusOK, "delivery", "Delivery "+dl.ID, d)
 }

@@ -67,18 +67,17 @@ func endpointForm(ep *herald.Endpoint) *form {
 	if ep.ActiveUntil != nil {
 		v["active_until"] = ep.ActiveUntil.UTC().Format(datetimeLocal)
 	}
-	v["order"] = strconv.Itoa(ep.Order)
+	// A value equal to its default is left empty: the input shows the
+	// default as its placeholder, so typing replaces it rather than
+	// appending to it ("15s90s"), and empty means the default on save.
+	v["order"] = nonDefault(strconv.Itoa(ep.Order), "order")
 	if ep.Timeout != 0 {
-		v["timeout"] = ep.Timeout.String()
+		v["timeout"] = nonDefault(ep.Timeout.String(), "timeout")
 	}
 	v["response_mode"], v["failure_policy"] = ep.ResponseMode, ep.FailurePolicy
-	rs := make([]string, len(ep.RetrySchedule))
-	for i, d := range ep.RetrySchedule {
-		rs[i] = d.String()
-	}
-	v["retry_schedule"] = strings.Join(rs, ", ")
-	v["rate_limit"] = strconv.Itoa(ep.RateLimit)
-	v["max_in_flight"] = strconv.Itoa(ep.MaxInFlight)
+	v["retry_schedule"] = nonDefault(joinDurations(ep.RetrySchedule), "retry_schedule")
+	v["rate_limit"] = nonDefault(strconv.Itoa(ep.RateLimit), "rate_limit")
+	v["max_in_flight"] = nonDefault(strconv.Itoa(ep.MaxInFlight), "max_in_flight")
 	if ep.Ordered {
 		v["ordered"] = "on"
 	}
@@ -89,6 +88,36 @@ func endpointForm(ep *herald.Endpoint) *form {
 	v["headers"] = joinMap(service.Redact(ep).Headers, ": ") // values masked; sent back, they are kept
 	v["metadata"] = joinMap(ep.Metadata, "=")
 	return f
+}
+
+// fieldDefaults are what an input left empty stands for (the defaults
+// herald.Endpoint.SetDefaults fills in, and the zeros meaning "none"),
+// shown as placeholders.
+var fieldDefaults = map[string]string{
+	"order":          "0",
+	"timeout":        herald.Duration(herald.TimeoutDefault).String(),
+	"retry_schedule": joinDurations(herald.RetryScheduleDefault),
+	"rate_limit":     "0",
+	"max_in_flight":  strconv.Itoa(herald.MaxInFlightDefault),
+}
+
+// P returns the placeholder of an input: its default, if it has one.
+func (f *form) P(name string) string { return fieldDefaults[name] }
+
+// nonDefault is value, or "" when it is the default of the input name.
+func nonDefault(value, name string) string {
+	if value == fieldDefaults[name] {
+		return ""
+	}
+	return value
+}
+
+func joinDurations(ds []herald.Duration) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func joinMap(m map[string]string, sep string) string {

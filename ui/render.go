@@ -48,6 +48,7 @@ func (h *handler) parseTemplates() (map[string]*template.Template, error) {
 		"join":     strings.Join,
 		"sortedKV": sortedKV,
 		"badge":    badgeClass,
+		"state":    func(ep *herald.Endpoint) endpointState { return stateOf(ep, h.cfg.Now()) },
 		"add":      func(a, b int) int { return a + b },
 		"dur":      herald.Duration.String,
 	}
@@ -203,4 +204,25 @@ func badgeClass(state string) string {
 		return "badge bad"
 	}
 	return "badge muted"
+}
+
+// endpointState is the badge of an endpoint: what an operator needs first
+// about whether it receives events now.
+type endpointState struct {
+	Label, Class, Title string
+}
+
+// stateOf says disabled, scheduled (its validity period has not begun),
+// expired (it has ended) or else its health: outside its period an
+// endpoint receives nothing, however healthy it was.
+func stateOf(ep *herald.Endpoint, now time.Time) endpointState {
+	switch {
+	case !ep.Enabled:
+		return endpointState{Label: herald.EndpointDisabled, Class: "badge bad", Title: ep.DisabledReason}
+	case ep.ActiveFrom != nil && now.Before(*ep.ActiveFrom):
+		return endpointState{Label: "scheduled", Class: "badge muted", Title: "receives events from " + formatTime(*ep.ActiveFrom) + " UTC"}
+	case ep.ActiveUntil != nil && !now.Before(*ep.ActiveUntil):
+		return endpointState{Label: "expired", Class: "badge muted", Title: "received events until " + formatTime(*ep.ActiveUntil) + " UTC"}
+	}
+	return endpointState{Label: ep.Status, Class: badgeClass(ep.Status)}
 }

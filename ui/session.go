@@ -124,6 +124,11 @@ func (h *handler) readSession(r *http.Request) (*principal, error) {
 	if !h.cfg.Now().Before(exp) {
 		return nil, nil
 	}
+	// A logout is recorded in the store, so that it ends the session in
+	// every process at once, not only the cookie in one browser.
+	if revoked, err := h.st.SessionRevoked(r.Context(), c.ID); err != nil || revoked {
+		return nil, err
+	}
 	if err := h.checkKey(r.Context(), &c); err != nil {
 		return nil, err
 	}
@@ -347,7 +352,15 @@ func safeNext(prefix, next string) string {
 	return next
 }
 
+// logout ends the session for good: its id is recorded as revoked until
+// the cookie would have expired, so that a copy of the cookie opens no page
+// and passes no CSRF check from now on.
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r)
+	if err := h.st.RevokeSession(r.Context(), p.SessionID, p.Expires); err != nil {
+		h.storeError(w, r, err)
+		return
+	}
 	h.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, h.path("login"), http.StatusSeeOther)
 }

@@ -7,7 +7,9 @@
 // session is a signed cookie naming the principal (a project or the admin)
 // and the id of the API key it was opened with, never the key itself; each
 // request checks that the key still exists, so revoking it ends the
-// session. Every POST carries a CSRF token derived from the session.
+// session, and that the session was not logged out (a logout is recorded
+// in the store, for every process). Every POST carries a CSRF token
+// derived from the session.
 package ui
 
 import (

@@ -607,7 +607,7 @@ func fullEndpointForm() url.Values {
 	return url.Values{
 		"name": {"Billing"}, "description": {"Invoices to the ERP"}, "url": {"http://127.0.0.1:9/billing"},
 		"event_types": {"order.paid\nuser.*"}, "channels": {"acct_42, acct_7"}, "filter": {"data.amount > 100"},
-		"enabled": {"on"}, "active_from": {"2026-01-01T00:00"}, "active_until": {"2027-01-01T12:30"},
+		"enabled": {"on"}, "active_from": {"2026-01-01T00:00"}, "active_until": {"2099-01-01T12:30"},
 		"order": {"3"}, "timeout": {"20s"}, "response_mode": {"data"}, "failure_policy": {"fail_open"},
 		"retry_schedule": {"10s, 1m, 1h"}, "rate_limit": {"5"}, "max_in_flight": {"4"}, "ordered": {"on"},
 		"body_template": {"{t: .type}"}, "basic_username": {"erp"}, "basic_password": {"s3cret-pw"},
@@ -634,7 +634,7 @@ func TestEndpointFormCreatesEndpointWithEveryField(t *testing.T) {
 	require.Equal(t, "data.amount > 100", ep.Filter)
 	require.True(t, ep.Enabled)
 	require.Equal(t, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ep.ActiveFrom.UTC())
-	require.Equal(t, time.Date(2027, 1, 1, 12, 30, 0, 0, time.UTC), ep.ActiveUntil.UTC())
+	require.Equal(t, time.Date(2099, 1, 1, 12, 30, 0, 0, time.UTC), ep.ActiveUntil.UTC())
 	require.Equal(t, 3, ep.Order)
 	require.Equal(t, 20*time.Second, ep.Timeout.D())
 	require.Equal(t, herald.ResponseData, ep.ResponseMode)

@@ -377,7 +377,8 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt, skipGone bool) {
 		numbers, statuses                                                                                    = make([]int32, n), make([]int32, n)
 		started                                                                                              = make([]time.Time, n)
 		durations                                                                                            = make([]int64, n)
-		bodies                                                                                               = make([][]byte, n)
+		bodies, sent                                                                                         = make([][]byte, n), make([][]byte, n)
+		cut                                                                                                  = make([]bool, n)
 	)
 	for i, a := range as {
 		a.StartedAt = tm(a.StartedAt)
@@ -388,21 +389,28 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt, skipGone bool) {
 			bodies[i] = []byte(a.ResponseBody)
 		}
 		classes[i], errs[i] = a.ErrorClass, a.Error
+		if a.RequestBody != "" {
+			sent[i] = []byte(a.RequestBody)
+		}
+		cut[i] = a.RequestBodyTruncated
 	}
 	filter := ""
 	if skipGone {
 		filter = " WHERE u.delivery_id IN (SELECT d.id FROM deliveries d WHERE d.id = ANY($3) FOR KEY SHARE)"
 	}
 	b.Queue(`INSERT INTO attempts (id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-			request_url, request_headers, response_status, response_headers, response_body, error_class, error)
+			request_url, request_headers, response_status, response_headers, response_body, error_class, error,
+			request_body, request_body_truncated)
 		SELECT id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-			request_url, request_headers::jsonb, response_status, response_headers::jsonb, response_body, error_class, error
+			request_url, request_headers::jsonb, response_status, response_headers::jsonb, response_body, error_class, error,
+			request_body, request_body_truncated
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], $9::bigint[],
-			$10::text[], $11::text[], $12::int[], $13::text[], $14::bytea[], $15::text[], $16::text[])
+			$10::text[], $11::text[], $12::int[], $13::text[], $14::bytea[], $15::text[], $16::text[], $17::bytea[], $18::bool[])
 			AS u(id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-				request_url, request_headers, response_status, response_headers, response_body, error_class, error)`+filter,
+				request_url, request_headers, response_status, response_headers, response_body, error_class, error,
+				request_body, request_body_truncated)`+filter,
 		ids, projects, deliveries, events, endpoints, numbers, triggers, started, durations,
-		urls, reqHeaders, statuses, respHeaders, bodies, classes, errs)
+		urls, reqHeaders, statuses, respHeaders, bodies, classes, errs, sent, cut)
 }
 
 const eventCols = "e.id, e.project_id, e.type, e.data, e.channels, e.metadata, e.occurred_at, e.created_at, e.idempotency_key, e.body_hash, e.hook, e.hook_verdict, e.tenant_id"
@@ -570,13 +578,15 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 }
 
 const attemptCols = `id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-	request_url, request_headers, response_status, response_headers, response_body, error_class, error`
+	request_url, request_headers, response_status, response_headers, response_body, error_class, error,
+	request_body, request_body_truncated`
 
 func scanAttempt(row pgx.Row) (*herald.Attempt, error) {
 	a := new(herald.Attempt)
-	var reqHeaders, respHeaders, body []byte
+	var reqHeaders, respHeaders, body, sent []byte
 	err := row.Scan(&a.ID, &a.ProjectID, &a.DeliveryID, &a.EventID, &a.EndpointID, &a.Number, &a.Trigger, &a.StartedAt, &a.DurationMS,
-		&a.RequestURL, &reqHeaders, &a.ResponseStatus, &respHeaders, &body, &a.ErrorClass, &a.Error)
+		&a.RequestURL, &reqHeaders, &a.ResponseStatus, &respHeaders, &body, &a.ErrorClass, &a.Error,
+		&sent, &a.RequestBodyTruncated)
 	if err != nil {
 		return nil, err
 	}
@@ -586,7 +596,7 @@ func scanAttempt(row pgx.Row) (*herald.Attempt, error) {
 	if err := unjson(respHeaders, &a.ResponseHeaders); err != nil {
 		return nil, err
 	}
-	a.ResponseBody = string(body)
+	a.ResponseBody, a.RequestBody = string(body), string(sent)
 	utc(&a.StartedAt)
 	return a, nil
 }

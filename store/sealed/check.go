@@ -88,7 +88,7 @@ func probeSealed(ctx context.Context, inner store.Store) (string, error) {
 		return "", fmt.Errorf("look for encrypted secrets: %w", err)
 	}
 	for _, p := range projects {
-		eps, _, err := inner.ListEndpoints(ctx, p.ID, store.Page{Limit: 1})
+		eps, _, err := inner.ListEndpoints(ctx, p.ID, store.EndpointFilter{}, store.Page{Limit: 1})
 		if err != nil {
 			return "", fmt.Errorf("look for encrypted secrets: %w", err)
 		}

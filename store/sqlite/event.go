@@ -50,7 +50,8 @@ const nextDue = `CASE WHEN status = 'pending' THEN MAX(next_attempt_at,
 	COALESCE((SELECT e.paused_until FROM endpoints e WHERE e.id = deliveries.endpoint_id), next_attempt_at)) ELSE next_attempt_at END`
 
 const attemptCols = `id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
-	request_url, request_headers, response_status, response_headers, response_body, error_class, error`
+	request_url, request_headers, response_status, response_headers, response_body, error_class, error,
+	request_body, request_body_truncated`
 
 func (db *DB) prepare(ctx context.Context) error {
 	var err error
@@ -86,7 +87,7 @@ func (db *DB) prepare(ctx context.Context) error {
 			` ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at`, 5),
 		eventIns:    pb(`INSERT INTO events (`+eventCols+`) VALUES `, ``, 13),
 		deliveryIns: pb(`INSERT INTO deliveries (`+deliveryCols+`) VALUES `, ``, 19),
-		attemptIns:  pb(`INSERT INTO attempts (`+attemptCols+`) VALUES `, ``, 16),
+		attemptIns:  pb(`INSERT INTO attempts (`+attemptCols+`) VALUES `, ``, 18),
 		complete:    pb(completeHead, completeTail, 8),
 	}
 	return err
@@ -139,7 +140,8 @@ func scanAttempt(s scanner) (*herald.Attempt, error) {
 	var reqHeaders, respHeaders string
 	var started int64
 	err := s.Scan(&a.ID, &a.ProjectID, &a.DeliveryID, &a.EventID, &a.EndpointID, &a.Number, &a.Trigger, &started, &a.DurationMS,
-		&a.RequestURL, &reqHeaders, &a.ResponseStatus, &respHeaders, &a.ResponseBody, &a.ErrorClass, &a.Error)
+		&a.RequestURL, &reqHeaders, &a.ResponseStatus, &respHeaders, &a.ResponseBody, &a.ErrorClass, &a.Error,
+		&a.RequestBody, &a.RequestBodyTruncated)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,8 @@ func (rs *rowSet) addDelivery(d *herald.Delivery, seq int64) {
 
 func (rs *rowSet) addAttempt(a *herald.Attempt) {
 	rs.add(a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID, a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS,
-		a.RequestURL, jsonMap(a.RequestHeaders), a.ResponseStatus, jsonMap(a.ResponseHeaders), a.ResponseBody, a.ErrorClass, a.Error)
+		a.RequestURL, jsonMap(a.RequestHeaders), a.ResponseStatus, jsonMap(a.ResponseHeaders), a.ResponseBody, a.ErrorClass, a.Error,
+		a.RequestBody, a.RequestBodyTruncated)
 }
 
 // eventRows buffers InsertEvents' rows, to be written table by table in

@@ -52,6 +52,10 @@ type oldRows struct {
 // seedOld writes, with the SQL of the schemas since 00001, a project, an
 // endpoint, three events with a delivery each (one delivered, with its
 // attempt, one pending, one in flight) into an old database.
+// oldAttemptCols are the attempt columns before 00013 added the request body.
+const oldAttemptCols = `id, project_id, delivery_id, event_id, endpoint_id, number, trigger, started_at, duration_ms,
+	request_url, request_headers, response_status, response_headers, response_body, error_class, error`
+
 func seedOld(t *testing.T, old *sql.DB) oldRows {
 	t.Helper()
 	ctx := context.Background()
@@ -89,7 +93,7 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 	a := &herald.Attempt{ID: herald.NewID(herald.PrefixAttempt), ProjectID: p.ID, DeliveryID: ds[0].ID, EventID: events[0].ID, EndpointID: ep.ID,
 		Number: 1, Trigger: herald.TriggerScheduled, StartedAt: now, DurationMS: 4, RequestURL: ep.URL,
 		RequestHeaders: map[string]string{"Content-Type": "application/json"}, ResponseStatus: 200, ResponseHeaders: map[string]string{}}
-	exec(`INSERT INTO attempts (`+attemptCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID,
+	exec(`INSERT INTO attempts (`+oldAttemptCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, a.ID, a.ProjectID, a.DeliveryID, a.EventID, a.EndpointID,
 		a.Number, a.Trigger, ns(a.StartedAt), a.DurationMS, a.RequestURL, `{"Content-Type":"application/json"}`, a.ResponseStatus, "{}", "", "", "")
 	return oldRows{p: p, ep: ep, events: events, ds: ds, a: a}
 }

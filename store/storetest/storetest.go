@@ -40,6 +40,8 @@ import (
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	s := &suite{open: open}
 	t.Run("Settings", s.settings)
+	t.Run("RevokedSessions", s.revokedSessions)
+	t.Run("AttemptRequestBody", s.attemptRequestBody)
 	t.Run("Projects", s.projects)
 	t.Run("APIKeys", s.apiKeys)
 	t.Run("EventTypes", s.eventTypes)
