@@ -145,6 +145,11 @@ func (d *dispatcher) laneLocked(ep *herald.Endpoint) *lane {
 // already leased to this process. It fails when Run is not dispatching or
 // the lane or the dispatcher is full: the delivery is then inserted pending.
 func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
+	if d.clusterMode() {
+		// Leased at ingest, it would escape the limits the cluster holds
+		// in the database: the claim takes it instead.
+		return false
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.active || d.held >= d.maxHeld {
@@ -157,6 +162,18 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 	l.reserved++
 	d.held++
 	return true
+}
+
+// clusterMode reports whether other processes are alive on the database:
+// then the endpoints' limits are held in the database, through Cluster
+// claims (cluster.go).
+func (d *dispatcher) clusterMode() bool { return d.e.members.others.Load() }
+
+// holding is how many claims the dispatcher holds (queued and being sent).
+func (d *dispatcher) holding() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.held
 }
 
 // hasRoom reports whether a claim now could give the endpoint's lane work.
@@ -345,6 +362,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		Limit:            limit,
 		PerEndpointLimit: perEndpointLimit,
 		SkipEndpoints:    skip,
+		Cluster:          d.clusterMode(),
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -480,7 +498,13 @@ func (d *dispatcher) runLane(l *lane) {
 		limiter := l.limiter
 		d.mu.Unlock()
 
-		if limiter != nil {
+		if !c.NotBefore.IsZero() {
+			// Its turn on the endpoint's schedule, shared by the cluster.
+			if !d.sleepUntil(c.NotBefore) {
+				d.requeue(l, c)
+				continue
+			}
+		} else if limiter != nil {
 			if err := limiter.Wait(d.ctx); err != nil {
 				d.requeue(l, c)
 				continue
@@ -494,6 +518,22 @@ func (d *dispatcher) runLane(l *lane) {
 		}
 		d.wg.Add(1)
 		go d.send(l, c)
+	}
+}
+
+// sleepUntil waits until t; false if the dispatcher stopped first.
+func (d *dispatcher) sleepUntil(t time.Time) bool {
+	wait := t.Sub(d.e.now())
+	if wait <= 0 {
+		return d.ctx.Err() == nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-d.ctx.Done():
+		return false
 	}
 }
 

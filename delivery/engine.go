@@ -50,6 +50,8 @@ type Engine struct {
 	health *healthBook
 	m      *metrics
 
+	members members // the cluster as the heartbeats see it (cluster.go)
+
 	runMu sync.Mutex // one Run at a time
 }
 
@@ -112,6 +114,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DrainTimeoutDefault
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = HeartbeatDefault
+	}
+	if c.DeadAfter <= 0 {
+		c.DeadAfter = DeadAfterDefault
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -22,9 +22,18 @@ func (e *Engine) run(ctx context.Context) error {
 	go e.rec.run()
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
-	e.disp.start(ctx, sendCtx)
 
 	var wg sync.WaitGroup
+	// Joining a cluster: the others must see this process (and leave
+	// alone mode) before it dispatches (cluster.go).
+	if e.join(ctx) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(joinBeats * e.cfg.Heartbeat):
+		}
+	}
+	wg.Go(func() { e.heartbeats(ctx) })
+	e.disp.start(ctx, sendCtx)
 	wg.Go(func() { e.disp.claimLoop(ctx) })
 	wg.Go(func() { e.maintain(ctx) })
 	wg.Go(func() { e.queueStats(ctx) })
@@ -34,6 +43,7 @@ func (e *Engine) run(ctx context.Context) error {
 	e.log.Info("delivery engine draining", "timeout", e.cfg.DrainTimeout)
 	e.disp.stop(e.cfg.DrainTimeout, cancelSends)
 	e.rec.close()
+	e.leave()
 	return nil
 }
 

@@ -60,8 +60,12 @@ const orderedHeadSQL = `x.seq = (SELECT min(o.seq) FROM deliveries o
 // due is re-checked on the locked row) and leased, and come back with their
 // events.
 //
+// A Cluster claim caps each endpoint at its room for the cluster
+// (capsSQL) and gives rate-limited deliveries their turns (paceSQL).
+//
 // $1 now, $2 owner, $3 lease end, $4 skipped endpoints, $5 window,
-// $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint.
+// $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint,
+// $9 Cluster.
 var claimSQL = `WITH x AS (
 	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, true AS pending FROM deliveries d
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
@@ -92,12 +96,16 @@ var claimSQL = `WITH x AS (
 		WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'in_flight') ORDER BY d.seq LIMIT 1) x
 	WHERE e.ordered AND ` + liveSQL + ` AND ` + openSQL + ` AND x.status = 'pending' AND x.next_attempt_at <= $1 AND ` + orderedHeadSQL + `
 		AND (SELECT count(*) FROM c WHERE pending) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
+), cand AS (
+	SELECT id, endpoint_id, next_attempt_at, priority, seq FROM eligible UNION SELECT * FROM deep
+), caps AS (
+	` + capsSQL + `
 ), ranked AS (
-	SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
-	FROM (SELECT id, endpoint_id, next_attempt_at, priority, seq FROM eligible UNION SELECT * FROM deep) u
+	SELECT cand.id, row_number() OVER (PARTITION BY cand.endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn, caps.cap
+	FROM cand LEFT JOIN caps USING (endpoint_id)
 ), picked AS (
 	SELECT d.id FROM deliveries d
-	WHERE d.id = ANY (ARRAY(SELECT id FROM ranked WHERE $6 = 0 OR rn <= $6)) AND ` + dueSQL + `
+	WHERE d.id = ANY (ARRAY(SELECT id FROM ranked WHERE ($6 = 0 OR rn <= $6) AND (cap IS NULL OR rn <= cap))) AND ` + dueSQL + `
 	ORDER BY d.next_attempt_at, d.priority, d.seq
 	LIMIT $7
 	FOR UPDATE OF d SKIP LOCKED
@@ -112,9 +120,41 @@ var claimSQL = `WITH x AS (
 	UPDATE deliveries d SET status = 'in_flight', locked_by = $2, locked_until = $3, updated_at = $1
 	WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
 	RETURNING ` + qualify("d", deliveryCols) + `
-)
-SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + `
-FROM claimed c JOIN events e ON e.id = c.event_id AND e.id = ANY (ARRAY(SELECT event_id FROM claimed))`
+), ` + paceSQL + `
+SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + `, t.not_before
+FROM claimed c JOIN events e ON e.id = c.event_id AND e.id = ANY (ARRAY(SELECT event_id FROM claimed))
+LEFT JOIN turns t ON t.id = c.id`
+
+// capsSQL is, for a Cluster claim ($9), each candidate endpoint's room
+// for the whole cluster: max_in_flight less its live claims in the
+// database, whoever holds them (an ordered endpoint is held to one by
+// orderedHeadSQL instead), and under rate_limit the turns free within the
+// next second from its shared schedule (endpoint_pace), one every
+// 1/rate_limit. The live claims are read through deliveries_in_flight: at
+// most max_in_flight rows each. Counting is only sound if no other claim
+// can commit between this statement's snapshot and its own commit: a
+// Cluster claim takes the claim lock first (ClaimDeliveries). Without
+// $9 it is empty and the claim is as it ever was: the process alone
+// holds the limits in memory.
+const capsSQL = `SELECT e.id AS endpoint_id, e.rate_limit, greatest(pc.next_at, $1) AS start,
+		least(CASE WHEN NOT e.ordered THEN e.max_in_flight - (SELECT count(*) FROM deliveries o
+				WHERE o.endpoint_id = e.id AND o.status = 'in_flight' AND o.locked_until >= $1) END,
+			CASE WHEN e.rate_limit > 0 THEN floor(extract(epoch FROM $1 + interval '1 second' - greatest(pc.next_at, $1)) * e.rate_limit)::int END) AS cap
+	FROM endpoints e LEFT JOIN endpoint_pace pc ON pc.endpoint_id = e.id
+	WHERE $9 AND e.id = ANY (ARRAY(SELECT DISTINCT endpoint_id FROM cand))`
+
+// paceSQL gives a Cluster claim's deliveries of a rate-limited endpoint
+// their turns (turns: start, start + 1/rate, …, in claim order) and moves
+// the endpoint's schedule past the last of them.
+const paceSQL = `turns AS (
+	SELECT c.id, c.endpoint_id, caps.rate_limit, caps.start + (row_number() OVER (PARTITION BY c.endpoint_id
+			ORDER BY c.next_attempt_at, c.priority, c.seq) - 1) * interval '1 second' / caps.rate_limit AS not_before
+	FROM claimed c JOIN caps ON caps.endpoint_id = c.endpoint_id WHERE caps.rate_limit > 0
+), paced AS (
+	INSERT INTO endpoint_pace (endpoint_id, next_at)
+	SELECT endpoint_id, max(not_before) + interval '1 second' / max(rate_limit) FROM turns GROUP BY endpoint_id
+	ON CONFLICT (endpoint_id) DO UPDATE SET next_at = excluded.next_at
+)`
 
 // qualify prefixes each column of a column list with a table alias.
 func qualify(alias, cols string) string {
@@ -152,11 +192,19 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 	// claim behind a backlog of tens of thousands. Without bitmap scans it
 	// has only the ordered index scan (and probes for the id lists).
 	b.Queue("SELECT set_config('enable_bitmapscan', 'off', true)")
-	b.Queue(claimSQL, now, p.Owner, until, skip, window, perEndpoint, p.Limit, deepTake)
+	if p.Cluster {
+		// The claim lock, until this transaction commits: the next
+		// Cluster claim's snapshot then sees this one's claims and turns.
+		b.Queue("SELECT pg_advisory_xact_lock($1)", lockKey(db.schema+":claim"))
+	}
+	b.Queue(claimSQL, now, p.Owner, until, skip, window, perEndpoint, p.Limit, deepTake, p.Cluster)
 	br := db.pool.SendBatch(ctx, b)
 	var claims []*store.Claim
 	_, err := br.Exec()
 	if err == nil {
+		_, err = br.Exec()
+	}
+	if err == nil && p.Cluster {
 		_, err = br.Exec()
 	}
 	if err == nil {
@@ -198,7 +246,8 @@ func cmpTime(a, b *time.Time) int {
 func scanClaim(row pgx.Row) (*store.Claim, error) {
 	d := new(herald.Delivery)
 	var es eventScan
-	if err := row.Scan(append(deliveryDest(d), es.dest()...)...); err != nil {
+	var notBefore *time.Time
+	if err := row.Scan(append(append(deliveryDest(d), es.dest()...), &notBefore)...); err != nil {
 		return nil, err
 	}
 	deliveryUTC(d)
@@ -206,7 +255,11 @@ func scanClaim(row pgx.Row) (*store.Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &store.Claim{Delivery: d, Event: e}, nil
+	c := &store.Claim{Delivery: d, Event: e}
+	if notBefore != nil {
+		c.NotBefore = notBefore.UTC()
+	}
+	return c, nil
 }
 
 // queueAsyncCommit makes the batch's transaction commit without waiting for

@@ -1,0 +1,167 @@
+package delivery
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/herald-dev/herald/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Several processes on one database: what each process does so that the
+// others know it is alive, take over its claims when it dies, and share an
+// endpoint's limits with it (docs/CLUSTER.md).
+//
+// Every Heartbeat a process writes its row (processes: id, address, start,
+// last heartbeat, claims held), declares dead every process silent for
+// DeadAfter — their rows go, and the leases of deliveries held by an owner
+// with no row end now, so that the claim takes them at once — and reads
+// who is alive. A live process's claims are never taken whatever its
+// attempts take: liveness is its heartbeat, not the lease.
+//
+// While another process is alive the dispatcher is in cluster mode: every
+// delivery goes through a Cluster claim, which holds each endpoint's
+// max_in_flight over all the database's claims and gives rate-limited
+// deliveries turns on the endpoint's one schedule; nothing is leased at
+// ingest (which no limit in the database would see). Alone, a process
+// holds the limits in memory, as ever. A process that finds others alive
+// when it starts waits joinBeats heartbeats before dispatching, so that
+// they have seen it and left alone mode first.
+const joinBeats = 2
+
+// forever: for an Exclusive process, every other process's last
+// heartbeat is older than now + forever.
+const forever = 100 * 365 * 24 * time.Hour
+
+// members is this process's view of the cluster.
+type members struct {
+	started time.Time
+	mu      sync.Mutex
+	live    []*store.Process // at the last heartbeat, oldest first
+	others  atomic.Bool      // another live process was seen at the last heartbeat
+	regOnce sync.Once
+}
+
+// join records this process, takes over what dead processes held, and
+// reports whether others are alive.
+func (e *Engine) join(ctx context.Context) bool {
+	e.members.regOnce.Do(func() {
+		if e.cfg.Registerer != nil {
+			_ = e.cfg.Registerer.Register(clusterCollector{e})
+		}
+	})
+	e.members.started = e.now()
+	e.beat(ctx)
+	return e.members.others.Load()
+}
+
+// beat is one heartbeat: write this process's row, take over the claims of
+// the dead, read who is alive.
+func (e *Engine) beat(ctx context.Context) {
+	now := e.now()
+	st := e.store
+	err := st.Heartbeat(ctx, &store.Process{ID: e.cfg.Owner, Address: e.cfg.Address,
+		StartedAt: e.members.started, HeartbeatAt: now, InFlight: e.disp.holding()})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("heartbeat failed", "error", err)
+		}
+		return
+	}
+	since := now.Add(-e.cfg.DeadAfter)
+	deadBefore := since
+	if e.cfg.Exclusive {
+		deadBefore = now.Add(forever)
+	}
+	n, err := st.TakeOver(ctx, e.cfg.Owner, deadBefore, now)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			e.log.Warn("taking over the claims of stopped processes failed", "error", err)
+		}
+	case n > 0:
+		e.log.Info("took over the claims of stopped processes", "deliveries", n)
+		e.disp.wakeNow()
+		e.notes.notify()
+	}
+	live, err := st.ListProcesses(ctx, since)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("reading the cluster's processes failed", "error", err)
+		}
+		return
+	}
+	others := false
+	for _, p := range live {
+		others = others || p.ID != e.cfg.Owner
+	}
+	e.members.mu.Lock()
+	e.members.live = live
+	e.members.mu.Unlock()
+	if e.members.others.Swap(others) != others {
+		e.log.Info("cluster changed", "processes", len(live), "cluster_mode", others)
+	}
+}
+
+// heartbeats beats every Heartbeat until ctx ends.
+func (e *Engine) heartbeats(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.beat(ctx)
+	}
+}
+
+// leave removes this process's row after a clean stop (its claims were
+// finished or handed back).
+func (e *Engine) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.store.RemoveProcess(ctx, e.cfg.Owner); err != nil {
+		e.log.Warn("removing this process from the cluster failed", "error", err)
+	}
+}
+
+// Processes lists the live processes on the database (heard from within
+// DeadAfter), oldest first, as GET /v1/cluster shows them.
+func (e *Engine) Processes(ctx context.Context) ([]*store.Process, error) {
+	return e.store.ListProcesses(ctx, e.now().Add(-e.cfg.DeadAfter))
+}
+
+// clusterCollector exports the processes seen at the last heartbeat.
+type clusterCollector struct{ e *Engine }
+
+var (
+	descProcesses = prometheus.NewDesc("herald_cluster_processes",
+		"Live processes on the database, at this process's last heartbeat.", nil, nil)
+	descInFlight = prometheus.NewDesc("herald_cluster_process_in_flight",
+		"Deliveries claimed by each live process, at its last heartbeat.", []string{"process", "address"}, nil)
+	descHeartbeat = prometheus.NewDesc("herald_cluster_process_heartbeat_timestamp_seconds",
+		"Each live process's last heartbeat, Unix time.", []string{"process", "address"}, nil)
+)
+
+func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descProcesses
+	ch <- descInFlight
+	ch <- descHeartbeat
+}
+
+func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	m := &c.e.members
+	m.mu.Lock()
+	live := m.live
+	m.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(descProcesses, prometheus.GaugeValue, float64(len(live)))
+	for _, p := range live {
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(p.InFlight), p.ID, p.Address)
+		ch <- prometheus.MustNewConstMetric(descHeartbeat, prometheus.GaugeValue,
+			float64(p.HeartbeatAt.UnixNano())/1e9, p.ID, p.Address)
+	}
+}
