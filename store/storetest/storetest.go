@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Concurrency", s.concurrency)
 	t.Run("Batches", func(t *testing.T) { RunBatches(t, open) })
 	t.Run("EndpointPause", func(t *testing.T) { RunEndpointPause(t, open) })
+	t.Run("Cluster", s.cluster)
 }
 
 type suite struct {
