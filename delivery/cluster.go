@@ -145,12 +145,15 @@ var (
 		"Deliveries claimed by each live process, at its last heartbeat.", []string{"process", "address"}, nil)
 	descHeartbeat = prometheus.NewDesc("herald_cluster_process_heartbeat_timestamp_seconds",
 		"Each live process's last heartbeat, Unix time.", []string{"process", "address"}, nil)
+	descMode = prometheus.NewDesc("herald_cluster_mode",
+		"1 while this process dispatches with other processes alive, the endpoints' limits held in the database.", nil, nil)
 )
 
 func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descProcesses
 	ch <- descInFlight
 	ch <- descHeartbeat
+	ch <- descMode
 }
 
 func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
@@ -159,6 +162,11 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	live := m.live
 	m.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descProcesses, prometheus.GaugeValue, float64(len(live)))
+	mode := 0.0
+	if c.e.disp.clusterMode() && c.e.disp.dispatching() {
+		mode = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descMode, prometheus.GaugeValue, mode)
 	for _, p := range live {
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(p.InFlight), p.ID, p.Address)
 		ch <- prometheus.MustNewConstMetric(descHeartbeat, prometheus.GaugeValue,

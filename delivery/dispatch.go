@@ -169,6 +169,13 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 // claims (cluster.go).
 func (d *dispatcher) clusterMode() bool { return d.e.members.others.Load() }
 
+// dispatching reports whether Run is dispatching.
+func (d *dispatcher) dispatching() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.active
+}
+
 // holding is how many claims the dispatcher holds (queued and being sent).
 func (d *dispatcher) holding() int {
 	d.mu.Lock()
