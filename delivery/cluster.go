@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"hash/fnv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,14 +23,14 @@ import (
 // who is alive. A live process's claims are never taken whatever its
 // attempts take: liveness is its heartbeat, not the lease.
 //
-// While another process is alive the dispatcher is in cluster mode: every
-// delivery goes through a Cluster claim, which holds each endpoint's
-// max_in_flight over all the database's claims and gives rate-limited
-// deliveries turns on the endpoint's one schedule; nothing is leased at
-// ingest (which no limit in the database would see). Alone, a process
-// holds the limits in memory, as ever. A process that finds others alive
-// when it starts waits joinBeats heartbeats before dispatching, so that
-// they have seen it and left alone mode first.
+// While another process is alive the dispatcher is in cluster mode: each
+// process sends to an endpoint at most its share of max_in_flight (share),
+// and a rate-limited endpoint's deliveries go through Cluster claims,
+// which give them turns on one schedule in the database (they are not
+// leased at ingest, where they would get none). Alone, a process holds the
+// limits in memory, as ever. A process that finds others alive when it
+// starts waits joinBeats heartbeats before dispatching, so that they have
+// seen it, and shrunk their shares, first.
 const joinBeats = 2
 
 // forever: for an Exclusive process, every other process's last
@@ -40,6 +42,7 @@ type members struct {
 	started time.Time
 	mu      sync.Mutex
 	live    []*store.Process // at the last heartbeat, oldest first
+	ids     []string         // their ids, sorted
 	others  atomic.Bool      // another live process was seen at the last heartbeat
 	regOnce sync.Once
 }
@@ -94,15 +97,56 @@ func (e *Engine) beat(ctx context.Context) {
 		return
 	}
 	others := false
+	ids := make([]string, 0, len(live))
 	for _, p := range live {
 		others = others || p.ID != e.cfg.Owner
+		ids = append(ids, p.ID)
 	}
-	e.members.mu.Lock()
-	e.members.live = live
-	e.members.mu.Unlock()
-	if e.members.others.Swap(others) != others {
+	slices.Sort(ids)
+	m := &e.members
+	m.mu.Lock()
+	m.live = live
+	changed := !slices.Equal(ids, m.ids)
+	m.ids = ids
+	m.mu.Unlock()
+	m.others.Store(others)
+	if changed {
 		e.log.Info("cluster changed", "processes", len(live), "cluster_mode", others)
+		e.disp.membersChanged()
 	}
+}
+
+// share is this process's part of an endpoint's max_in_flight m among the
+// live processes: m/N each, and the remainder one each to m%N of them,
+// which ones depending on the endpoint (so that with many endpoints of
+// max_in_flight 1 the work spreads over the processes). Every process
+// computes the same parts from the same list of processes, so together
+// they never exceed m. The list changes at heartbeats; a process joining
+// waits joinBeats before dispatching, by when the others have shrunk their
+// parts to make room for it (a request they had in progress still runs to
+// its end). A process not in the list (its row not read yet) takes a
+// part as the last of N+1.
+func (m *members) share(endpointID string, total int, self string) int {
+	m.mu.Lock()
+	ids := m.ids
+	m.mu.Unlock()
+	n := len(ids)
+	i, found := slices.BinarySearch(ids, self)
+	if !found {
+		n++
+		i = n - 1
+	}
+	if n <= 1 {
+		return total
+	}
+	h := fnv.New32a()
+	h.Write([]byte(endpointID))
+	pos := (i + int(h.Sum32()%uint32(n))) % n
+	part := total / n
+	if pos < total%n {
+		part++
+	}
+	return part
 }
 
 // heartbeats beats every Heartbeat until ctx ends.

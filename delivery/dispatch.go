@@ -104,17 +104,32 @@ func maxInFlight(ep *herald.Endpoint) int {
 // fill every slot with work they cannot send, and the healthy endpoints
 // would wait behind them (head-of-line blocking).
 func (d *dispatcher) holdCapLocked(ep *herald.Endpoint) int {
-	c := 2 * maxInFlight(ep)
+	m := d.concurrency(ep)
+	if m == 0 {
+		return 0 // the endpoint is other processes' to send to
+	}
+	c := 2 * m
 	if d.held < d.maxHeld/2 {
 		c = max(c, laneHoldMin)
 	}
 	if ep.RateLimit > 0 {
-		c = min(c, max(ep.RateLimit, maxInFlight(ep)))
+		c = min(c, max(ep.RateLimit, m))
 	}
 	if ep.Ordered {
 		c = 1
 	}
 	return c
+}
+
+// concurrency is how many requests this process may have in progress to
+// the endpoint: its maxInFlight alone, its share of it in a cluster
+// (members.share). An ordered endpoint's one is held by the database.
+func (d *dispatcher) concurrency(ep *herald.Endpoint) int {
+	m := maxInFlight(ep)
+	if ep.Ordered || !d.clusterMode() {
+		return m
+	}
+	return d.e.members.share(ep.ID, m, d.e.cfg.Owner)
 }
 
 func (l *lane) load() int { return l.reserved + len(l.queue) + l.sending }
@@ -145,9 +160,10 @@ func (d *dispatcher) laneLocked(ep *herald.Endpoint) *lane {
 // already leased to this process. It fails when Run is not dispatching or
 // the lane or the dispatcher is full: the delivery is then inserted pending.
 func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
-	if d.clusterMode() {
-		// Leased at ingest, it would escape the limits the cluster holds
-		// in the database: the claim takes it instead.
+	if ep.RateLimit > 0 && d.clusterMode() {
+		// Leased at ingest it would have no turn on the endpoint's
+		// schedule, which the cluster keeps in the database: the claim
+		// takes it instead.
 		return false
 	}
 	d.mu.Lock()
@@ -165,8 +181,8 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 }
 
 // clusterMode reports whether other processes are alive on the database:
-// then the endpoints' limits are held in the database, through Cluster
-// claims (cluster.go).
+// then an endpoint's max_in_flight is shared among them and its rate_limit
+// kept in the database, through Cluster claims (cluster.go).
 func (d *dispatcher) clusterMode() bool { return d.e.members.others.Load() }
 
 // dispatching reports whether Run is dispatching.
@@ -296,6 +312,19 @@ func (d *dispatcher) kick(endpointID string) {
 		d.startLocked(l)
 	}
 	d.mu.Unlock()
+}
+
+// membersChanged wakes every lane and the claim loop: the endpoints'
+// shares of max_in_flight moved.
+func (d *dispatcher) membersChanged() {
+	d.mu.Lock()
+	for _, l := range d.lanes {
+		if len(l.queue) > 0 {
+			d.startLocked(l)
+		}
+	}
+	d.mu.Unlock()
+	d.wakeNow()
 }
 
 // endpointsChanged refreshes the lanes' view of their endpoints.
@@ -485,7 +514,17 @@ func (d *dispatcher) runLane(l *lane) {
 		now := d.e.now()
 		var wait time.Duration // 0: until signalled
 		ready := false
-		if l.sending < maxInFlight(ep) {
+		limit := d.concurrency(ep)
+		if limit == 0 && len(l.queue) > 0 && l.sending == 0 {
+			// Its share went to other processes: hand back what it holds.
+			q := l.queue
+			l.queue = nil
+			d.held -= len(q)
+			d.mu.Unlock()
+			d.release(q)
+			continue
+		}
+		if l.sending < limit {
 			ok, until := d.e.health.allow(ep.ID, now)
 			if ok {
 				ready = true

@@ -114,8 +114,8 @@ func (r *recorder) write(batch []recorded) {
 			r.after.Go(x.after)
 		}
 	}
-	if wake || e.disp.clusterMode() {
-		e.disp.wakeNow() // in cluster mode, room under max_in_flight too
+	if wake {
+		e.disp.wakeNow()
 	}
 }
 

@@ -74,11 +74,12 @@ type ClaimParams struct {
 	PerEndpointLimit int
 	// SkipEndpoints are not claimed from (full, paused or rate limited here).
 	SkipEndpoints []string
-	// Cluster: other processes claim from the database too. An endpoint's
-	// max_in_flight then holds over the database's live claims (in_flight
-	// under an unexpired lease, whoever holds them), and the claim waits
-	// for any other process's claim to commit first, so that two claims
-	// never both see the same room.
+	// Cluster: other processes claim from the database too. A
+	// rate-limited endpoint's deliveries then get turns (Claim.NotBefore)
+	// on one schedule kept in the database for every process, 1/rate_limit
+	// apart, and a claim takes no more of them than the turns free within
+	// the next second. Turns of claims made at the same moment never
+	// overlap.
 	Cluster bool
 }
 

@@ -60,8 +60,9 @@ const orderedHeadSQL = `x.seq = (SELECT min(o.seq) FROM deliveries o
 // due is re-checked on the locked row) and leased, and come back with their
 // events.
 //
-// A Cluster claim caps each endpoint at its room for the cluster
-// (capsSQL) and gives rate-limited deliveries their turns (paceSQL).
+// A Cluster claim gives rate-limited deliveries turns on their endpoint's
+// schedule, shared by every process, and takes no more than the turns free
+// within the next second (capsSQL, paceSQL).
 //
 // $1 now, $2 owner, $3 lease end, $4 skipped endpoints, $5 window,
 // $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint,
@@ -125,35 +126,36 @@ SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + `, t.not_before
 FROM claimed c JOIN events e ON e.id = c.event_id AND e.id = ANY (ARRAY(SELECT event_id FROM claimed))
 LEFT JOIN turns t ON t.id = c.id`
 
-// capsSQL is, for a Cluster claim ($9), each candidate endpoint's room
-// for the whole cluster: max_in_flight less its live claims in the
-// database, whoever holds them (an ordered endpoint is held to one by
-// orderedHeadSQL instead), and under rate_limit the turns free within the
-// next second from its shared schedule (endpoint_pace), one every
-// 1/rate_limit. The live claims are read through deliveries_in_flight: at
-// most max_in_flight rows each. Counting is only sound if no other claim
-// can commit between this statement's snapshot and its own commit: a
-// Cluster claim takes the claim lock first (ClaimDeliveries). Without
-// $9 it is empty and the claim is as it ever was: the process alone
-// holds the limits in memory.
-const capsSQL = `SELECT e.id AS endpoint_id, e.rate_limit, greatest(pc.next_at, $1) AS start,
-		least(CASE WHEN NOT e.ordered THEN e.max_in_flight - (SELECT count(*) FROM deliveries o
-				WHERE o.endpoint_id = e.id AND o.status = 'in_flight' AND o.locked_until >= $1) END,
-			CASE WHEN e.rate_limit > 0 THEN floor(extract(epoch FROM $1 + interval '1 second' - greatest(pc.next_at, $1)) * e.rate_limit)::int END) AS cap
+// capsSQL is, for a Cluster claim ($9), each candidate rate-limited
+// endpoint's turns free within the next second of its schedule
+// (endpoint_pace), one every 1/rate_limit: the most the claim takes of it.
+// Without $9 it is empty and the claim is as it ever was.
+const capsSQL = `SELECT e.id AS endpoint_id, e.rate_limit,
+		floor(extract(epoch FROM $1 + interval '1 second' - greatest(pc.next_at, $1)) * e.rate_limit)::int AS cap
 	FROM endpoints e LEFT JOIN endpoint_pace pc ON pc.endpoint_id = e.id
-	WHERE $9 AND e.id = ANY (ARRAY(SELECT DISTINCT endpoint_id FROM cand))`
+	WHERE $9 AND e.rate_limit > 0 AND e.id = ANY (ARRAY(SELECT DISTINCT endpoint_id FROM cand))`
 
-// paceSQL gives a Cluster claim's deliveries of a rate-limited endpoint
-// their turns (turns: start, start + 1/rate, …, in claim order) and moves
-// the endpoint's schedule past the last of them.
-const paceSQL = `turns AS (
-	SELECT c.id, c.endpoint_id, caps.rate_limit, caps.start + (row_number() OVER (PARTITION BY c.endpoint_id
-			ORDER BY c.next_attempt_at, c.priority, c.seq) - 1) * interval '1 second' / caps.rate_limit AS not_before
-	FROM claimed c JOIN caps ON caps.endpoint_id = c.endpoint_id WHERE caps.rate_limit > 0
+// paceSQL moves each rate-limited endpoint's schedule on by the n
+// deliveries claimed (n/rate_limit from its end, or from now if it ended),
+// and gives them the turns so reserved, 1/rate_limit apart in claim order.
+// The schedule moves in one INSERT … ON CONFLICT DO UPDATE, which updates
+// the row's latest version under its row lock: claims of other processes
+// at the same moment queue on that row and reserve the turns after these,
+// never the same ones. (The cap above is read from the statement's
+// snapshot: two claims at once may together reserve more than a second
+// ahead, which only holds their deliveries longer; turns never overlap.)
+const paceSQL = `counts AS (
+	SELECT c.endpoint_id, count(*) AS n, max(caps.rate_limit) AS rate
+	FROM claimed c JOIN caps ON caps.endpoint_id = c.endpoint_id GROUP BY c.endpoint_id
 ), paced AS (
-	INSERT INTO endpoint_pace (endpoint_id, next_at)
-	SELECT endpoint_id, max(not_before) + interval '1 second' / max(rate_limit) FROM turns GROUP BY endpoint_id
-	ON CONFLICT (endpoint_id) DO UPDATE SET next_at = excluded.next_at
+	INSERT INTO endpoint_pace AS p (endpoint_id, next_at)
+	SELECT endpoint_id, $1 + n * interval '1 second' / rate FROM counts
+	ON CONFLICT (endpoint_id) DO UPDATE SET next_at = greatest(p.next_at, $1) + (excluded.next_at - $1)
+	RETURNING p.endpoint_id, p.next_at
+), turns AS (
+	SELECT c.id, pd.next_at + (row_number() OVER (PARTITION BY c.endpoint_id
+			ORDER BY c.next_attempt_at, c.priority, c.seq) - 1 - cn.n) * interval '1 second' / cn.rate AS not_before
+	FROM claimed c JOIN counts cn ON cn.endpoint_id = c.endpoint_id JOIN paced pd ON pd.endpoint_id = c.endpoint_id
 )`
 
 // qualify prefixes each column of a column list with a table alias.
@@ -192,19 +194,11 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 	// claim behind a backlog of tens of thousands. Without bitmap scans it
 	// has only the ordered index scan (and probes for the id lists).
 	b.Queue("SELECT set_config('enable_bitmapscan', 'off', true)")
-	if p.Cluster {
-		// The claim lock, until this transaction commits: the next
-		// Cluster claim's snapshot then sees this one's claims and turns.
-		b.Queue("SELECT pg_advisory_xact_lock($1)", lockKey(db.schema+":claim"))
-	}
 	b.Queue(claimSQL, now, p.Owner, until, skip, window, perEndpoint, p.Limit, deepTake, p.Cluster)
 	br := db.pool.SendBatch(ctx, b)
 	var claims []*store.Claim
 	_, err := br.Exec()
 	if err == nil {
-		_, err = br.Exec()
-	}
-	if err == nil && p.Cluster {
 		_, err = br.Exec()
 	}
 	if err == nil {

@@ -326,7 +326,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 		}
 		var turns map[string]time.Time
 		if p.Cluster && len(take) > 0 {
-			if take, turns, err = db.clusterCaps(ctx, tx, take, now); err != nil {
+			if take, turns, err = db.clusterPace(ctx, tx, take, now); err != nil {
 				return err
 			}
 		}

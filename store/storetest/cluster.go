@@ -95,47 +95,6 @@ func (s *suite) cluster(t *testing.T) {
 		cs := b.claim(t, store.ClaimParams{Owner: "after", Now: b.now.Add(time.Millisecond)})
 		require.Equal(t, []string{ds[0].ID}, claimedIDs(cs))
 	})
-	t.Run("ClusterClaimHoldsMaxInFlightOverAllClaims", func(t *testing.T) {
-		b := s.setup(t)
-		ep := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.MaxInFlight = 3; ep.RateLimit = 0 })
-		other := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.MaxInFlight = 100; ep.RateLimit = 0 })
-		for range 10 {
-			b.enqueue(t, b.now.Add(-time.Second), ep, other)
-		}
-		p := store.ClaimParams{Now: b.now, Lease: time.Minute, Cluster: true}
-		p.Owner = "a"
-		p.Limit = 2
-		a := b.claim(t, p)
-		require.Len(t, a, 2)
-		p.Owner, p.Limit = "b", 100
-		cs := b.claim(t, p)
-		perEndpoint := map[string]int{}
-		for _, c := range cs {
-			perEndpoint[c.Delivery.EndpointID]++
-		}
-		// a's two claims may be of either endpoint; ep has 3 in all.
-		aOnEp := 0
-		for _, c := range a {
-			if c.Delivery.EndpointID == ep.ID {
-				aOnEp++
-			}
-		}
-		require.Equal(t, 3-aOnEp, perEndpoint[ep.ID], "ep's room is max_in_flight less every process's live claims")
-		require.Equal(t, 10-(2-aOnEp), perEndpoint[other.ID])
-		p.Owner = "c"
-		require.Empty(t, b.claim(t, p), "ep is full for the cluster")
-		require.NotEmpty(t, b.claim(t, store.ClaimParams{Owner: "c", Now: b.now, Lease: time.Minute, Limit: 100}),
-			"without Cluster the process holds max_in_flight itself")
-
-		// A lease that expired frees its place.
-		p.Owner, p.Now = "d", b.now.Add(2*time.Minute)
-		cs = b.claim(t, p)
-		perEndpoint = map[string]int{}
-		for _, c := range cs {
-			perEndpoint[c.Delivery.EndpointID]++
-		}
-		require.Equal(t, 3, perEndpoint[ep.ID])
-	})
 	t.Run("ClusterClaimGivesTurnsOnOneSchedule", func(t *testing.T) {
 		b := s.setup(t)
 		ep := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.MaxInFlight = 100; ep.RateLimit = 4 })
@@ -158,5 +117,20 @@ func (s *suite) cluster(t *testing.T) {
 		for _, c := range b.claim(t, store.ClaimParams{Owner: "c", Now: b.now, Lease: time.Minute, Limit: 100}) {
 			require.True(t, c.NotBefore.IsZero(), "turns are given to Cluster claims only")
 		}
+	})
+	t.Run("ClusterClaimLeavesOtherEndpointsAlone", func(t *testing.T) {
+		b := s.setup(t)
+		limited := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.RateLimit = 2 })
+		free := b.newEndpoint(t, func(ep *herald.Endpoint) { ep.RateLimit = 0 })
+		for range 5 {
+			b.enqueue(t, b.now.Add(-time.Second), limited, free)
+		}
+		cs := b.claim(t, store.ClaimParams{Owner: "a", Now: b.now, Lease: time.Minute, Limit: 100, Cluster: true})
+		n := map[string]int{}
+		for _, c := range cs {
+			n[c.Delivery.EndpointID]++
+			require.Equal(t, c.Delivery.EndpointID == free.ID, c.NotBefore.IsZero())
+		}
+		require.Equal(t, map[string]int{limited.ID: 2, free.ID: 5}, n)
 	})
 }
