@@ -150,18 +150,7 @@ func (m *members) share(endpointID string, total int, self string) int {
 }
 
 // heartbeats beats every Heartbeat until ctx ends.
-func (e *Engine) heartbeats(ctx context.Context) {
-	t := time.NewTicker(e.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		e.beat(ctx)
-	}
-}
+func (e *Engine) heartbeats(ctx context.Context) { every(ctx, e.cfg.Heartbeat, e.beat) }
 
 // leave removes this process's row after a clean stop (its claims were
 // finished or handed back).

@@ -48,8 +48,11 @@ func (e *Engine) run(ctx context.Context) error {
 }
 
 // maintain purges events past retention, on one process at a time.
-func (e *Engine) maintain(ctx context.Context) {
-	t := time.NewTicker(maintenanceInterval)
+func (e *Engine) maintain(ctx context.Context) { every(ctx, maintenanceInterval, e.purge) }
+
+// every runs fn every interval (first after one) until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -57,7 +60,7 @@ func (e *Engine) maintain(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		e.purge(ctx)
+		fn(ctx)
 	}
 }
 

@@ -315,6 +315,24 @@ func TestClusterHoldsMaxInFlightAndRateLimitAtTheReceiver(t *testing.T) {
 	}
 }
 
+// attemptsInProgress creates, through p, an endpoint "/free" and an ordered
+// one "/ordered" with a 60 s timeout, posts n events (data.i 0…n-1), and
+// waits until the receiver (holding requests) has the attempts in
+// progress: n to /free, the first to /ordered.
+func attemptsInProgress(t *testing.T, p *serverProc, rcv *clusterReceiver, n int) {
+	t.Helper()
+	project, key := clusterProject(t, p.addr, rcv, map[string]map[string]any{
+		"/free":    {"timeout": "60s"},
+		"/ordered": {"timeout": "60s", "ordered": true},
+	})
+	for i := range n {
+		postEvent(t, p.addr, project, key, i)
+	}
+	waitUntil(t, 30*time.Second, "the attempts never reached the receiver", func() bool {
+		return len(rcv.arrivals("/free")) == n && len(rcv.arrivals("/ordered")) == 1
+	})
+}
+
 // A process killed with SIGKILL while its attempts are in progress: the
 // other process sends its deliveries within 15 s (the lease is 90 s), and
 // an ordered endpoint goes on from the delivery the dead process held, in
@@ -324,18 +342,9 @@ func TestClusterKilledProcessDeliveriesArriveWithin15s(t *testing.T) {
 	rcv := newClusterReceiver(t)
 	rcv.hold = true
 	a := startServer(t, url, clusterLease)
-	project, key := clusterProject(t, a.addr, rcv, map[string]map[string]any{
-		"/free":    {"timeout": "60s"},
-		"/ordered": {"timeout": "60s", "ordered": true},
-	})
 	// Alone, a leases the deliveries it ingests (and the ordered head).
 	const n = 5
-	for i := range n {
-		postEvent(t, a.addr, project, key, i)
-	}
-	waitUntil(t, 30*time.Second, "a's attempts never reached the receiver", func() bool {
-		return len(rcv.arrivals("/free")) == n && len(rcv.arrivals("/ordered")) == 1
-	})
+	attemptsInProgress(t, a, rcv, n)
 	b := startServer(t, url, clusterLease)
 	waitUntil(t, 30*time.Second, "b never joined", func() bool { return seesCluster(t, b, 2) })
 
@@ -469,17 +478,8 @@ func TestSQLiteFileServesOneProcessAndARestartTakesOver(t *testing.T) {
 	}
 	t.Logf("a second herald serve: %s", strings.TrimSpace(second))
 
-	project, key := clusterProject(t, a.addr, rcv, map[string]map[string]any{
-		"/free":    {"timeout": "60s"},
-		"/ordered": {"timeout": "60s", "ordered": true},
-	})
 	const n = 5
-	for i := range n {
-		postEvent(t, a.addr, project, key, i)
-	}
-	waitUntil(t, 30*time.Second, "the attempts never reached the receiver", func() bool {
-		return len(rcv.arrivals("/free")) == n && len(rcv.arrivals("/ordered")) == 1
-	})
+	attemptsInProgress(t, a, rcv, n)
 	rcv.mu.Lock()
 	rcv.hold = false
 	rcv.mu.Unlock()
