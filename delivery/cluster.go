@@ -29,9 +29,9 @@ import (
 // which give them turns on one schedule in the database (they are not
 // leased at ingest, where they would get none). Alone, a process holds the
 // limits in memory, as ever. A process that finds others alive when it
-// starts waits joinBeats heartbeats before dispatching, so that they have
-// seen it, and shrunk their shares, first.
-const joinBeats = 2
+// starts does not dispatch before every one of them has seen it, and
+// shrunk its shares (join); it checks every joinPoll.
+const joinPoll = 100 * time.Millisecond
 
 // forever: for an Exclusive process, every other process's last
 // heartbeat is older than now + forever.
@@ -47,32 +47,55 @@ type members struct {
 	regOnce sync.Once
 }
 
-// join records this process, takes over what dead processes held, and
-// reports whether others are alive.
-func (e *Engine) join(ctx context.Context) bool {
+// join records this process and takes over what dead processes held. When
+// others are alive it then waits, beating every joinPoll, until every one
+// of them sees it (their rows' Sees, written after they have taken it into
+// their shares), or DeadAfter passes: only then may it dispatch.
+func (e *Engine) join(ctx context.Context) {
 	e.members.regOnce.Do(func() {
 		if e.cfg.Registerer != nil {
 			_ = e.cfg.Registerer.Register(clusterCollector{e})
 		}
 	})
 	e.members.started = e.now()
-	e.beat(ctx)
-	return e.members.others.Load()
+	deadline := time.Now().Add(e.cfg.DeadAfter)
+	for {
+		e.beat(ctx)
+		if !e.members.others.Load() || e.seenByAll() {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.log.Warn("joining the cluster: not every process sees this one yet; dispatching anyway")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(joinPoll):
+		}
+	}
 }
 
-// beat is one heartbeat: write this process's row, take over the claims of
-// the dead, read who is alive.
+// seenByAll reports whether every other live process, at its last
+// heartbeat, saw this one.
+func (e *Engine) seenByAll() bool {
+	e.members.mu.Lock()
+	defer e.members.mu.Unlock()
+	for _, p := range e.members.live {
+		if p.ID != e.cfg.Owner && !slices.Contains(p.Sees, e.cfg.Owner) {
+			return false
+		}
+	}
+	return true
+}
+
+// beat is one heartbeat: take over the claims of the dead, read who is
+// alive (and so this process's shares), then write this process's row with
+// what it saw — in that order, so that a row that sees a process promises
+// shares that make room for it.
 func (e *Engine) beat(ctx context.Context) {
 	now := e.now()
 	st := e.store
-	err := st.Heartbeat(ctx, &store.Process{ID: e.cfg.Owner, Address: e.cfg.Address,
-		StartedAt: e.members.started, HeartbeatAt: now, InFlight: e.disp.holding()})
-	if err != nil {
-		if ctx.Err() == nil {
-			e.log.Warn("heartbeat failed", "error", err)
-		}
-		return
-	}
 	since := now.Add(-e.cfg.DeadAfter)
 	deadBefore := since
 	if e.cfg.Exclusive {
@@ -89,30 +112,40 @@ func (e *Engine) beat(ctx context.Context) {
 		e.disp.wakeNow()
 		e.notes.notify()
 	}
+	m := &e.members
 	live, err := st.ListProcesses(ctx, since)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("reading the cluster's processes failed", "error", err)
 		}
-		return
+	} else {
+		others := false
+		ids := []string{e.cfg.Owner} // alive, whether its row was read or not
+		for _, p := range live {
+			if p.ID != e.cfg.Owner {
+				others = true
+				ids = append(ids, p.ID)
+			}
+		}
+		slices.Sort(ids)
+		m.mu.Lock()
+		m.live = live
+		changed := !slices.Equal(ids, m.ids)
+		m.ids = ids
+		m.mu.Unlock()
+		m.others.Store(others)
+		if changed {
+			e.log.Info("cluster changed", "processes", len(ids), "cluster_mode", others)
+			e.disp.membersChanged()
+		}
 	}
-	others := false
-	ids := make([]string, 0, len(live))
-	for _, p := range live {
-		others = others || p.ID != e.cfg.Owner
-		ids = append(ids, p.ID)
-	}
-	slices.Sort(ids)
-	m := &e.members
 	m.mu.Lock()
-	m.live = live
-	changed := !slices.Equal(ids, m.ids)
-	m.ids = ids
+	sees := m.ids
 	m.mu.Unlock()
-	m.others.Store(others)
-	if changed {
-		e.log.Info("cluster changed", "processes", len(live), "cluster_mode", others)
-		e.disp.membersChanged()
+	err = st.Heartbeat(ctx, &store.Process{ID: e.cfg.Owner, Address: e.cfg.Address,
+		StartedAt: m.started, HeartbeatAt: now, InFlight: e.disp.holding(), Sees: sees})
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("heartbeat failed", "error", err)
 	}
 }
 
@@ -122,10 +155,9 @@ func (e *Engine) beat(ctx context.Context) {
 // max_in_flight 1 the work spreads over the processes). Every process
 // computes the same parts from the same list of processes, so together
 // they never exceed m. The list changes at heartbeats; a process joining
-// waits joinBeats before dispatching, by when the others have shrunk their
-// parts to make room for it (a request they had in progress still runs to
-// its end). A process not in the list (its row not read yet) takes a
-// part as the last of N+1.
+// waits before dispatching until the others have shrunk their parts to make
+// room for it (join; a request they had in progress still runs to its
+// end). A process not in the list takes a part as the last of N+1.
 func (m *members) share(endpointID string, total int, self string) int {
 	m.mu.Lock()
 	ids := m.ids

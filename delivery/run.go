@@ -24,14 +24,9 @@ func (e *Engine) run(ctx context.Context) error {
 	defer cancelSends()
 
 	var wg sync.WaitGroup
-	// Joining a cluster: the others must see this process (and leave
-	// alone mode) before it dispatches (cluster.go).
-	if e.join(ctx) {
-		select {
-		case <-ctx.Done():
-		case <-time.After(joinBeats * e.cfg.Heartbeat):
-		}
-	}
+	// Joining a cluster: the others must see this process (and shrink
+	// their shares) before it dispatches (cluster.go).
+	e.join(ctx)
 	wg.Go(func() { e.heartbeats(ctx) })
 	e.disp.start(ctx, sendCtx)
 	wg.Go(func() { e.disp.claimLoop(ctx) })

@@ -102,6 +102,9 @@ type Process struct {
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"last_heartbeat_at"`
 	InFlight    int       `json:"in_flight"` // deliveries claimed by it, at its last heartbeat
+	// Sees are the ids of the live processes it saw at its last heartbeat
+	// (a process joining waits until every other one sees it).
+	Sees []string `json:"-"`
 }
 
 // AttemptResult records one finished attempt and moves its delivery on.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald/store"
@@ -10,16 +11,17 @@ import (
 
 // Heartbeat upserts p's row (see store.Store).
 func (db *DB) Heartbeat(ctx context.Context, p *store.Process) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO processes (id, address, started_at, heartbeat_at, in_flight)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at, in_flight = excluded.in_flight`,
-		p.ID, p.Address, tm(p.StartedAt), tm(p.HeartbeatAt), p.InFlight)
+	_, err := db.pool.Exec(ctx, `INSERT INTO processes (id, address, started_at, heartbeat_at, in_flight, sees)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at,
+			in_flight = excluded.in_flight, sees = excluded.sees`,
+		p.ID, p.Address, tm(p.StartedAt), tm(p.HeartbeatAt), p.InFlight, strings.Join(p.Sees, ","))
 	return dbErr(err, "process "+p.ID)
 }
 
 // ListProcesses returns the processes heard from since since.
 func (db *DB) ListProcesses(ctx context.Context, since time.Time) ([]*store.Process, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, address, started_at, heartbeat_at, in_flight FROM processes
+	rows, err := db.pool.Query(ctx, `SELECT id, address, started_at, heartbeat_at, in_flight, sees FROM processes
 		WHERE heartbeat_at >= $1 ORDER BY started_at, id`, tm(since))
 	if err != nil {
 		return nil, dbErr(err, "processes")
@@ -27,8 +29,12 @@ func (db *DB) ListProcesses(ctx context.Context, since time.Time) ([]*store.Proc
 	var ps []*store.Process
 	err = forEach(rows, func() error {
 		p := new(store.Process)
-		if err := rows.Scan(&p.ID, &p.Address, &p.StartedAt, &p.HeartbeatAt, &p.InFlight); err != nil {
+		var sees string
+		if err := rows.Scan(&p.ID, &p.Address, &p.StartedAt, &p.HeartbeatAt, &p.InFlight, &sees); err != nil {
 			return err
+		}
+		if sees != "" {
+			p.Sees = strings.Split(sees, ",")
 		}
 		p.StartedAt, p.HeartbeatAt = p.StartedAt.UTC(), p.HeartbeatAt.UTC()
 		ps = append(ps, p)

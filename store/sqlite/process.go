@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald/store"
@@ -10,15 +11,16 @@ import (
 
 // Heartbeat upserts p's row (see store.Store).
 func (db *DB) Heartbeat(ctx context.Context, p *store.Process) error {
-	_, err := db.exec(ctx, `INSERT INTO processes (id, address, started_at, heartbeat_at, in_flight) VALUES (?1, ?2, ?3, ?4, ?5)
-		ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at, in_flight = excluded.in_flight`,
-		p.ID, p.Address, ns(p.StartedAt), ns(p.HeartbeatAt), p.InFlight)
+	_, err := db.exec(ctx, `INSERT INTO processes (id, address, started_at, heartbeat_at, in_flight, sees) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+		ON CONFLICT (id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at,
+			in_flight = excluded.in_flight, sees = excluded.sees`,
+		p.ID, p.Address, ns(p.StartedAt), ns(p.HeartbeatAt), p.InFlight, strings.Join(p.Sees, ","))
 	return err
 }
 
 // ListProcesses returns the processes heard from since since.
 func (db *DB) ListProcesses(ctx context.Context, since time.Time) ([]*store.Process, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, address, started_at, heartbeat_at, in_flight FROM processes
+	rows, err := db.r.QueryContext(ctx, `SELECT id, address, started_at, heartbeat_at, in_flight, sees FROM processes
 		WHERE heartbeat_at >= ?1 ORDER BY started_at, id`, ns(since))
 	if err != nil {
 		return nil, err
@@ -26,8 +28,12 @@ func (db *DB) ListProcesses(ctx context.Context, since time.Time) ([]*store.Proc
 	return collect(rows, func(rows scanner) (*store.Process, error) {
 		p := new(store.Process)
 		var started, beat int64
-		if err := rows.Scan(&p.ID, &p.Address, &started, &beat, &p.InFlight); err != nil {
+		var sees string
+		if err := rows.Scan(&p.ID, &p.Address, &started, &beat, &p.InFlight, &sees); err != nil {
 			return nil, err
+		}
+		if sees != "" {
+			p.Sees = strings.Split(sees, ",")
 		}
 		p.StartedAt, p.HeartbeatAt = fromNS(started), fromNS(beat)
 		return p, nil

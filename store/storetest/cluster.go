@@ -16,7 +16,7 @@ func (s *suite) cluster(t *testing.T) {
 		b := s.setup(t)
 		beat := func(id string, started, at time.Time, inFlight int) {
 			require.NoError(t, b.st.Heartbeat(b.ctx, &store.Process{ID: id, Address: id + ":8080",
-				StartedAt: started, HeartbeatAt: at, InFlight: inFlight}))
+				StartedAt: started, HeartbeatAt: at, InFlight: inFlight, Sees: []string{id, "p3"}}))
 		}
 		beat("p1", b.now.Add(-time.Hour), b.now.Add(-time.Minute), 0)
 		beat("p2", b.now.Add(-2*time.Hour), b.now.Add(-time.Minute), 0)
@@ -29,6 +29,7 @@ func (s *suite) cluster(t *testing.T) {
 		require.Equal(t, "p1", ps[0].ID, "oldest start first")
 		require.Equal(t, "p1:8080", ps[0].Address)
 		require.Equal(t, 7, ps[0].InFlight)
+		require.Equal(t, []string{"p1", "p3"}, ps[0].Sees, "whom it saw")
 		require.True(t, b.now.Equal(ps[0].HeartbeatAt))
 		require.True(t, b.now.Add(-time.Hour).Equal(ps[0].StartedAt))
 		require.Equal(t, "p3", ps[1].ID)

@@ -10,7 +10,10 @@ CREATE TABLE processes (
     address      text NOT NULL DEFAULT '',
     started_at   timestamptz NOT NULL,
     heartbeat_at timestamptz NOT NULL,
-    in_flight    integer NOT NULL DEFAULT 0
+    in_flight    integer NOT NULL DEFAULT 0,
+    -- the ids of the live processes this one saw at its heartbeat, comma
+    -- separated: a process joining waits until every other one sees it
+    sees         text NOT NULL DEFAULT ''
 );
 
 CREATE TABLE endpoint_pace (

@@ -11,7 +11,8 @@ CREATE TABLE processes (
     address      TEXT NOT NULL DEFAULT '',
     started_at   INTEGER NOT NULL,
     heartbeat_at INTEGER NOT NULL,
-    in_flight    INTEGER NOT NULL DEFAULT 0
+    in_flight    INTEGER NOT NULL DEFAULT 0,
+    sees         TEXT NOT NULL DEFAULT ''
 );
 
 CREATE TABLE endpoint_pace (
