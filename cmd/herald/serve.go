@@ -126,7 +126,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		Address:              advertisedAddr(cfg.Addr),
 		// An SQLite file is locked to this process (openServeStore): its
 		// predecessors' claims are sent again at once.
-		Exclusive: strings.HasPrefix(cfg.Database, "sqlite:"),
+		Exclusive: sqlite.Locks && strings.HasPrefix(cfg.Database, "sqlite:"),
 	}, st)
 	if err != nil {
 		return nil, err

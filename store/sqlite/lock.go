@@ -17,6 +17,9 @@ import (
 // ErrInUse: another process holds the database file (OpenLocked).
 var ErrInUse = errors.New("in use by another process")
 
+// Locks reports whether OpenLocked locks the file on this system.
+const Locks = true
+
 // OpenLocked opens the database at path for a process that must be its only
 // user (`herald serve`: its caches and its claims assume no other process
 // writes the file). It first takes an exclusive lock on path + ".lock", held
