@@ -229,6 +229,7 @@ func (s *Server) routeTable() []route {
 
 		{"POST", "/v1/projects", adminOnly, s.createProject},
 		{"GET", "/v1/projects", adminOnly, s.listProjects},
+		{"GET", "/v1/cluster", adminOnly, s.cluster},
 		{"GET", "/v1/projects/{project}", projectRead, s.getProject},
 		{"PATCH", "/v1/projects/{project}", projectAdmin, s.updateProject},
 		{"DELETE", "/v1/projects/{project}", projectAdmin, s.deleteProject},

@@ -48,6 +48,19 @@ type Config struct {
 	// sets, and again by id (see routeCache); 0 = RouteCacheMaxDefault. A
 	// cached endpoint takes about 1 KB.
 	RouteCacheMax int
+	// Address is where this process serves, shown to the other processes
+	// (GET /v1/cluster).
+	Address string
+	// Heartbeat is how often the process records that it is alive, reads
+	// who else is, and takes over the claims of the dead.
+	Heartbeat time.Duration
+	// DeadAfter: a process silent this long is dead; its claims are sent
+	// again by the others.
+	DeadAfter time.Duration
+	// Exclusive: no other process can use the database (the SQLite file's
+	// lock is held); every process recorded there before is dead, and its
+	// claims are sent again at once on start.
+	Exclusive bool
 }
 
 // Defaults of Config.
@@ -61,6 +74,8 @@ const (
 	BreakerThresholdDefault = 10
 	BreakerCooldownDefault  = 30 * time.Second
 	DrainTimeoutDefault     = 10 * time.Second
+	HeartbeatDefault        = 2 * time.Second
+	DeadAfterDefault        = 10 * time.Second
 )
 
 // EventInput is one event as a product sends it, already decoded.

@@ -104,17 +104,32 @@ func maxInFlight(ep *herald.Endpoint) int {
 // fill every slot with work they cannot send, and the healthy endpoints
 // would wait behind them (head-of-line blocking).
 func (d *dispatcher) holdCapLocked(ep *herald.Endpoint) int {
-	c := 2 * maxInFlight(ep)
+	m := d.concurrency(ep)
+	if m == 0 {
+		return 0 // the endpoint is other processes' to send to
+	}
+	c := 2 * m
 	if d.held < d.maxHeld/2 {
 		c = max(c, laneHoldMin)
 	}
 	if ep.RateLimit > 0 {
-		c = min(c, max(ep.RateLimit, maxInFlight(ep)))
+		c = min(c, max(ep.RateLimit, m))
 	}
 	if ep.Ordered {
 		c = 1
 	}
 	return c
+}
+
+// concurrency is how many requests this process may have in progress to
+// the endpoint: its maxInFlight alone, its share of it in a cluster
+// (members.share). An ordered endpoint's one is held by the database.
+func (d *dispatcher) concurrency(ep *herald.Endpoint) int {
+	m := maxInFlight(ep)
+	if ep.Ordered || !d.clusterMode() {
+		return m
+	}
+	return d.e.members.share(ep.ID, m, d.e.cfg.Owner)
 }
 
 func (l *lane) load() int { return l.reserved + len(l.queue) + l.sending }
@@ -145,6 +160,12 @@ func (d *dispatcher) laneLocked(ep *herald.Endpoint) *lane {
 // already leased to this process. It fails when Run is not dispatching or
 // the lane or the dispatcher is full: the delivery is then inserted pending.
 func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
+	if ep.RateLimit > 0 && d.clusterMode() {
+		// Leased at ingest it would have no turn on the endpoint's
+		// schedule, which the cluster keeps in the database: the claim
+		// takes it instead.
+		return false
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.active || d.held >= d.maxHeld {
@@ -157,6 +178,25 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 	l.reserved++
 	d.held++
 	return true
+}
+
+// clusterMode reports whether other processes are alive on the database:
+// then an endpoint's max_in_flight is shared among them and its rate_limit
+// kept in the database, through Cluster claims (cluster.go).
+func (d *dispatcher) clusterMode() bool { return d.e.members.others.Load() }
+
+// dispatching reports whether Run is dispatching.
+func (d *dispatcher) dispatching() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.active
+}
+
+// holding is how many claims the dispatcher holds (queued and being sent).
+func (d *dispatcher) holding() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.held
 }
 
 // hasRoom reports whether a claim now could give the endpoint's lane work.
@@ -274,6 +314,19 @@ func (d *dispatcher) kick(endpointID string) {
 	d.mu.Unlock()
 }
 
+// membersChanged wakes every lane and the claim loop: the endpoints'
+// shares of max_in_flight moved.
+func (d *dispatcher) membersChanged() {
+	d.mu.Lock()
+	for _, l := range d.lanes {
+		if len(l.queue) > 0 {
+			d.startLocked(l)
+		}
+	}
+	d.mu.Unlock()
+	d.wakeNow()
+}
+
 // endpointsChanged refreshes the lanes' view of their endpoints.
 func (d *dispatcher) endpointsChanged() {
 	d.mu.Lock()
@@ -345,6 +398,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		Limit:            limit,
 		PerEndpointLimit: perEndpointLimit,
 		SkipEndpoints:    skip,
+		Cluster:          d.clusterMode(),
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -460,7 +514,17 @@ func (d *dispatcher) runLane(l *lane) {
 		now := d.e.now()
 		var wait time.Duration // 0: until signalled
 		ready := false
-		if l.sending < maxInFlight(ep) {
+		limit := d.concurrency(ep)
+		if limit == 0 && len(l.queue) > 0 && l.sending == 0 {
+			// Its share went to other processes: hand back what it holds.
+			q := l.queue
+			l.queue = nil
+			d.held -= len(q)
+			d.mu.Unlock()
+			d.release(q)
+			continue
+		}
+		if l.sending < limit {
 			ok, until := d.e.health.allow(ep.ID, now)
 			if ok {
 				ready = true
@@ -480,7 +544,13 @@ func (d *dispatcher) runLane(l *lane) {
 		limiter := l.limiter
 		d.mu.Unlock()
 
-		if limiter != nil {
+		if !c.NotBefore.IsZero() {
+			// Its turn on the endpoint's schedule, shared by the cluster.
+			if !d.sleepUntil(c.NotBefore) {
+				d.requeue(l, c)
+				continue
+			}
+		} else if limiter != nil {
 			if err := limiter.Wait(d.ctx); err != nil {
 				d.requeue(l, c)
 				continue
@@ -494,6 +564,22 @@ func (d *dispatcher) runLane(l *lane) {
 		}
 		d.wg.Add(1)
 		go d.send(l, c)
+	}
+}
+
+// sleepUntil waits until t; false if the dispatcher stopped first.
+func (d *dispatcher) sleepUntil(t time.Time) bool {
+	wait := t.Sub(d.e.now())
+	if wait <= 0 {
+		return d.ctx.Err() == nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-d.ctx.Done():
+		return false
 	}
 }
 

@@ -52,6 +52,7 @@ type Engine struct {
 	m      *metrics
 
 	failLog oplog.Limiter // of the failed-attempt log lines, per endpoint
+	members members       // the cluster as the heartbeats see it (cluster.go)
 
 	runMu sync.Mutex // one Run at a time
 }
@@ -121,6 +122,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = DrainTimeoutDefault
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = HeartbeatDefault
+	}
+	if c.DeadAfter <= 0 {
+		c.DeadAfter = DeadAfterDefault
 	}
 	if c.Now == nil {
 		c.Now = time.Now

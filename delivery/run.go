@@ -22,9 +22,13 @@ func (e *Engine) run(ctx context.Context) error {
 	go e.rec.run()
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
-	e.disp.start(ctx, sendCtx)
 
 	var wg sync.WaitGroup
+	// Joining a cluster: the others must see this process (and shrink
+	// their shares) before it dispatches (cluster.go).
+	e.join(ctx)
+	wg.Go(func() { e.heartbeats(ctx) })
+	e.disp.start(ctx, sendCtx)
 	wg.Go(func() { e.disp.claimLoop(ctx) })
 	wg.Go(func() { e.maintain(ctx) })
 	wg.Go(func() { e.queueStats(ctx) })
@@ -35,17 +39,15 @@ func (e *Engine) run(ctx context.Context) error {
 	e.log.Info("delivery engine draining", "timeout", e.cfg.DrainTimeout)
 	e.disp.stop(e.cfg.DrainTimeout, cancelSends)
 	e.rec.close()
+	e.leave()
 	return nil
 }
 
 // maintain purges events past retention, on one process at a time.
-func (e *Engine) maintain(ctx context.Context) {
-	every(ctx, maintenanceInterval, func() { e.purge(ctx) })
-}
+func (e *Engine) maintain(ctx context.Context) { every(ctx, maintenanceInterval, e.purge) }
 
-// every calls fn each interval until ctx ends (the first call after one
-// interval).
-func every(ctx context.Context, interval time.Duration, fn func()) {
+// every runs fn every interval (first after one) until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -54,7 +56,7 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 			return
 		case <-t.C:
 		}
-		fn()
+		fn(ctx)
 	}
 }
 

@@ -16,7 +16,7 @@ const validityInterval = time.Second
 // a backlog held past it). An endpoint whose period has not begun keeps
 // its deliveries waiting: the dispatcher sends them once it begins.
 func (e *Engine) endValidity(ctx context.Context) {
-	every(ctx, validityInterval, func() {
+	every(ctx, validityInterval, func(ctx context.Context) {
 		n, err := e.store.CancelEndedDeliveries(ctx, e.now())
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -82,12 +82,37 @@ type ClaimParams struct {
 	PerEndpointLimit int
 	// SkipEndpoints are not claimed from (full, paused or rate limited here).
 	SkipEndpoints []string
+	// Cluster: other processes claim from the database too. A
+	// rate-limited endpoint's deliveries then get turns (Claim.NotBefore)
+	// on one schedule kept in the database for every process, 1/rate_limit
+	// apart, and a claim takes no more of them than the turns free within
+	// the next second. Turns of claims made at the same moment never
+	// overlap.
+	Cluster bool
 }
 
 // Claim is a claimed delivery, with its event so it can be sent at once.
 type Claim struct {
 	Delivery *herald.Delivery
 	Event    *herald.Event
+	// NotBefore is the delivery's turn under its endpoint's rate_limit,
+	// given when the claim was made with Cluster: every process's claims
+	// of the endpoint share one schedule, 1/rate_limit apart. Zero: no
+	// turn was given (the process paces the endpoint itself).
+	NotBefore time.Time
+}
+
+// Process is one running `herald serve` on the database, as its heartbeats
+// describe it.
+type Process struct {
+	ID          string    `json:"id"`
+	Address     string    `json:"address"`
+	StartedAt   time.Time `json:"started_at"`
+	HeartbeatAt time.Time `json:"last_heartbeat_at"`
+	InFlight    int       `json:"in_flight"` // deliveries claimed by it, at its last heartbeat
+	// Sees are the ids of the live processes it saw at its last heartbeat
+	// (a process joining waits until every other one sees it).
+	Sees []string `json:"-"`
 }
 
 // AttemptResult records one finished attempt and moves its delivery on.
@@ -326,6 +351,21 @@ type Store interface {
 	// deliveries and attempts, and idempotency keys (RequestKey too) older
 	// than IdempotencyWindow. It returns how many events it deleted.
 	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Heartbeat records that p is alive at p.HeartbeatAt: it inserts or
+	// updates p's row (its address, start time and in-flight count too).
+	Heartbeat(ctx context.Context, p *Process) error
+	// ListProcesses returns the processes that have heartbeat at or after
+	// since, oldest start first.
+	ListProcesses(ctx context.Context, since time.Time) ([]*Process, error)
+	// TakeOver declares dead every process other than self whose last
+	// heartbeat is before deadBefore, removes their rows, and ends at now
+	// the leases of in-flight deliveries held by an owner that has no row
+	// (a dead process, or one from before heartbeats): the claim then
+	// takes them as expired leases. It returns how many leases it ended.
+	TakeOver(ctx context.Context, self string, deadBefore, now time.Time) (int, error)
+	// RemoveProcess deletes a process's row (clean shutdown).
+	RemoveProcess(ctx context.Context, id string) error
 
 	// TryLock takes a named lock held until release is called, for work that
 	// must run on one process at a time (maintenance). ok is false when

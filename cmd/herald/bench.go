@@ -83,7 +83,7 @@ type benchResult struct {
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
-	target := fs.String("url", "", "Herald server to load (default: an embedded server on a temporary database)")
+	target := fs.String("url", "", "Herald server to load, or a comma list of the processes of one cluster (default: an embedded server on a temporary database)")
 	key := fs.String("key", "", "admin key of --url (HERALD_KEY)")
 	scenario := fs.String("scenario", "burst", benchScenarioNames+", or a comma list")
 	n := fs.Int("n", 0, "events (0 = the scenario's default)")
@@ -187,6 +187,12 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 
 func runScenario(ctx context.Context, out io.Writer, base, adminKey string, rcv *benchReceiver, sc benchScenario, rssPID int) (*benchResult, error) {
 	cl := &benchClient{base: base, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}}
+	if bases := strings.Split(base, ","); len(bases) > 1 {
+		for i := range bases {
+			bases[i] = strings.TrimRight(strings.TrimSpace(bases[i]), "/")
+		}
+		cl.base, cl.more = bases[0], bases[1:]
+	}
 	var prj struct {
 		ID     string `json:"id"`
 		APIKey string `json:"api_key"`
@@ -328,10 +334,20 @@ func printResult(w io.Writer, r *benchResult) {
 type benchClient struct {
 	base string
 	http *http.Client
+	// more are further processes of one cluster (--url a,b,…): ingest
+	// goes to base and each of them in turn.
+	more []string
+	turn atomic.Uint64
 }
 
 func (c *benchClient) post(key, path string, body []byte) (int, error) {
-	req, _ := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
+	base := c.base
+	if len(c.more) > 0 {
+		if i := c.turn.Add(1) % uint64(len(c.more)+1); i > 0 {
+			base = c.more[i-1]
+		}
+	}
+	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -84,7 +85,7 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (*app, error) {
-	st, err := openStore(ctx, cfg.Database)
+	st, err := openServeStore(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +134,10 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		Lease:                cfg.Lease,
 		Logger:               logger,
 		Registerer:           reg,
+		Address:              advertisedAddr(cfg.Addr),
+		// An SQLite file is locked to this process (openServeStore): its
+		// predecessors' claims are sent again at once.
+		Exclusive: sqlite.Locks && strings.HasPrefix(cfg.Database, "sqlite:"),
 	}, st)
 	if err != nil {
 		return nil, err
@@ -269,6 +274,28 @@ func openStore(ctx context.Context, dsn string) (store.Store, error) {
 		return postgres.Open(ctx, dsn, postgres.Options{})
 	}
 	return nil, fmt.Errorf("--database %q: use sqlite:PATH or postgres://…", dsn)
+}
+
+// openServeStore opens the database for a serving process: an SQLite file
+// is locked to it (a second `herald serve` on the file refuses to start).
+func openServeStore(ctx context.Context, dsn string) (store.Store, error) {
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok && path != "" {
+		return sqlite.OpenLocked(ctx, path, sqlite.Options{})
+	}
+	return openStore(ctx, dsn)
+}
+
+// advertisedAddr is the listen address as other processes should read it:
+// with the host name when it listens on every interface.
+func advertisedAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || (host != "" && host != "0.0.0.0" && host != "::") {
+		return addr
+	}
+	if h, err := os.Hostname(); err == nil {
+		return net.JoinHostPort(h, port)
+	}
+	return addr
 }
 
 func redactDSN(dsn string) string {

@@ -18,6 +18,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -72,3 +73,9 @@ func New(cfg Config) (*Service, error) {
 
 // Now returns the Service's clock reading in UTC.
 func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Processes lists the Herald processes alive on the database, oldest
+// first (GET /v1/cluster).
+func (s *Service) Processes(ctx context.Context) ([]*store.Process, error) {
+	return s.eng.Processes(ctx)
+}

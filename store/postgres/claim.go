@@ -60,8 +60,13 @@ const orderedHeadSQL = `x.seq = (SELECT min(o.seq) FROM deliveries o
 // due is re-checked on the locked row) and leased, and come back with their
 // events.
 //
+// A Cluster claim gives rate-limited deliveries turns on their endpoint's
+// schedule, shared by every process, and takes no more than the turns free
+// within the next second (capsSQL, paceSQL).
+//
 // $1 now, $2 owner, $3 lease end, $4 skipped endpoints, $5 window,
-// $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint.
+// $6 per-endpoint cap (0 = none), $7 limit, $8 deep take per endpoint,
+// $9 Cluster.
 var claimSQL = `WITH x AS (
 	(SELECT d.id, d.endpoint_id, d.next_attempt_at, d.priority, d.seq, true AS pending FROM deliveries d
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
@@ -92,12 +97,16 @@ var claimSQL = `WITH x AS (
 		WHERE d.endpoint_id = e.id AND d.status IN ('pending', 'in_flight') ORDER BY d.seq LIMIT 1) x
 	WHERE e.ordered AND ` + liveSQL + ` AND ` + openSQL + ` AND x.status = 'pending' AND x.next_attempt_at <= $1 AND ` + orderedHeadSQL + `
 		AND (SELECT count(*) FROM c WHERE pending) >= $5 AND (SELECT count(*) FROM eligible WHERE $6 = 0 OR rn <= $6) < $7
+), cand AS (
+	SELECT id, endpoint_id, next_attempt_at, priority, seq FROM eligible UNION SELECT * FROM deep
+), caps AS (
+	` + capsSQL + `
 ), ranked AS (
-	SELECT id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn
-	FROM (SELECT id, endpoint_id, next_attempt_at, priority, seq FROM eligible UNION SELECT * FROM deep) u
+	SELECT cand.id, row_number() OVER (PARTITION BY cand.endpoint_id ORDER BY next_attempt_at, priority, seq) AS rn, caps.cap
+	FROM cand LEFT JOIN caps USING (endpoint_id)
 ), picked AS (
 	SELECT d.id FROM deliveries d
-	WHERE d.id = ANY (ARRAY(SELECT id FROM ranked WHERE $6 = 0 OR rn <= $6)) AND ` + dueSQL + `
+	WHERE d.id = ANY (ARRAY(SELECT id FROM ranked WHERE ($6 = 0 OR rn <= $6) AND (cap IS NULL OR rn <= cap))) AND ` + dueSQL + `
 	ORDER BY d.next_attempt_at, d.priority, d.seq
 	LIMIT $7
 	FOR UPDATE OF d SKIP LOCKED
@@ -112,9 +121,42 @@ var claimSQL = `WITH x AS (
 	UPDATE deliveries d SET status = 'in_flight', locked_by = $2, locked_until = $3, updated_at = $1
 	WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
 	RETURNING ` + qualify("d", deliveryCols) + `
-)
-SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + `
-FROM claimed c JOIN events e ON e.id = c.event_id AND e.id = ANY (ARRAY(SELECT event_id FROM claimed))`
+), ` + paceSQL + `
+SELECT ` + qualify("c", deliveryCols) + `, ` + eventCols + `, t.not_before
+FROM claimed c JOIN events e ON e.id = c.event_id AND e.id = ANY (ARRAY(SELECT event_id FROM claimed))
+LEFT JOIN turns t ON t.id = c.id`
+
+// capsSQL is, for a Cluster claim ($9), each candidate rate-limited
+// endpoint's turns free within the next second of its schedule
+// (endpoint_pace), one every 1/rate_limit: the most the claim takes of it.
+// Without $9 it is empty and the claim is as it ever was.
+const capsSQL = `SELECT e.id AS endpoint_id, e.rate_limit,
+		floor(extract(epoch FROM $1 + interval '1 second' - greatest(pc.next_at, $1)) * e.rate_limit)::int AS cap
+	FROM endpoints e LEFT JOIN endpoint_pace pc ON pc.endpoint_id = e.id
+	WHERE $9 AND e.rate_limit > 0 AND e.id = ANY (ARRAY(SELECT DISTINCT endpoint_id FROM cand))`
+
+// paceSQL moves each rate-limited endpoint's schedule on by the n
+// deliveries claimed (n/rate_limit from its end, or from now if it ended),
+// and gives them the turns so reserved, 1/rate_limit apart in claim order.
+// The schedule moves in one INSERT … ON CONFLICT DO UPDATE, which updates
+// the row's latest version under its row lock: claims of other processes
+// at the same moment queue on that row and reserve the turns after these,
+// never the same ones. (The cap above is read from the statement's
+// snapshot: two claims at once may together reserve more than a second
+// ahead, which only holds their deliveries longer; turns never overlap.)
+const paceSQL = `counts AS (
+	SELECT c.endpoint_id, count(*) AS n, max(caps.rate_limit) AS rate
+	FROM claimed c JOIN caps ON caps.endpoint_id = c.endpoint_id GROUP BY c.endpoint_id
+), paced AS (
+	INSERT INTO endpoint_pace AS p (endpoint_id, next_at)
+	SELECT endpoint_id, $1 + n * interval '1 second' / rate FROM counts
+	ON CONFLICT (endpoint_id) DO UPDATE SET next_at = greatest(p.next_at, $1) + (excluded.next_at - $1)
+	RETURNING p.endpoint_id, p.next_at
+), turns AS (
+	SELECT c.id, pd.next_at + (row_number() OVER (PARTITION BY c.endpoint_id
+			ORDER BY c.next_attempt_at, c.priority, c.seq) - 1 - cn.n) * interval '1 second' / cn.rate AS not_before
+	FROM claimed c JOIN counts cn ON cn.endpoint_id = c.endpoint_id JOIN paced pd ON pd.endpoint_id = c.endpoint_id
+)`
 
 // qualify prefixes each column of a column list with a table alias.
 func qualify(alias, cols string) string {
@@ -152,7 +194,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 	// claim behind a backlog of tens of thousands. Without bitmap scans it
 	// has only the ordered index scan (and probes for the id lists).
 	b.Queue("SELECT set_config('enable_bitmapscan', 'off', true)")
-	b.Queue(claimSQL, now, p.Owner, until, skip, window, perEndpoint, p.Limit, deepTake)
+	b.Queue(claimSQL, now, p.Owner, until, skip, window, perEndpoint, p.Limit, deepTake, p.Cluster)
 	br := db.pool.SendBatch(ctx, b)
 	var claims []*store.Claim
 	_, err := br.Exec()
@@ -198,7 +240,8 @@ func cmpTime(a, b *time.Time) int {
 func scanClaim(row pgx.Row) (*store.Claim, error) {
 	d := new(herald.Delivery)
 	var es eventScan
-	if err := row.Scan(append(deliveryDest(d), es.dest()...)...); err != nil {
+	var notBefore *time.Time
+	if err := row.Scan(append(append(deliveryDest(d), es.dest()...), &notBefore)...); err != nil {
 		return nil, err
 	}
 	deliveryUTC(d)
@@ -206,7 +249,11 @@ func scanClaim(row pgx.Row) (*store.Claim, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &store.Claim{Delivery: d, Event: e}, nil
+	c := &store.Claim{Delivery: d, Event: e}
+	if notBefore != nil {
+		c.NotBefore = notBefore.UTC()
+	}
+	return c, nil
 }
 
 // queueAsyncCommit makes the batch's transaction commit without waiting for

@@ -324,6 +324,12 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 				return err
 			}
 		}
+		var turns map[string]time.Time
+		if p.Cluster && len(take) > 0 {
+			if take, turns, err = db.clusterPace(ctx, tx, take, now); err != nil {
+				return err
+			}
+		}
 		if len(take) == 0 {
 			return nil
 		}
@@ -358,7 +364,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*stor
 		// RETURNING has no order: restore the claim order.
 		for _, id := range take {
 			if d := byID[id]; d != nil {
-				claims = append(claims, &store.Claim{Delivery: d, Event: byEvent[d.EventID]})
+				claims = append(claims, &store.Claim{Delivery: d, Event: byEvent[d.EventID], NotBefore: turns[id]})
 			}
 		}
 		return nil

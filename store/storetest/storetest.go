@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Batches", func(t *testing.T) { RunBatches(t, open) })
 	t.Run("EndpointPause", func(t *testing.T) { RunEndpointPause(t, open) })
 	t.Run("RequestKeys", func(t *testing.T) { RunRequestKeys(t, open) })
+	t.Run("Cluster", s.cluster)
 }
 
 type suite struct {
