@@ -173,6 +173,7 @@ type Event struct {
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
 	BodyHash       string            `json:"-"`              // of the ingest request, to tell a replay from a conflict
 	Hook           bool              `json:"hook,omitempty"` // stored record of a synchronous hook run
+	TraceParent    string            `json:"-"`              // W3C traceparent of the ingest request, when tracing is on
 }
 
 // Delivery states.
