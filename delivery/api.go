@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the engine's metrics; nil = not registered.
 	Registerer prometheus.Registerer
+	// Tracer makes the spans of commits and attempts; nil = tracing off.
+	Tracer *tracing.Tracer
 }
 
 // Defaults of Config.
