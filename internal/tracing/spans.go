@@ -15,6 +15,7 @@ import (
 // Attribute keys of Herald's own span attributes.
 const (
 	AttrProjectID     = "herald.project_id"
+	AttrRequestID     = "herald.request_id"
 	AttrEventID       = "herald.event_id"
 	AttrEventType     = "herald.event_type"
 	AttrEndpointID    = "herald.endpoint_id"
@@ -77,6 +78,9 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		sp.SetAttributes(attribute.Int(attrStatusCode, status))
+		if id := w.Header().Get("X-Request-Id"); id != "" {
+			sp.SetAttributes(attribute.String(AttrRequestID, id))
+		}
 		if status >= 500 {
 			sp.SetStatus(codes.Error, http.StatusText(status))
 		}

@@ -214,6 +214,7 @@ func TestTraceOfOneEvent(t *testing.T) {
 	require.Equal(t, "herald", in.Service, "service.name defaults to herald")
 	require.Equal(t, project, in.Attrs[tracing.AttrProjectID])
 	require.Equal(t, "202", in.Attrs["http.response.status_code"])
+	require.NotEmpty(t, in.Attrs[tracing.AttrRequestID], "the span names the request id of the log lines")
 
 	require.Equal(t, inTraceID, commit.TraceID)
 	require.Equal(t, in.SpanID, commit.ParentSpanID, "a commit of one request's events is that request's child")
