@@ -22,11 +22,11 @@ import (
 func TestServeTracesToOTLPAndFlushesOnShutdown(t *testing.T) {
 	rcv := tracingtest.NewReceiver(t)
 	var mu sync.Mutex
-	parents := map[string]string{} // webhook-id → traceparent received
+	parents := map[string]string{} // path and webhook-id → traceparent received
 	webhooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		mu.Lock()
-		parents[r.Header.Get("Webhook-Id")] = r.Header.Get("Traceparent")
+		parents[r.URL.Path+" "+r.Header.Get("Webhook-Id")] = r.Header.Get("Traceparent")
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -51,6 +51,15 @@ func TestServeTracesToOTLPAndFlushesOnShutdown(t *testing.T) {
 	if code := call(t, srv.addr, p.APIKey, "POST", "/v1/projects/"+p.ID+"/endpoints", map[string]any{
 		"url": webhooks.URL, "event_types": []string{"order.paid", "user.signup"},
 	}, &ep); code != 201 {
+		t.Fatalf("create endpoint: %d", code)
+	}
+	// A hook endpoint that is not waited for: the run queues its delivery.
+	var ignore struct {
+		ID string `json:"id"`
+	}
+	if code := call(t, srv.addr, p.APIKey, "POST", "/v1/projects/"+p.ID+"/endpoints", map[string]any{
+		"url": webhooks.URL + "/ignore", "event_types": []string{"user.signup"}, "response_mode": "ignore",
+	}, &ignore); code != 201 {
 		t.Fatalf("create endpoint: %d", code)
 	}
 
@@ -83,11 +92,11 @@ func TestServeTracesToOTLPAndFlushesOnShutdown(t *testing.T) {
 		mu.Lock()
 		n := len(parents)
 		mu.Unlock()
-		if n >= 2 {
+		if n >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %d requests, want 2 (the event and the hook call)", n)
+			t.Fatalf("the receiver got %d requests, want 3 (the event, the hook call, the hook's queued delivery)", n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -97,7 +106,7 @@ func TestServeTracesToOTLPAndFlushesOnShutdown(t *testing.T) {
 		traces[tracing.ParseTraceParent(tp).TraceID().String()] = true
 	}
 	mu.Unlock()
-	if !traces[eventTrace] || !traces[hookTrace] {
+	if !traces[eventTrace] || !traces[hookTrace] || len(traces) != 2 {
 		t.Fatalf("receiver traceparents %v: want one in each incoming trace", parents)
 	}
 
@@ -140,8 +149,20 @@ func TestServeTracesToOTLPAndFlushesOnShutdown(t *testing.T) {
 	if run.Attrs[tracing.AttrHookAllowed] != "true" || run.Attrs[tracing.AttrEventType] != "user.signup" || run.Attrs[tracing.AttrEventID] == "" {
 		t.Errorf("hook run span attributes %v", run.Attrs)
 	}
-	hookCall := find(tracing.SpanAttempt, hookTrace)
+	var hookCall, queued tracingtest.Span
+	for _, s := range spans {
+		if s.Name == tracing.SpanAttempt && s.TraceID == hookTrace {
+			if s.Attrs[tracing.AttrEndpointID] == ignore.ID {
+				queued = s
+			} else {
+				hookCall = s
+			}
+		}
+	}
 	if hookCall.ParentSpanID != run.SpanID || hookCall.Attrs[tracing.AttrTrigger] != "hook" || hookCall.Attrs["http.response.status_code"] != "204" {
 		t.Errorf("hook call span %+v: want a child of the run, trigger hook, status 204", hookCall)
+	}
+	if queued.ParentSpanID != run.SpanID || queued.Attrs[tracing.AttrTrigger] != "scheduled" {
+		t.Errorf("queued hook delivery's attempt %+v: want a child of the run, sent by the dispatcher", queued)
 	}
 }

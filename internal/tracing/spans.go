@@ -29,9 +29,6 @@ const (
 	attrMethod        = "http.request.method"
 	attrRoute         = "http.route"
 	attrErrorType     = "error.type"
-	ingestRoute       = "/v1/projects/{project}/events"
-	ingestBatchRoute  = "/v1/projects/{project}/events/batch"
-	hookRoute         = "/v1/projects/{project}/hooks/{event_type}"
 	projectPathPrefix = "/v1/projects/"
 )
 
@@ -52,8 +49,8 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route, project := tracedRoute(r)
-		if route == "" {
+		rt, project := tracedRouteOf(r)
+		if rt == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -64,10 +61,10 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 			}
 			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 		}
-		ctx, sp := t.t.Start(ctx, r.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		ctx, sp := t.t.Start(ctx, rt.name, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(
-				attribute.String(attrMethod, r.Method),
-				attribute.String(attrRoute, route),
+				attribute.String(attrMethod, http.MethodPost),
+				attribute.String(attrRoute, rt.pattern),
 				attribute.String(AttrProjectID, project),
 			))
 		defer sp.End()
@@ -87,15 +84,24 @@ func (t *Tracer) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// tracedRoute returns the route pattern and project id of a request that
-// gets a span, or "".
-func tracedRoute(r *http.Request) (route, project string) {
+// tracedRoute is a route whose requests get a span.
+type tracedRoute struct{ pattern, name string }
+
+var (
+	ingestRoute      = &tracedRoute{"/v1/projects/{project}/events", "POST /v1/projects/{project}/events"}
+	ingestBatchRoute = &tracedRoute{"/v1/projects/{project}/events/batch", "POST /v1/projects/{project}/events/batch"}
+	hookRoute        = &tracedRoute{"/v1/projects/{project}/hooks/{event_type}", "POST /v1/projects/{project}/hooks/{event_type}"}
+)
+
+// tracedRouteOf returns the route and project id of a request that gets a
+// span, or nil.
+func tracedRouteOf(r *http.Request) (rt *tracedRoute, project string) {
 	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, projectPathPrefix) {
-		return "", ""
+		return nil, ""
 	}
 	project, rest, ok := strings.Cut(r.URL.Path[len(projectPathPrefix):], "/")
 	if !ok || project == "" {
-		return "", ""
+		return nil, ""
 	}
 	switch {
 	case rest == "events":
@@ -105,7 +111,7 @@ func tracedRoute(r *http.Request) (route, project string) {
 	case strings.HasPrefix(rest, "hooks/") && len(rest) > len("hooks/") && !strings.Contains(rest[len("hooks/"):], "/"):
 		return hookRoute, project
 	}
-	return "", ""
+	return nil, ""
 }
 
 // statusWriter remembers the status code written.
