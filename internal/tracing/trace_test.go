@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/api"
 	"github.com/herald-dev/herald/delivery"
 	"github.com/herald-dev/herald/internal/tracing"
@@ -305,4 +306,46 @@ func TestOffStoresAndSendsNoTraceContext(t *testing.T) {
 	ev, err := h.st.GetEvent(context.Background(), project, eventID)
 	require.NoError(t, err)
 	require.Empty(t, ev.TraceParent)
+}
+
+// A group commit of events from several traces starts a trace of its own,
+// linked to each request's span; events without a trace context do not
+// count, and a commit of none of them gets no span.
+func TestCommitOfSeveralTracesLinksThem(t *testing.T) {
+	rcv := tracingtest.NewReceiver(t)
+	tr := tracerFor(t, rcv)
+	other := "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01"
+	ev := func(tp string) *store.NewEvent { return &store.NewEvent{Event: &herald.Event{TraceParent: tp}} }
+	tr.StartCommit([]*store.NewEvent{ev(""), ev("")}).End(nil)
+	tr.StartCommit([]*store.NewEvent{ev(inParent), ev(other), ev(inParent), ev("")}).End(nil)
+
+	spans := rcv.WaitFor(t, 20*time.Second, func() { tr.Flush(context.Background()) }, func(s []tracingtest.Span) bool {
+		return len(tracingtest.Find(s, tracing.SpanCommit)) > 0
+	})
+	c := one(t, spans, tracing.SpanCommit)
+	require.Empty(t, c.ParentSpanID, "a commit of several traces is a root")
+	require.NotEqual(t, inTraceID, c.TraceID)
+	require.ElementsMatch(t, []tracingtest.Link{{TraceID: inTraceID, SpanID: inSpanID}, {TraceID: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", SpanID: "bbbbbbbbbbbbbbbb"}}, c.Links)
+	require.Equal(t, "4", c.Attrs[tracing.AttrCommitEvents])
+	require.Equal(t, "2", c.Attrs[tracing.AttrCommitTraces])
+}
+
+// An unsampled incoming traceparent (flags 00) is not recorded, but its
+// context still travels: the receiver gets a traceparent of the same
+// trace, unsampled, and no span is exported.
+func TestUnsampledTraceTravelsUnrecorded(t *testing.T) {
+	rcv := tracingtest.NewReceiver(t)
+	tr := tracerFor(t, rcv)
+	hook := newWebhookReceiver(t)
+	h := startHerald(t, filepath.Join(t.TempDir(), "herald.db"), tr, true)
+	project, key, _ := h.setup(t, hook.url)
+	h.ingest(t, project, key, map[string]string{"traceparent": "00-" + inTraceID + "-" + inSpanID + "-00"})
+	got := tracing.ParseTraceParent(hook.wait(t))
+	require.True(t, got.IsValid())
+	require.Equal(t, inTraceID, got.TraceID().String())
+	require.False(t, got.IsSampled())
+	require.NoError(t, tr.Flush(context.Background()))
+	for _, s := range rcv.Spans() {
+		require.NotEqual(t, inTraceID, s.TraceID, "span %q of an unsampled trace exported", s.Name)
+	}
 }
