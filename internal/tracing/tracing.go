@@ -11,9 +11,11 @@ package tracing
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -84,6 +86,11 @@ func FromEnv(ctx context.Context, version string) (*Tracer, error) {
 	// No sampler option: the SDK takes OTEL_TRACES_SAMPLER and
 	// OTEL_TRACES_SAMPLER_ARG (default parentbased_always_on).
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	// The SDK reports failed exports here: into Herald's log, not the
+	// standard library's.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		slog.Warn("tracing: exporting spans failed", "error", err)
+	}))
 	return &Tracer{tp: tp, t: tp.Tracer(scope, trace.WithInstrumentationVersion(version))}, nil
 }
 
