@@ -183,6 +183,9 @@ type Event struct {
 	Hook           bool              `json:"hook,omitempty"` // stored record of a synchronous hook run
 	// HookVerdict is a hook run's verdict (nil for other events).
 	HookVerdict *HookVerdict `json:"hook_verdict,omitempty"`
+	// TraceParent is the W3C traceparent of the ingest request, when
+	// tracing is on.
+	TraceParent string `json:"-"`
 }
 
 // HookVerdict is what a synchronous hook run answered its caller: allowed,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -61,6 +62,8 @@ type Config struct {
 	// lock is held); every process recorded there before is dead, and its
 	// claims are sent again at once on start.
 	Exclusive bool
+	// Tracer makes the spans of commits and attempts; nil = tracing off.
+	Tracer *tracing.Tracer
 }
 
 // Defaults of Config.

@@ -97,7 +97,9 @@ func (c *committer) commit(batch []*commitReq, n int) {
 	for _, r := range batch {
 		all = append(all, r.events...)
 	}
+	span := c.e.cfg.Tracer.StartCommit(all)
 	res, err := c.insertEvents(all)
+	span.End(err)
 	if err != nil && len(batch) > 1 {
 		for _, r := range batch {
 			r.results, r.err = c.insertEvents(r.events)

@@ -44,6 +44,7 @@ func (e *Engine) ingest(ctx context.Context, p *herald.Project, in []EventInput,
 			results[i].Err = err
 			continue
 		}
+		ev.TraceParent = e.cfg.Tracer.TraceParent(ctx)
 		eps, err := e.route(ctx, ev, now)
 		if err != nil {
 			return nil, err

@@ -142,6 +142,8 @@ func (e *Engine) send(ctx context.Context, r SendRequest) *SendResult {
 		att.Trigger = herald.TriggerScheduled
 	}
 	res := &SendResult{Attempt: att}
+	ctx, span := e.cfg.Tracer.StartAttempt(ctx, ev, ep.ID, att.Number, att.Trigger)
+	defer span.EndAttempt(att)
 
 	body, err := e.body(ctx, ep, ev)
 	if err != nil {
@@ -216,6 +218,7 @@ func (e *Engine) send(ctx context.Context, r SendRequest) *SendResult {
 			h.Set("Authorization", "Bearer "+a.Bearer)
 		}
 	}
+	span.Inject(h)
 	for k, v := range r.Header {
 		h.Set(k, v)
 	}

@@ -230,6 +230,8 @@ func (r *Runner) Run(ctx context.Context, p *herald.Project, eventType string, r
 		OccurredAt: now,
 		CreatedAt:  now,
 		Hook:       true,
+		// The queued (ignore) deliveries continue the run's trace.
+		TraceParent: r.eng.TraceParent(ctx),
 	}
 	run := &run{r: r, ev: ev, data: req.Data, deadline: deadline, timeout: timeout}
 	run.res = &Result{Allowed: true, EventID: ev.ID, Results: []CallResult{}}

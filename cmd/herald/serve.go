@@ -22,6 +22,7 @@ import (
 	"github.com/herald-dev/herald/hook"
 	"github.com/herald-dev/herald/internal/gcfloor"
 	"github.com/herald-dev/herald/internal/service"
+	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/secret"
 	"github.com/herald-dev/herald/store"
@@ -82,6 +83,8 @@ type app struct {
 	handler http.Handler
 	// draining is set on SIGTERM: /readyz answers 503 from then on.
 	draining *atomic.Bool
+	// tracer is nil when tracing is off; serve flushes it on the way out.
+	tracer *tracing.Tracer
 }
 
 func newApp(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) (*app, error) {
@@ -123,6 +126,11 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	// Off (nil) unless OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set.
+	tracer, err := tracing.FromEnv(ctx, herald.Version)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
 	guard := netguard.New(cfg.AllowPrivateNetworks, cfg.AllowedNetworks)
 	eng, err := delivery.New(delivery.Config{
 		Workers:              cfg.Workers,
@@ -138,6 +146,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		// An SQLite file is locked to this process (openServeStore): its
 		// predecessors' claims are sent again at once.
 		Exclusive: sqlite.Locks && strings.HasPrefix(cfg.Database, "sqlite:"),
+		Tracer:               tracer,
 	}, st)
 	if err != nil {
 		return nil, err
@@ -167,7 +176,13 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		AdminKeyHash: adminHash,
 		RateLimit:    rateLimit(cfg.APIRateLimit),
 		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {
-			return runner.RunJSON(ctx, p, eventType, body)
+			ctx, span := tracer.StartHook(ctx, p.ID, eventType)
+			res, err := runner.RunJSON(ctx, p, eventType, body)
+			if res != nil {
+				span.HookResult(res.EventID, res.Allowed, res.DeniedBy)
+			}
+			span.End(err)
+			return res, err
 		},
 		UI:         dash,
 		Registerer: reg,
@@ -187,13 +202,22 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if cfg.Pprof {
 		handler = withPprof(srv, adminHash)
 	}
-	return &app{cfg: cfg, logger: logger, store: st, engine: eng, hooks: runner, handler: handler, draining: draining}, nil
+	handler = tracer.Middleware(handler)
+	return &app{cfg: cfg, logger: logger, store: st, engine: eng, hooks: runner, handler: handler, draining: draining, tracer: tracer}, nil
 }
 
 // serve runs the API on ln and the engine until ctx ends, then shuts down:
 // first the listener (nothing new is accepted), then the engine, which
 // finishes or hands back its in-flight attempts.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	// Very last: the spans of the final attempts and hook runs are exported.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.tracer.Shutdown(ctx); err != nil {
+			a.logger.Warn("exporting the last spans failed", "error", err)
+		}
+	}()
 	// Last: the records of hook runs answered before the stop may still be
 	// queued; they are stored before the database closes.
 	defer func() {

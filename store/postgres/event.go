@@ -272,6 +272,7 @@ func queueEvents(b *pgx.Batch, evs []*herald.Event) {
 		occurred, created                            = make([]time.Time, n), make([]time.Time, n)
 		hooks                                        = make([]bool, n)
 		tenants                                      = make([]string, n)
+		traceParents                                 = make([]*string, n)
 	)
 	for i, e := range evs {
 		ids[i], projects[i], types[i] = e.ID, e.ProjectID, e.Type
@@ -287,12 +288,15 @@ func queueEvents(b *pgx.Batch, evs []*herald.Event) {
 			verdicts[i] = &v
 		}
 		tenants[i] = e.TenantID
+		if e.TraceParent != "" {
+			traceParents[i] = &e.TraceParent
+		}
 	}
-	b.Queue(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict, tenant_id)
-		SELECT id, project_id, type, data::json, channels::jsonb, metadata::json, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict::jsonb, tenant_id
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[])
-			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict, tenant_id)`,
-		ids, projects, types, data, channels, metadata, occurred, created, keys, hashes, hooks, verdicts, tenants)
+	b.Queue(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict, tenant_id, trace_parent)
+		SELECT id, project_id, type, data::json, channels::jsonb, metadata::json, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict::jsonb, tenant_id, trace_parent
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::bool[], $12::text[], $13::text[], $14::text[])
+			AS u(id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, hook, hook_verdict, tenant_id, trace_parent)`,
+		ids, projects, types, data, channels, metadata, occurred, created, keys, hashes, hooks, verdicts, tenants, traceParents)
 }
 
 // queueDeliveries inserts ds in slice order, which is the order their seq
@@ -413,23 +417,27 @@ func queueAttempts(b *pgx.Batch, as []*herald.Attempt, skipGone bool) {
 		urls, reqHeaders, statuses, respHeaders, bodies, classes, errs, sent, cut)
 }
 
-const eventCols = "e.id, e.project_id, e.type, e.data, e.channels, e.metadata, e.occurred_at, e.created_at, e.idempotency_key, e.body_hash, e.hook, e.hook_verdict, e.tenant_id"
+const eventCols = "e.id, e.project_id, e.type, e.data, e.channels, e.metadata, e.occurred_at, e.created_at, e.idempotency_key, e.body_hash, e.hook, e.hook_verdict, e.tenant_id, e.trace_parent"
 
 // eventScan receives eventCols and turns them into an event.
 type eventScan struct {
 	e                                 herald.Event
 	data, channels, metadata, verdict []byte
+	traceParent                       *string
 }
 
 func (s *eventScan) dest() []any {
 	e := &s.e
 	return []any{&e.ID, &e.ProjectID, &e.Type, &s.data, &s.channels, &s.metadata, &e.OccurredAt, &e.CreatedAt,
-		&e.IdempotencyKey, &e.BodyHash, &e.Hook, &s.verdict, &e.TenantID}
+		&e.IdempotencyKey, &e.BodyHash, &e.Hook, &s.verdict, &e.TenantID, &s.traceParent}
 }
 
 func (s *eventScan) event() (*herald.Event, error) {
 	e := s.e
 	e.Data = raw(s.data)
+	if s.traceParent != nil {
+		e.TraceParent = *s.traceParent
+	}
 	if err := unjson(s.channels, &e.Channels); err != nil {
 		return nil, err
 	}

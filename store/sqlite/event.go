@@ -34,7 +34,7 @@ func (s *statements) close() {
 	}
 }
 
-const eventCols = `id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, is_hook, hook_verdict` + tenantCol
+const eventCols = `id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, is_hook, hook_verdict, trace_parent` + tenantCol
 
 const deliveryCols = `id, project_id, event_id, endpoint_id, event_type, status, attempts, priority, seq, next_attempt_at,
 	locked_by, locked_until, last_attempt_at, last_status, last_error, created_at, updated_at, succeeded_at` + tenantCol
@@ -85,7 +85,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		claimEvents:   p(claimEventsSQL),
 		keyPut: pb(`INSERT INTO idempotency_keys (project_id, key, event_id, body_hash, created_at) VALUES `,
 			` ON CONFLICT (project_id, key) DO UPDATE SET event_id = excluded.event_id, body_hash = excluded.body_hash, created_at = excluded.created_at`, 5),
-		eventIns:    pb(`INSERT INTO events (`+eventCols+`) VALUES `, ``, 13),
+		eventIns:    pb(`INSERT INTO events (`+eventCols+`) VALUES `, ``, 14),
 		deliveryIns: pb(`INSERT INTO deliveries (`+deliveryCols+`) VALUES `, ``, 19),
 		attemptIns:  pb(`INSERT INTO attempts (`+attemptCols+`) VALUES `, ``, 18),
 		complete:    pb(completeHead, completeTail, 8),
@@ -97,8 +97,8 @@ func scanEvent(s scanner) (*herald.Event, error) {
 	var e herald.Event
 	var data, channels, metadata string
 	var occurred, created int64
-	var verdict sql.NullString
-	if err := s.Scan(&e.ID, &e.ProjectID, &e.Type, &data, &channels, &metadata, &occurred, &created, &e.IdempotencyKey, &e.BodyHash, &e.Hook, &verdict, &e.TenantID); err != nil {
+	var verdict, traceParent sql.NullString
+	if err := s.Scan(&e.ID, &e.ProjectID, &e.Type, &data, &channels, &metadata, &occurred, &created, &e.IdempotencyKey, &e.BodyHash, &e.Hook, &verdict, &traceParent, &e.TenantID); err != nil {
 		return nil, err
 	}
 	if verdict.Valid {
@@ -107,6 +107,7 @@ func scanEvent(s scanner) (*herald.Event, error) {
 			return nil, fmt.Errorf("sqlite: corrupt hook_verdict of %s: %w", e.ID, err)
 		}
 	}
+	e.TraceParent = traceParent.String
 	e.Data = json.RawMessage(data)
 	var err error
 	if e.Channels, err = parseList(channels); err != nil {
@@ -265,7 +266,7 @@ func (db *DB) InsertEvents(ctx context.Context, events []*store.NewEvent) ([]sto
 				rows.keys.add(e.ProjectID, e.IdempotencyKey, e.ID, e.BodyHash, ns(e.CreatedAt))
 			}
 			rows.events.add(e.ID, e.ProjectID, e.Type, string(e.Data), jsonList(e.Channels), jsonMap(e.Metadata),
-				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook, hookVerdict(e.HookVerdict), e.TenantID)
+				ns(e.OccurredAt), ns(e.CreatedAt), e.IdempotencyKey, e.BodyHash, e.Hook, hookVerdict(e.HookVerdict), nullStr(e.TraceParent), e.TenantID)
 			rows.eventList = append(rows.eventList, e)
 			rows.addDeliveries(db, ne.Deliveries)
 			for _, a := range ne.Attempts {

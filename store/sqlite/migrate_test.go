@@ -33,12 +33,9 @@ func oldSchema(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
 	return path, old, pr
 }
 
-// oldEndpointCols and oldEventCols are the columns of 00001's endpoints
-// and events: the later migrations' columns have defaults.
-var (
-	oldEndpointCols = strings.TrimSuffix(pre00010(endpointCols), ", retry_jitter")
-	oldEventCols    = strings.TrimSuffix(pre00010(eventCols), ", hook_verdict")
-)
+// oldEndpointCols are the columns of 00001's endpoints: the later
+// migrations' columns have defaults.
+var oldEndpointCols = strings.TrimSuffix(pre00010(endpointCols), ", retry_jitter")
 
 // oldRows are the rows seedOld writes.
 type oldRows struct {
@@ -78,7 +75,7 @@ func seedOld(t *testing.T, old *sql.DB) oldRows {
 	for i, status := range []string{herald.DeliverySucceeded, herald.DeliveryPending, herald.DeliveryInFlight} {
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: p.ID, Type: "t", Data: []byte(`{"n":1}`),
 			Channels: []string{}, Metadata: map[string]string{}, CreatedAt: now, OccurredAt: now, IdempotencyKey: "", BodyHash: ""}
-		exec(`INSERT INTO events (`+oldEventCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, ev.ID, ev.ProjectID, ev.Type, string(ev.Data), "[]", "{}",
+		exec(`INSERT INTO events (id, project_id, type, data, channels, metadata, occurred_at, created_at, idempotency_key, body_hash, is_hook) VALUES (?,?,?,?,?,?,?,?,?,?,?)`, ev.ID, ev.ProjectID, ev.Type, string(ev.Data), "[]", "{}",
 			ns(now), ns(now), "", "", false)
 		d := &herald.Delivery{ID: herald.NewID(herald.PrefixDelivery), ProjectID: p.ID, EventID: ev.ID, EndpointID: ep.ID, EventType: "t",
 			Status: status, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now}

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Queue", s.queue)
 	t.Run("Stats", s.stats)
 	t.Run("Purge", s.purge)
+	t.Run("TraceParent", s.traceParent)
 	t.Run("TryLock", s.tryLock)
 	t.Run("Concurrency", s.concurrency)
 	t.Run("ValidityEnded", s.validityEnded)
