@@ -146,7 +146,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		// An SQLite file is locked to this process (openServeStore): its
 		// predecessors' claims are sent again at once.
 		Exclusive: sqlite.Locks && strings.HasPrefix(cfg.Database, "sqlite:"),
-		Tracer:               tracer,
+		Tracer:    tracer,
 	}, st)
 	if err != nil {
 		return nil, err
