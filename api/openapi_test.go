@@ -258,3 +258,64 @@ func TestOpenAPIOperationsHaveDescriptionsAndExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIRequestFieldsHaveNoDefaultKeyword: openapi-typescript types a
+// property with a `default` as required, so a request field whose default
+// is written that way could not be left out by a TypeScript client. The
+// default belongs in the description instead.
+func TestOpenAPIRequestFieldsHaveNoDefaultKeyword(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if props, ok := v["properties"].(map[string]any); ok {
+				for name, p := range props {
+					if pm, ok := p.(map[string]any); ok {
+						if _, has := pm["default"]; has {
+							bad = append(bad, at+"/"+name)
+						}
+					}
+				}
+			}
+			for k, x := range v {
+				walk(at+"/"+k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(at, x)
+			}
+		}
+	}
+	decode := func(raw json.RawMessage) any {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for name, raw := range doc.Components.Schemas {
+		if strings.HasSuffix(name, "Create") || strings.HasSuffix(name, "Update") || strings.HasSuffix(name, "Input") || strings.HasSuffix(name, "Request") {
+			walk(name, decode(raw))
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if op, ok := decode(raw).(map[string]any); ok {
+				walk(method+" "+path, op["requestBody"])
+			}
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("request fields with a default keyword (move it to the description): %v", bad)
+	}
+}
