@@ -158,7 +158,15 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		AdminKeyHash: adminHash,
 		RateLimit:    rateLimit(cfg.APIRateLimit),
 		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {
-			return runner.RunJSON(ctx, p, eventType, body)
+			req, err := runner.Decode(body)
+			if err != nil {
+				return nil, err
+			}
+			// A tenant-bound key runs hooks for its own tenant only.
+			if req.TenantID, err = service.BindTenant(ctx, req.TenantID, "body.tenant_id"); err != nil {
+				return nil, err
+			}
+			return runner.Run(ctx, p, eventType, req)
 		},
 		UI:         dash,
 		Registerer: reg,
