@@ -502,7 +502,7 @@ func TestARevokedKeyNoLongerAuthenticates(t *testing.T) {
 	require.NoError(t, err)
 	who, err := b.svc.Authenticate(b.ctx, key)
 	require.NoError(t, err)
-	assert.Equal(t, service.Principal{ProjectID: b.p.ID, KeyID: k.ID}, who)
+	assert.Equal(t, service.Principal{ProjectID: b.p.ID, KeyID: k.ID, Scopes: []string{herald.ScopeAll}}, who)
 	require.NoError(t, b.svc.RevokeAPIKey(b.ctx, b.p.ID, k.ID))
 	_, err = b.svc.Authenticate(b.ctx, key)
 	assert.Equal(t, herald.EUNAUTHORIZED, herald.ErrorCode(err))
