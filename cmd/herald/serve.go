@@ -137,7 +137,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 
 	// One use-case layer under both transports: the same rules, caches
 	// and clock whichever way a change comes in.
-	svc, err := service.New(service.Config{Store: st, Engine: eng, Guard: guard, AdminKeyHash: adminHash})
+	svc, err := service.New(service.Config{Store: st, Engine: eng, Hooks: runner, Guard: guard, AdminKeyHash: adminHash})
 	if err != nil {
 		return nil, err
 	}
@@ -158,15 +158,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		AdminKeyHash: adminHash,
 		RateLimit:    rateLimit(cfg.APIRateLimit),
 		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {
-			req, err := runner.Decode(body)
-			if err != nil {
-				return nil, err
-			}
-			// A tenant-bound key runs hooks for its own tenant only.
-			if req.TenantID, err = service.BindTenant(ctx, req.TenantID, "body.tenant_id"); err != nil {
-				return nil, err
-			}
-			return runner.Run(ctx, p, eventType, req)
+			return svc.RunHook(ctx, p, eventType, body)
 		},
 		UI:         dash,
 		Registerer: reg,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/hook"
 	"github.com/herald-dev/herald/store"
 )
 
@@ -119,4 +120,21 @@ func (s *Service) ListAttempts(ctx context.Context, d *herald.Delivery, page sto
 		return nil, "", err
 	}
 	return pageOf(atts, page, func(a *herald.Attempt) string { return a.ID })
+}
+
+// RunHook runs the synchronous hooks of eventType in p with a request body
+// {"data", "metadata"?, "timeout"?, "tenant_id"?} and returns the verdict.
+// A tenant-bound caller runs them for its own tenant (BindTenant).
+func (s *Service) RunHook(ctx context.Context, p *herald.Project, eventType string, body []byte) (*hook.Result, error) {
+	if s.hooks == nil {
+		return nil, herald.Errorf(herald.EUNAVAILABLE, "synchronous hooks are not enabled on this server")
+	}
+	req, err := s.hooks.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	if req.TenantID, err = BindTenant(ctx, req.TenantID, "body.tenant_id"); err != nil {
+		return nil, err
+	}
+	return s.hooks.Run(ctx, p, eventType, req)
 }
