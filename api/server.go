@@ -14,6 +14,12 @@
 //     404, as if the project did not exist. On POST/GET /v1/projects, and
 //     on PATCH/DELETE of its own project, it gets 403: nothing is hidden
 //     there, the route just needs the admin key.
+//   - Scopes: each route of a project names the scope a project key needs
+//     (the route table, routeTable); a key without it gets 403
+//     scope-required naming the scope. A tenant-bound key's calls carry
+//     its principal in the request context, and internal/service confines
+//     them to its tenant (others' resources are 404). An expired key is a
+//     401.
 //   - Request bodies: any Content-Type is read as JSON. Unknown fields,
 //     wrong types and read-only fields (id, status, created_at…) are 422s
 //     naming the field. Bodies over MaxBodyBytes are 413; the batch route
