@@ -11,6 +11,7 @@ const (
 	ENOTFOUND     = "not_found"    // 404
 	ECONFLICT     = "conflict"     // 409
 	EUNAUTHORIZED = "unauthorized" // 401
+	EFORBIDDEN    = "forbidden"    // 403
 	ETOOLARGE     = "too_large"    // 413
 	ERATELIMIT    = "rate_limited" // 429
 	ETIMEOUT      = "timeout"      // 408
@@ -45,6 +46,7 @@ const (
 	// still running; its answer can be had by repeating it a moment later.
 	KindIdempotencyInProgress = "idempotency-in-progress"
 	KindAPIKeyLimit           = "api-key-limit"
+	KindScopeRequired         = "scope-required"
 )
 
 // Error is Herald's error: a code, a message for the user, and optional

@@ -26,12 +26,21 @@ type Project struct {
 
 // APIKey is a credential. The key itself is never stored: only its SHA-256
 // hash. ProjectID is empty for the admin key.
+//
+// Scopes bound what the key may do (see the Scope constants; empty means
+// ScopeAll, as for keys made before scopes existed); TenantID, when set,
+// confines it to one tenant of its project; after ExpiresAt it no longer
+// authenticates.
 type APIKey struct {
-	ID        string    `json:"id"`
-	ProjectID string    `json:"project_id,omitempty"`
-	Hash      string    `json:"-"`
-	Prefix    string    `json:"prefix"` // first characters, to recognise a key in a list
-	CreatedAt time.Time `json:"created_at"`
+	ID        string     `json:"id"`
+	ProjectID string     `json:"project_id,omitempty"`
+	Hash      string     `json:"-"`
+	Prefix    string     `json:"prefix"` // first characters, to recognise a key in a list
+	Name      string     `json:"name"`
+	Scopes    []string   `json:"scopes"`
+	TenantID  string     `json:"tenant_id,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // EventType names a kind of event a project sends.

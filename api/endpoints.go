@@ -37,6 +37,7 @@ func decodeEndpoint(o *object, ep *herald.Endpoint, patch bool) {
 	str("body_template", &ep.BodyTemplate)
 	str("response_mode", &ep.ResponseMode)
 	str("failure_policy", &ep.FailurePolicy)
+	str("tenant_id", &ep.TenantID) // fixed at creation: the service refuses a change
 
 	strs := func(name string, dst *[]string) {
 		if o.null(name) {
@@ -189,12 +190,13 @@ func (s *Server) createdEndpointAgain(r *http.Request, c *call, id string) (any,
 
 func (s *Server) listEndpoints(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v, "limit", "cursor")
+	q := newQuery(r, &v, "limit", "cursor", "tenant_id")
 	page := q.page()
+	f := store.EndpointFilter{TenantID: q.tenant(r)}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	eps, next, err := s.store.ListEndpoints(r.Context(), c.project.ID, store.EndpointFilter{}, page)
+	eps, next, err := s.store.ListEndpoints(r.Context(), c.project.ID, f, page)
 	if err != nil {
 		return listError(err)
 	}

@@ -21,6 +21,7 @@ type eventResult struct {
 	Type       string    `json:"type"`
 	CreatedAt  time.Time `json:"created_at"`
 	Deliveries int       `json:"deliveries"`
+	TenantID   string    `json:"tenant_id,omitempty"`
 }
 
 // batchKeyMaxLen bounds a batch's Idempotency-Key: room is left for
@@ -54,6 +55,7 @@ func decodeEventInput(raw []byte, loc string, v *herald.Validation) delivery.Eve
 		in.OccurredAt = &t
 	}
 	o.get("metadata", &in.Metadata)
+	o.get("tenant_id", &in.TenantID)
 	o.done()
 	return in
 }
@@ -97,7 +99,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func resultOf(r *delivery.IngestResult) eventResult {
-	return eventResult{ID: r.Event.ID, Type: r.Event.Type, CreatedAt: r.Event.CreatedAt, Deliveries: r.Deliveries}
+	return eventResult{ID: r.Event.ID, Type: r.Event.Type, CreatedAt: r.Event.CreatedAt, Deliveries: r.Deliveries, TenantID: r.Event.TenantID}
 }
 
 // batchItem is one entry of the batch answer: the accepted event or the
@@ -201,9 +203,9 @@ func viewEvent(ev *herald.Event) *herald.Event {
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v, "limit", "cursor", "type", "channel", "since", "until")
+	q := newQuery(r, &v, "limit", "cursor", "type", "channel", "since", "until", "tenant_id")
 	page := q.page()
-	f := store.EventFilter{Type: q.str("type"), Channel: q.str("channel"), Since: q.time("since"), Until: q.time("until")}
+	f := store.EventFilter{TenantID: q.tenant(r), Type: q.str("type"), Channel: q.str("channel"), Since: q.time("since"), Until: q.time("until")}
 	if len(f.Type) > herald.EventTypeNameMaxLen {
 		v.Add("query.type", nil, "at most %d characters", herald.EventTypeNameMaxLen)
 	}
@@ -232,7 +234,10 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	ds, _, err := s.store.ListDeliveries(r.Context(), c.project.ID, store.DeliveryFilter{EventID: ev.ID}, store.Page{Limit: eventDeliveriesMax})
+	// A tenant-bound caller sees its tenant's deliveries of the event, not
+	// those to the project's own endpoints.
+	f := store.DeliveryFilter{EventID: ev.ID, TenantID: c.who.TenantID}
+	ds, _, err := s.store.ListDeliveries(r.Context(), c.project.ID, f, store.Page{Limit: eventDeliveriesMax})
 	if err != nil {
 		return err
 	}
@@ -279,9 +284,10 @@ const filterIDMaxLen = 256
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
 	var v herald.Validation
-	q := newQuery(r, &v, "limit", "cursor", "endpoint_id", "event_id", "status", "since", "until")
+	q := newQuery(r, &v, "limit", "cursor", "endpoint_id", "event_id", "status", "since", "until", "tenant_id")
 	page := q.page()
 	f := store.DeliveryFilter{
+		TenantID:   q.tenant(r),
 		EndpointID: q.str("endpoint_id"),
 		EventID:    q.str("event_id"),
 		Status:     q.str("status"),

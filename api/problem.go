@@ -69,6 +69,8 @@ func StatusOf(code string) int {
 		return http.StatusConflict
 	case herald.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case herald.EFORBIDDEN:
+		return http.StatusForbidden
 	case herald.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
 	case herald.ERATELIMIT:

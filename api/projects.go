@@ -2,8 +2,10 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
 )
 
 // projectView is a project in responses; APIKey only on creation.
@@ -111,13 +113,22 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	var v herald.Validation
+	var in service.APIKeyInput
 	if o, ok := decodeObject(body, "body", &v, true); ok {
-		o.done() // no fields yet; refuse what a client may think it can set
+		o.get("name", &in.Name)
+		o.get("scopes", &in.Scopes)
+		o.get("tenant_id", &in.TenantID)
+		var t time.Time
+		if o.get("expires_at", &t) {
+			in.ExpiresAt = &t
+		}
+		o.readOnly("id", "key", "prefix", "project_id", "created_at")
+		o.done()
 	}
 	if err := v.Err(); err != nil {
 		return err
 	}
-	k, key, err := s.svc.CreateAPIKey(r.Context(), c.project.ID)
+	k, key, err := s.svc.CreateAPIKey(r.Context(), c.project.ID, in)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func TestAPIKeys(t *testing.T) {
 	assert.NotContains(t, string(list.Body), key)
 	assert.Len(t, list.obj(t)["data"], 2)
 
-	b.do("POST", "/v1/projects/"+p+"/api-keys", key, map[string]any{"name": "x"}).requireField(t, "body.name")
+	b.do("POST", "/v1/projects/"+p+"/api-keys", key, map[string]any{"prefix": "x"}).requireField(t, "body.prefix")
 	b.do("DELETE", "/v1/projects/"+p+"/api-keys/"+created["id"].(string), key, nil).requireStatus(t, http.StatusNoContent)
 	b.do("GET", "/v1/projects/"+p, second, nil).requireStatus(t, http.StatusUnauthorized)
 	b.do("DELETE", "/v1/projects/"+p+"/api-keys/"+created["id"].(string), key, nil).requireStatus(t, http.StatusNotFound)

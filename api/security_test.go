@@ -142,7 +142,7 @@ func TestListLimitIsFrom1To1000OnEveryList(t *testing.T) {
 		path = strings.ReplaceAll(path, "{id}", dl["id"].(string))
 		lists = append(lists, path)
 	}
-	require.Len(t, lists, 7, "projects, api-keys, event-types, endpoints, events, deliveries, attempts: %v", lists)
+	require.Len(t, lists, 8, "projects, api-keys, tenants, event-types, endpoints, events, deliveries, attempts: %v", lists)
 	for _, path := range lists {
 		for _, bad := range []string{"0", "-1", "1001", "ten", "1e3"} {
 			b.do("GET", path+"?limit="+bad, b.admin, nil).requireField(t, "query.limit")

@@ -14,6 +14,12 @@
 //     404, as if the project did not exist. On POST/GET /v1/projects, and
 //     on PATCH/DELETE of its own project, it gets 403: nothing is hidden
 //     there, the route just needs the admin key.
+//   - Scopes: each route of a project names the scope a project key needs
+//     (the route table, routeTable); a key without it gets 403
+//     scope-required naming the scope. A tenant-bound key's calls carry
+//     its principal in the request context, and internal/service confines
+//     them to its tenant (others' resources are 404). An expired key is a
+//     401.
 //   - Request bodies: any Content-Type is read as JSON. Unknown fields,
 //     wrong types and read-only fields (id, status, created_at…) are 422s
 //     naming the field. Bodies over MaxBodyBytes are 413; the batch route
@@ -210,65 +216,88 @@ type route struct {
 	method string
 	path   string
 	access access
-	h      func(w http.ResponseWriter, r *http.Request, c *call) error
+	// scope is what a scoped project key needs (herald.Scope…); the
+	// admin key and unscoped keys hold every scope.
+	scope string
+	h     func(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 // call is what a handler knows about the caller.
 type call struct {
 	admin     bool
-	projectID string          // of the caller's key ("" for admin)
-	project   *herald.Project // for project routes: the project of the path
+	projectID string            // of the caller's key ("" for admin)
+	project   *herald.Project   // for project routes: the project of the path
+	who       service.Principal // the caller; also in the request's context
 }
 
+// routeTable is the API: each route with who may call it and, for a
+// scoped project key, the scope it needs (the one place that maps routes
+// to scopes; "" needs none beyond the access).
 func (s *Server) routeTable() []route {
+	const (
+		read         = herald.ScopeRead
+		eventsW      = herald.ScopeEventsWrite
+		hooksRun     = herald.ScopeHooksRun
+		endpointsW   = herald.ScopeEndpointsWrite
+		eventTypesW  = herald.ScopeEventTypesWrite
+		tenantsW     = herald.ScopeTenantsWrite
+		keysW        = herald.ScopeKeysWrite
+		noScope      = ""
+		projectPaths = "/v1/projects/{project}"
+	)
 	return []route{
-		{"GET", "/healthz", public, s.healthz},
-		{"GET", "/readyz", public, s.readyz},
-		{"GET", "/metrics", public, s.serveMetrics},
-		{"GET", "/openapi.json", public, s.openapi},
+		{"GET", "/healthz", public, noScope, s.healthz},
+		{"GET", "/readyz", public, noScope, s.readyz},
+		{"GET", "/metrics", public, noScope, s.serveMetrics},
+		{"GET", "/openapi.json", public, noScope, s.openapi},
 
-		{"POST", "/v1/projects", adminOnly, s.createProject},
-		{"GET", "/v1/projects", adminOnly, s.listProjects},
-		{"GET", "/v1/cluster", adminOnly, s.cluster},
-		{"GET", "/v1/projects/{project}", projectRead, s.getProject},
-		{"PATCH", "/v1/projects/{project}", projectAdmin, s.updateProject},
-		{"DELETE", "/v1/projects/{project}", projectAdmin, s.deleteProject},
+		{"POST", "/v1/projects", adminOnly, noScope, s.createProject},
+		{"GET", "/v1/projects", adminOnly, noScope, s.listProjects},
+		{"GET", "/v1/cluster", adminOnly, noScope, s.cluster},
+		{"GET", projectPaths, projectRead, read, s.getProject},
+		{"PATCH", projectPaths, projectAdmin, noScope, s.updateProject},
+		{"DELETE", projectPaths, projectAdmin, noScope, s.deleteProject},
 
-		{"POST", "/v1/projects/{project}/api-keys", projectScoped, s.createAPIKey},
-		{"GET", "/v1/projects/{project}/api-keys", projectScoped, s.listAPIKeys},
-		{"DELETE", "/v1/projects/{project}/api-keys/{id}", projectScoped, s.deleteAPIKey},
+		{"POST", projectPaths + "/api-keys", projectScoped, keysW, s.createAPIKey},
+		{"GET", projectPaths + "/api-keys", projectScoped, read, s.listAPIKeys},
+		{"DELETE", projectPaths + "/api-keys/{id}", projectScoped, keysW, s.deleteAPIKey},
 
-		{"POST", "/v1/projects/{project}/event-types", projectScoped, s.keyed(s.createEventType, nil)},
-		{"GET", "/v1/projects/{project}/event-types", projectScoped, s.listEventTypes},
-		{"GET", "/v1/projects/{project}/event-types/{name}", projectScoped, s.getEventType},
-		{"PATCH", "/v1/projects/{project}/event-types/{name}", projectScoped, s.updateEventType},
-		{"DELETE", "/v1/projects/{project}/event-types/{name}", projectScoped, s.deleteEventType},
+		{"PUT", projectPaths + "/tenants/{tenant_id}", projectScoped, tenantsW, s.putTenant},
+		{"GET", projectPaths + "/tenants", projectScoped, read, s.listTenants},
+		{"GET", projectPaths + "/tenants/{tenant_id}", projectScoped, read, s.getTenant},
+		{"DELETE", projectPaths + "/tenants/{tenant_id}", projectScoped, tenantsW, s.deleteTenant},
 
-		{"POST", "/v1/projects/{project}/endpoints", projectScoped, s.keyed(s.createEndpoint, s.createdEndpointAgain)},
-		{"GET", "/v1/projects/{project}/endpoints", projectScoped, s.listEndpoints},
-		{"GET", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.getEndpoint},
-		{"PATCH", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.updateEndpoint},
-		{"DELETE", "/v1/projects/{project}/endpoints/{id}", projectScoped, s.deleteEndpoint},
-		{"GET", "/v1/projects/{project}/endpoints/{id}/secret", projectScoped, s.getEndpointSecret},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/secret/rotate", projectScoped, s.rotateEndpointSecret},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/test", projectScoped, s.testEndpoint},
-		{"POST", "/v1/projects/{project}/endpoints/{id}/recover", projectScoped, s.keyed(s.recoverEndpoint, nil)},
-		{"GET", "/v1/projects/{project}/endpoints/{id}/stats", projectScoped, s.endpointStats},
+		{"POST", projectPaths + "/event-types", projectScoped, eventTypesW, s.keyed(s.createEventType, nil)},
+		{"GET", projectPaths + "/event-types", projectScoped, read, s.listEventTypes},
+		{"GET", projectPaths + "/event-types/{name}", projectScoped, read, s.getEventType},
+		{"PATCH", projectPaths + "/event-types/{name}", projectScoped, eventTypesW, s.updateEventType},
+		{"DELETE", projectPaths + "/event-types/{name}", projectScoped, eventTypesW, s.deleteEventType},
 
-		{"POST", "/v1/projects/{project}/events", projectScoped, s.ingest},
-		{"POST", "/v1/projects/{project}/events/batch", projectScoped, s.ingestBatch},
-		{"GET", "/v1/projects/{project}/events", projectScoped, s.listEvents},
-		{"GET", "/v1/projects/{project}/events/{id}", projectScoped, s.getEvent},
-		{"POST", "/v1/projects/{project}/events/{id}/replay", projectScoped, s.keyed(s.replayEvent, nil)},
+		{"POST", projectPaths + "/endpoints", projectScoped, endpointsW, s.keyed(s.createEndpoint, s.createdEndpointAgain)},
+		{"GET", projectPaths + "/endpoints", projectScoped, read, s.listEndpoints},
+		{"GET", projectPaths + "/endpoints/{id}", projectScoped, read, s.getEndpoint},
+		{"PATCH", projectPaths + "/endpoints/{id}", projectScoped, endpointsW, s.updateEndpoint},
+		{"DELETE", projectPaths + "/endpoints/{id}", projectScoped, endpointsW, s.deleteEndpoint},
+		{"GET", projectPaths + "/endpoints/{id}/secret", projectScoped, endpointsW, s.getEndpointSecret},
+		{"POST", projectPaths + "/endpoints/{id}/secret/rotate", projectScoped, endpointsW, s.rotateEndpointSecret},
+		{"POST", projectPaths + "/endpoints/{id}/test", projectScoped, endpointsW, s.testEndpoint},
+		{"POST", projectPaths + "/endpoints/{id}/recover", projectScoped, endpointsW, s.keyed(s.recoverEndpoint, nil)},
+		{"GET", projectPaths + "/endpoints/{id}/stats", projectScoped, read, s.endpointStats},
 
-		{"GET", "/v1/projects/{project}/deliveries", projectScoped, s.listDeliveries},
-		{"GET", "/v1/projects/{project}/deliveries/{id}", projectScoped, s.getDelivery},
-		{"GET", "/v1/projects/{project}/deliveries/{id}/attempts", projectScoped, s.listAttempts},
-		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", projectScoped, s.keyed(s.retryDelivery, nil)},
+		{"POST", projectPaths + "/events", projectScoped, eventsW, s.ingest},
+		{"POST", projectPaths + "/events/batch", projectScoped, eventsW, s.ingestBatch},
+		{"GET", projectPaths + "/events", projectScoped, read, s.listEvents},
+		{"GET", projectPaths + "/events/{id}", projectScoped, read, s.getEvent},
+		{"POST", projectPaths + "/events/{id}/replay", projectScoped, endpointsW, s.keyed(s.replayEvent, nil)},
 
-		{"POST", "/v1/projects/{project}/hooks/{event_type}", projectScoped, s.runHook},
+		{"GET", projectPaths + "/deliveries", projectScoped, read, s.listDeliveries},
+		{"GET", projectPaths + "/deliveries/{id}", projectScoped, read, s.getDelivery},
+		{"GET", projectPaths + "/deliveries/{id}/attempts", projectScoped, read, s.listAttempts},
+		{"POST", projectPaths + "/deliveries/{id}/retry", projectScoped, endpointsW, s.keyed(s.retryDelivery, nil)},
 
-		{"POST", "/projects/{project}/events/{event_type}/webhooks", projectScoped, s.subscribe},
+		{"POST", projectPaths + "/hooks/{event_type}", projectScoped, hooksRun, s.runHook},
+
+		{"POST", "/projects/{project}/events/{event_type}/webhooks", projectScoped, endpointsW, s.subscribe},
 	}
 }
 
@@ -302,7 +331,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with other methods, 404 otherwise.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		if m == r.Method {
 			continue
 		}
@@ -326,10 +355,11 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{}
 		if rt.access != public {
-			if err := s.admit(r, rt.access, c); err != nil {
+			if err := s.admit(r, rt, c); err != nil {
 				s.writeErrorOrLimit(w, r, err)
 				return
 			}
+			r = r.WithContext(service.WithPrincipal(r.Context(), c.who))
 		}
 		if err := rt.h(w, r, c); err != nil {
 			s.writeError(w, r, err)
@@ -367,8 +397,10 @@ func (s *Server) writeErrorOrLimit(w http.ResponseWriter, r *http.Request, err e
 	}
 }
 
-// admit checks the caller's key against the route's access and fills c.
-func (s *Server) admit(r *http.Request, a access, c *call) error {
+// admit checks the caller's key against the route's access and scope and
+// fills c.
+func (s *Server) admit(r *http.Request, rt route, c *call) error {
+	a := rt.access
 	key, ok := bearerKey(r)
 	if !ok {
 		return herald.Errorf(herald.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>")
@@ -384,7 +416,7 @@ func (s *Server) admit(r *http.Request, a access, c *call) error {
 			return errRateLimited{retryAfter: wait}
 		}
 	}
-	c.admin, c.projectID = admin, projectID
+	c.admin, c.projectID, c.who = admin, projectID, who
 	pathProject := r.PathValue("project")
 	switch a {
 	case adminOnly:
@@ -397,6 +429,9 @@ func (s *Server) admit(r *http.Request, a access, c *call) error {
 		}
 		if a == projectAdmin && !admin {
 			return errForbidden{"changing or deleting a project needs the admin key"}
+		}
+		if err := who.Require(rt.scope); rt.scope != "" && err != nil {
+			return err
 		}
 		if a == projectScoped {
 			p, err := s.svc.Project(r.Context(), pathProject)

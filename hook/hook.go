@@ -181,6 +181,10 @@ func (r *Runner) RunJSON(ctx context.Context, p *herald.Project, eventType strin
 	return r.Run(ctx, p, eventType, req)
 }
 
+// Decode reads a request body as RunJSON does, for a caller that adjusts
+// the Request (its tenant) before Run.
+func (r *Runner) Decode(body []byte) (Request, error) { return r.decode(body) }
+
 // Run calls the hooks subscribed to eventType in p and returns the verdict.
 // A deny is not an error. Errors are invalid input (*herald.Error
 // EINVALID), a failure to read the endpoints, or a failure to store a run

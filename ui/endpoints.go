@@ -29,7 +29,7 @@ type endpointListData struct {
 func (h *handler) endpointList(w http.ResponseWriter, r *http.Request) {
 	prj := projectFrom(r)
 	ctx := r.Context()
-	eps, next, err := h.st.ListEndpoints(ctx, prj.ID, store.EndpointFilter{}, store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")})
+	eps, next, err := h.st.ListEndpoints(ctx, prj.ID, store.EndpointFilter{TenantID: boundTenant(r)}, store.Page{Limit: 50, Cursor: r.URL.Query().Get("cursor")})
 	if err != nil {
 		h.cursorError(w, r, err)
 		return
@@ -122,7 +122,7 @@ func (h *handler) refused(w http.ResponseWriter, r *http.Request, f *form, err e
 
 // endpointOf loads the {id} endpoint of the project; false after a 404.
 func (h *handler) endpointOf(w http.ResponseWriter, r *http.Request) (*herald.Endpoint, bool) {
-	return loadPathID(h, w, r, h.st.GetEndpoint)
+	return loadPathID(h, w, r, h.svc.Endpoint)
 }
 
 // flashEndpoint ends a POST about ep: back to its page, which shows msg.

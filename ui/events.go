@@ -54,6 +54,7 @@ func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
+	eps = visibleEndpoints(r, eps)
 	d := eventLogData{Form: f, States: herald.DeliveryStates, Endpoints: eps}
 	if f.HasErrors() {
 		h.render(w, r, http.StatusUnprocessableEntity, "events", "Event log", d)
@@ -67,7 +68,7 @@ func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
 		for _, ep := range eps {
 			byID[ep.ID] = ep
 		}
-		filter := store.DeliveryFilter{EndpointID: f.Values["endpoint"], Status: f.Values["status"], Since: since, Until: until}
+		filter := store.DeliveryFilter{TenantID: boundTenant(r), EndpointID: f.Values["endpoint"], Status: f.Values["status"], Since: since, Until: until}
 		// The store filters deliveries by endpoint and status, not by
 		// event type: for a type, read on until the page is full.
 		for range 10 {
@@ -89,7 +90,7 @@ func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		var evs []*herald.Event
-		evs, next, err = h.st.ListEvents(ctx, prj.ID, store.EventFilter{Type: f.Values["type"], Since: since, Until: until},
+		evs, next, err = h.st.ListEvents(ctx, prj.ID, store.EventFilter{TenantID: boundTenant(r), Type: f.Values["type"], Since: since, Until: until},
 			store.Page{Limit: eventPageSize, Cursor: cursor})
 		if err != nil {
 			h.cursorError(w, r, err)
@@ -120,7 +121,7 @@ func (h *handler) eventLog(w http.ResponseWriter, r *http.Request) {
 // deliveryStates counts an event's deliveries by state, for the log's
 // summary column. One indexed query per row: a page is 50 rows.
 func (h *handler) deliveryStates(r *http.Request, eventID string) ([]stateCount, error) {
-	ds, _, err := h.st.ListDeliveries(r.Context(), projectFrom(r).ID, store.DeliveryFilter{EventID: eventID}, store.Page{Limit: 1000})
+	ds, _, err := h.st.ListDeliveries(r.Context(), projectFrom(r).ID, store.DeliveryFilter{EventID: eventID, TenantID: boundTenant(r)}, store.Page{Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
@@ -144,13 +145,13 @@ type eventData struct {
 }
 
 func (h *handler) eventDetail(w http.ResponseWriter, r *http.Request) {
-	ev, ok := loadPathID(h, w, r, h.st.GetEvent)
+	ev, ok := loadPathID(h, w, r, h.svc.Event)
 	if !ok {
 		return
 	}
 	prj := projectFrom(r)
 	ctx := r.Context()
-	ds, _, err := h.st.ListDeliveries(ctx, prj.ID, store.DeliveryFilter{EventID: ev.ID}, store.Page{Limit: 200})
+	ds, _, err := h.st.ListDeliveries(ctx, prj.ID, store.DeliveryFilter{EventID: ev.ID, TenantID: boundTenant(r)}, store.Page{Limit: 200})
 	if err != nil {
 		h.storeError(w, r, err)
 		return
@@ -160,6 +161,7 @@ func (h *handler) eventDetail(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, err)
 		return
 	}
+	eps = visibleEndpoints(r, eps)
 	byID := map[string]*herald.Endpoint{}
 	for _, ep := range eps {
 		byID[ep.ID] = ep
@@ -172,7 +174,7 @@ func (h *handler) eventDetail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) eventReplay(w http.ResponseWriter, r *http.Request) {
-	ev, ok := loadPathID(h, w, r, h.st.GetEvent)
+	ev, ok := loadPathID(h, w, r, h.svc.Event)
 	if !ok {
 		return
 	}
@@ -211,7 +213,7 @@ type deliveryData struct {
 }
 
 func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request) {
-	dl, ok := loadPathID(h, w, r, h.st.GetDelivery)
+	dl, ok := loadPathID(h, w, r, h.svc.Delivery)
 	if !ok {
 		return
 	}
@@ -239,7 +241,7 @@ func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) deliveryRetry(w http.ResponseWriter, r *http.Request) {
-	dl, ok := loadPathID(h, w, r, h.st.GetDelivery)
+	dl, ok := loadPathID(h, w, r, h.svc.Delivery)
 	if !ok {
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
 )
 
 // view is what every page template gets: the chrome (session, project,
@@ -28,6 +29,7 @@ type view struct {
 	Flash    string
 	Nav      string // the active section: endpoints, events, event-types, projects
 	D        any
+	key      *service.Principal // the session's key, for Can
 }
 
 // parseTemplates parses each page together with the layout, so that every
@@ -74,7 +76,7 @@ func (h *handler) parseTemplates() (map[string]*template.Template, error) {
 // render writes a page. It renders into a buffer first so that a template
 // error becomes a clean 500 rather than half a page.
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
-	v := view{Title: title, Prefix: h.cfg.Prefix, Project: projectFrom(r), D: data, Nav: navOf(page)}
+	v := view{Title: title, Prefix: h.cfg.Prefix, Project: projectFrom(r), D: data, Nav: navOf(page), key: keyOf(r)}
 	if p := principalFrom(r); p != nil {
 		v.LoggedIn = true
 		v.Admin = p.Admin

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
 )
 
 // Cookie names and the session's lifetime.
@@ -46,7 +47,7 @@ type sessionClaims struct {
 var errKeyRevoked = errors.New("ui: the session's API key no longer exists")
 
 // keyRevokedMessage is what the visitor reads after errKeyRevoked.
-const keyRevokedMessage = "Your session has ended: the API key you logged in with was revoked or replaced, or its project deleted. Log in with a current key."
+const keyRevokedMessage = "Your session has ended: the API key you logged in with was revoked, replaced or expired, or its project deleted. Log in with a current key."
 
 // adminKeyID stands for the admin key in a session: a MAC of its hash,
 // so the cookie reveals nothing of the key and changes when the key does.
@@ -129,33 +130,39 @@ func (h *handler) readSession(r *http.Request) (*principal, error) {
 	if revoked, err := h.st.SessionRevoked(r.Context(), c.ID); err != nil || revoked {
 		return nil, err
 	}
-	if err := h.checkKey(r.Context(), &c); err != nil {
+	key, err := h.checkKey(r.Context(), &c)
+	if err != nil {
 		return nil, err
 	}
-	return &principal{ProjectID: c.ProjectID, Admin: c.Admin, SessionID: c.ID, Expires: exp}, nil
+	return &principal{ProjectID: c.ProjectID, Admin: c.Admin, SessionID: c.ID, Expires: exp, Key: key}, nil
 }
 
-// checkKey returns errKeyRevoked unless the session's key still exists.
-// A project key is looked up among its project's keys (ListAPIKeys is the
-// store's only lookup by id; the API caps a project at 100 keys), so a
-// deleted project, whose keys go with it, ends the session too.
-func (h *handler) checkKey(ctx context.Context, c *sessionClaims) error {
+// checkKey returns errKeyRevoked unless the session's key still exists
+// and has not expired, and else what the key may do (its scopes and
+// tenant, as they are now). A project key is looked up among its
+// project's keys (ListAPIKeys is the store's only lookup by id; the API
+// caps a project at 100 keys), so a deleted project, whose keys go with
+// it, ends the session too.
+func (h *handler) checkKey(ctx context.Context, c *sessionClaims) (service.Principal, error) {
 	if c.Admin {
 		if h.adminID == "" || c.KeyID != h.adminID {
-			return errKeyRevoked
+			return service.Principal{}, errKeyRevoked
 		}
-		return nil
+		return service.Principal{Admin: true}, nil
 	}
 	keys, err := h.st.ListAPIKeys(ctx, c.ProjectID)
 	if err != nil {
-		return err
+		return service.Principal{}, err
 	}
 	for _, k := range keys {
 		if k.ID == c.KeyID {
-			return nil
+			if k.Expired(h.cfg.Now()) {
+				return service.Principal{}, errKeyRevoked
+			}
+			return service.Principal{ProjectID: k.ProjectID, KeyID: k.ID, Scopes: k.Scopes, TenantID: k.TenantID, ExpiresAt: k.ExpiresAt}, nil
 		}
 	}
-	return errKeyRevoked
+	return service.Principal{}, errKeyRevoked
 }
 
 // noSession answers a request that needs a session and has none, or one

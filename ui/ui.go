@@ -208,6 +208,9 @@ type principal struct {
 	Admin     bool
 	SessionID string
 	Expires   time.Time
+	// Key is what the session's key may do (its scopes and tenant), read
+	// again at every request.
+	Key service.Principal
 }
 
 type ctxKey int
@@ -249,7 +252,8 @@ func (h *handler) auth(next http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
+		ctx := service.WithPrincipal(context.WithValue(r.Context(), ctxPrincipal, p), p.Key)
+		next(w, r.WithContext(ctx))
 	}
 }
 
@@ -262,6 +266,10 @@ func (h *handler) project(next http.HandlerFunc) http.HandlerFunc {
 		id := r.PathValue("project")
 		if !p.Admin && id != p.ProjectID {
 			h.notFound(w, r)
+			return
+		}
+		if err := p.Key.Require(h.pageScope(r)); err != nil {
+			h.storeError(w, r, err)
 			return
 		}
 		prj, err := h.svc.Project(r.Context(), id)

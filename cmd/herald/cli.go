@@ -31,6 +31,7 @@ const (
 var cliGroups = map[string]cliGroup{
 	"projects":    projectsGroup,
 	"api-keys":    apiKeysGroup,
+	"tenants":     tenantsGroup,
 	"event-types": eventTypesGroup,
 	"endpoints":   endpointsGroup,
 	"events":      eventsGroup,

@@ -9,7 +9,7 @@ import (
 // deliveriesGroup is `herald deliveries …`: each event's deliveries to
 // each endpoint, their attempts, and manual retries.
 var deliveriesGroup = cliGroup{
-	"list": {summary: "List deliveries, newest first", usage: "--project P [--endpoint ID] [--event ID] [--status S] [--limit N] [--cursor C]",
+	"list": {summary: "List deliveries, newest first", usage: "--project P [--tenant T] [--endpoint ID] [--event ID] [--status S] [--limit N] [--cursor C]",
 		project: true, paged: true, flags: cliDeliveriesList},
 	"get": {summary: "Show a delivery", usage: "--project P DELIVERY_ID", project: true, args: []string{"DELIVERY_ID"},
 		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
@@ -29,6 +29,7 @@ var deliveriesGroup = cliGroup{
 
 func cliDeliveriesList(fs *flag.FlagSet) (func() error, cliCall) {
 	q := url.Values{}
+	queryFlag(fs, q, "tenant", "tenant_id", "only the deliveries to this `TENANT`'s endpoints")
 	queryFlag(fs, q, "endpoint", "endpoint_id", "only this endpoint `ID`'s deliveries")
 	queryFlag(fs, q, "event", "event_id", "only this event `ID`'s deliveries")
 	queryFlag(fs, q, "status", "status", "`STATUS`: pending, in_flight, succeeded, exhausted or canceled")

@@ -13,12 +13,10 @@ import (
 // endpointsGroup is `herald endpoints …`: subscriptions, with every field
 // of an endpoint a flag of create and update.
 var endpointsGroup = cliGroup{
-	"create": {summary: "Create an endpoint; prints it with its secret", usage: "--project P --url URL [field flags]",
+	"create": {summary: "Create an endpoint; prints it with its secret", usage: "--project P --url URL [--tenant T] [field flags]",
 		project: true, ownURL: true, required: []string{"url"}, flags: cliEndpointsCreate},
-	"list": {summary: "List the project's endpoints", usage: "--project P [--limit N] [--cursor C]", project: true, paged: true,
-		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
-			return c.get(ctx, apiPath(r.project, "endpoints"), r.page)
-		}},
+	"list": {summary: "List the project's endpoints", usage: "--project P [--tenant T] [--limit N] [--cursor C]", project: true, paged: true,
+		flags: cliEndpointsList},
 	"get": {summary: "Show an endpoint (credentials redacted, no secret)", usage: "--project P ENDPOINT_ID", project: true, args: []string{"ENDPOINT_ID"},
 		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 			return c.get(ctx, apiPath(r.project, "endpoints", r.args[0]), nil)
@@ -192,6 +190,7 @@ func endpointAuth(body map[string]any, basic, bearer *string, update bool) error
 func cliEndpointsCreate(fs *flag.FlagSet) (func() error, cliCall) {
 	body := map[string]any{}
 	check := endpointFields(fs, body, false)
+	tenantFlag(fs, body, "the `TENANT` that owns it (created if missing); none: project-wide")
 	fs.Func("secret", "signing `SECRET` (whsec_…); generated when not given", func(v string) error { body["secret"] = v; return nil })
 	fs.BoolFunc("disabled", "create it disabled", func(v string) error {
 		b, err := strconv.ParseBool(v)
@@ -200,6 +199,17 @@ func cliEndpointsCreate(fs *flag.FlagSet) (func() error, cliCall) {
 	})
 	return check, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
 		return c.post(ctx, apiPath(r.project, "endpoints"), body)
+	}
+}
+
+func cliEndpointsList(fs *flag.FlagSet) (func() error, cliCall) {
+	q := url.Values{}
+	queryFlag(fs, q, "tenant", "tenant_id", "only this `TENANT`'s endpoints")
+	return nil, func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
+		for k, v := range r.page {
+			q[k] = v
+		}
+		return c.get(ctx, apiPath(r.project, "endpoints"), q)
 	}
 }
 

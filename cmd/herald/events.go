@@ -12,11 +12,11 @@ import (
 // replaying an event to its endpoints.
 var eventsGroup = cliGroup{
 	"send": {summary: "Send one event; prints its id and how many deliveries it made",
-		usage:   "--project P --type T [--data JSON|@FILE] [--channels a,b] [--metadata K=V]… [--occurred-at TIME] [--id ID] [--idempotency-key K]",
+		usage:   "--project P --type T [--data JSON|@FILE] [--channels a,b] [--metadata K=V]… [--occurred-at TIME] [--id ID] [--idempotency-key K] [--tenant T]",
 		project: true, required: []string{"type"}, flags: cliEventsSend},
 	"batch": {summary: "Send up to 1000 events from a JSON file: a list of events, or {\"events\": […]}",
 		usage: "--project P --file FILE|-", project: true, required: []string{"file"}, flags: cliEventsBatch},
-	"list": {summary: "List events, newest first", usage: "--project P [--type T] [--channel C] [--since TIME] [--until TIME] [--limit N] [--cursor C]",
+	"list": {summary: "List events, newest first", usage: "--project P [--tenant T] [--type T] [--channel C] [--since TIME] [--until TIME] [--limit N] [--cursor C]",
 		project: true, paged: true, flags: cliEventsList},
 	"get": {summary: "Show an event with its deliveries", usage: "--project P EVENT_ID", project: true, args: []string{"EVENT_ID"},
 		call: func(ctx context.Context, c *cliClient, r cliReq) (any, error) {
@@ -37,6 +37,7 @@ func cliEventsSend(fs *flag.FlagSet) (func() error, cliCall) {
 	occurred := fs.String("occurred-at", "", "when it happened, RFC 3339 (default: now)")
 	fs.Func("id", "client event `ID`, also the idempotency key", func(v string) error { body["id"] = v; return nil })
 	fs.StringVar(&idemKey, "idempotency-key", "", "Idempotency-Key header; random when neither it nor --id is given")
+	tenantFlag(fs, body, "the `TENANT` the event is for: its endpoints and the project-wide ones")
 	check := func() error {
 		raw, err := cliJSONObject("data", *data)
 		if err != nil {
@@ -99,6 +100,7 @@ func cliEventsBatch(fs *flag.FlagSet) (func() error, cliCall) {
 func cliEventsList(fs *flag.FlagSet) (func() error, cliCall) {
 	q := url.Values{}
 	queryFlag(fs, q, "type", "type", "only this event `TYPE`")
+	queryFlag(fs, q, "tenant", "tenant_id", "only this `TENANT`'s events")
 	queryFlag(fs, q, "channel", "channel", "only events carrying this `CHANNEL`")
 	since := fs.String("since", "", "created at or after: RFC 3339, or a duration ago (24h)")
 	until := fs.String("until", "", "created before: RFC 3339, or a duration ago")

@@ -28,6 +28,7 @@ Server:
 Client of the API (HERALD_URL, HERALD_KEY, HERALD_PROJECT):
   projects     create, list, get, update, delete
   api-keys     create, list, revoke a project's API keys
+  tenants      put, get, list, delete a project's tenants
   event-types  create, list, get, update, delete
   endpoints    create, list, get, update, delete, enable, disable,
                secret, rotate, test, recover, stats

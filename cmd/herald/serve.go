@@ -155,7 +155,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 
 	// One use-case layer under both transports: the same rules, caches
 	// and clock whichever way a change comes in.
-	svc, err := service.New(service.Config{Store: st, Engine: eng, Guard: guard, AdminKeyHash: adminHash})
+	svc, err := service.New(service.Config{Store: st, Engine: eng, Hooks: runner, Guard: guard, AdminKeyHash: adminHash})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 		RateLimit:    rateLimit(cfg.APIRateLimit),
 		Hooks: func(ctx context.Context, p *herald.Project, eventType string, body []byte) (any, error) {
 			ctx, span := tracer.StartHook(ctx, p.ID, eventType)
-			res, err := runner.RunJSON(ctx, p, eventType, body)
+			res, err := svc.RunHook(ctx, p, eventType, body)
 			if res != nil {
 				span.HookResult(res.EventID, res.Allowed, res.DeniedBy)
 			}

@@ -75,20 +75,28 @@ func checkSecret(v *herald.Validation, secret string) {
 }
 
 // Endpoint returns the project's endpoint id; ENOTFOUND "endpoint not
-// found" when there is none.
+// found" when there is none or it is another tenant's than the caller's
+// (a tenant-bound key sees no project-wide endpoint either).
 func (s *Service) Endpoint(ctx context.Context, projectID, id string) (*herald.Endpoint, error) {
 	ep, err := s.st.GetEndpoint(ctx, projectID, id)
+	if err == nil && !visible(ctx, ep.TenantID) {
+		err = herald.Errorf(herald.ENOTFOUND, "endpoint not found")
+	}
 	return ep, notFound(err, "endpoint")
 }
 
 // CreateEndpoint validates ep (ValidateEndpoint), gives it an id, and
 // stores it in the project. An endpoint created with Enabled false is
 // disabled (status disabled, DisabledByUser); the health fields the caller
-// set are ignored.
+// set are ignored. Its TenantID is the caller's tenant when the caller is
+// bound to one (BindTenant); a tenant that does not exist is created with
+// it.
 func (s *Service) CreateEndpoint(ctx context.Context, projectID string, ep *herald.Endpoint) error {
-	if err := s.ValidateEndpoint(ep); err != nil {
-		return err
+	tenant, terr := BindTenant(ctx, ep.TenantID, "body.tenant_id")
+	if err := s.ValidateEndpoint(ep); err != nil || terr != nil {
+		return joinInvalid(terr, err)
 	}
+	ep.TenantID = tenant
 	now := s.Now()
 	ep.ID = herald.NewID(herald.PrefixEndpoint)
 	ep.ProjectID = projectID
@@ -108,7 +116,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, projectID string, ep *hera
 // UpdateEndpoint replaces the configuration of old, as stored, with ep's
 // (the caller edits a CloneEndpoint of old), and returns the endpoint as
 // stored afterwards. Credentials sent back as Redacted keep their stored
-// value; the secret is kept. Turning Enabled off disables the endpoint
+// value; the secret is kept; a change of TenantID is an EINVALID. Turning Enabled off disables the endpoint
 // (DisabledByUser) and cancels its unfinished deliveries at once; turning
 // it on again after a disabling starts afresh: healthy, no failure
 // history, breaker closed.
@@ -116,8 +124,12 @@ func (s *Service) UpdateEndpoint(ctx context.Context, old, ep *herald.Endpoint) 
 	ep.ID, ep.ProjectID, ep.CreatedAt = old.ID, old.ProjectID, old.CreatedAt
 	ep.Secret, ep.PreviousSecret, ep.PreviousSecretUntil = old.Secret, old.PreviousSecret, old.PreviousSecretUntil
 	keepRedacted(old, ep)
-	if err := s.ValidateEndpoint(ep); err != nil {
-		return nil, err
+	var terr error
+	if ep.TenantID != old.TenantID {
+		terr = invalid("body.tenant_id", herald.Clip(ep.TenantID), "an endpoint's tenant cannot change (it is %q)", old.TenantID)
+	}
+	if err := s.ValidateEndpoint(ep); err != nil || terr != nil {
+		return nil, joinInvalid(terr, err)
 	}
 	ep.UpdatedAt = s.Now()
 	if err := s.st.UpdateEndpoint(ctx, ep); err != nil {
@@ -216,6 +228,11 @@ func CloneEndpoint(ep *herald.Endpoint) *herald.Endpoint {
 // DeleteEndpoint removes the endpoint; its unfinished deliveries are
 // canceled at once.
 func (s *Service) DeleteEndpoint(ctx context.Context, projectID, id string) error {
+	if boundTenant(ctx) != "" {
+		if _, err := s.Endpoint(ctx, projectID, id); err != nil {
+			return err
+		}
+	}
 	if err := s.st.DeleteEndpoint(ctx, projectID, id); err != nil {
 		return notFound(err, "endpoint")
 	}
@@ -316,7 +333,7 @@ func (s *Service) Subscribe(ctx context.Context, projectID, eventType, rawURL st
 		return err
 	}
 	for _, ep := range existing {
-		if ep.URL == rawURL && len(ep.EventTypes) == 1 && ep.EventTypes[0] == eventType {
+		if ep.URL == rawURL && len(ep.EventTypes) == 1 && ep.EventTypes[0] == eventType && ep.TenantID == boundTenant(ctx) {
 			return nil
 		}
 	}

@@ -6,20 +6,54 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/hook"
 	"github.com/herald-dev/herald/store"
 )
 
 // Ingest validates, routes and stores events of p (delivery.Engine.Ingest,
-// which holds the event rules: it is the hot path, and the layer adds
-// nothing to it).
+// which holds the event rules: it is the hot path). The layer adds the
+// caller's tenant binding: a tenant-bound key's events carry its tenant,
+// and one naming another tenant is refused (its result's Err, the others
+// go on).
 func (s *Service) Ingest(ctx context.Context, p *herald.Project, in []delivery.EventInput) ([]delivery.IngestResult, error) {
-	return s.eng.Ingest(ctx, p, in)
+	if boundTenant(ctx) == "" {
+		return s.eng.Ingest(ctx, p, in)
+	}
+	out := make([]delivery.IngestResult, len(in))
+	var (
+		pass  []delivery.EventInput
+		index []int // pass position → in position
+	)
+	for i := range in {
+		t, err := BindTenant(ctx, in[i].TenantID, "tenant_id")
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		in[i].TenantID = t
+		pass = append(pass, in[i])
+		index = append(index, i)
+	}
+	if len(pass) == 0 {
+		return out, nil
+	}
+	res, err := s.eng.Ingest(ctx, p, pass)
+	if err != nil {
+		return nil, err
+	}
+	for j := range res {
+		out[index[j]] = res[j]
+	}
+	return out, nil
 }
 
 // Event returns the project's event id; ENOTFOUND "event not found" when
-// there is none.
+// there is none or it is another tenant's than the caller's.
 func (s *Service) Event(ctx context.Context, projectID, id string) (*herald.Event, error) {
 	ev, err := s.st.GetEvent(ctx, projectID, id)
+	if err == nil && !visible(ctx, ev.TenantID) {
+		err = herald.Errorf(herald.ENOTFOUND, "event not found")
+	}
 	return ev, notFound(err, "event")
 }
 
@@ -34,6 +68,8 @@ func (s *Service) ReplayEvent(ctx context.Context, ev *herald.Event, endpointID 
 			return 0, invalid("body.endpoint_id", herald.Clip(endpointID), "no such endpoint in this project")
 		case err != nil:
 			return 0, err
+		case !visible(ctx, ep.TenantID):
+			return 0, invalid("body.endpoint_id", herald.Clip(endpointID), "no such endpoint in this project")
 		case !ep.Enabled || ep.Status == herald.EndpointDisabled:
 			return 0, &herald.Error{Code: herald.EINVALID, Message: "the endpoint is disabled",
 				Fields: []herald.FieldError{{Location: "body.endpoint_id", Message: "is disabled", Value: endpointID}}}
@@ -60,9 +96,13 @@ func Locate(err error, loc string) error {
 }
 
 // Delivery returns the project's delivery id; ENOTFOUND "delivery not
-// found" when there is none.
+// found" when there is none or it is another tenant's than the caller's
+// (a delivery to a project-wide endpoint is no tenant's).
 func (s *Service) Delivery(ctx context.Context, projectID, id string) (*herald.Delivery, error) {
 	d, err := s.st.GetDelivery(ctx, projectID, id)
+	if err == nil && !visible(ctx, d.TenantID) {
+		err = herald.Errorf(herald.ENOTFOUND, "delivery not found")
+	}
 	return d, notFound(err, "delivery")
 }
 
@@ -80,4 +120,21 @@ func (s *Service) ListAttempts(ctx context.Context, d *herald.Delivery, page sto
 		return nil, "", err
 	}
 	return pageOf(atts, page, func(a *herald.Attempt) string { return a.ID })
+}
+
+// RunHook runs the synchronous hooks of eventType in p with a request body
+// {"data", "metadata"?, "timeout"?, "tenant_id"?} and returns the verdict.
+// A tenant-bound caller runs them for its own tenant (BindTenant).
+func (s *Service) RunHook(ctx context.Context, p *herald.Project, eventType string, body []byte) (*hook.Result, error) {
+	if s.hooks == nil {
+		return nil, herald.Errorf(herald.EUNAVAILABLE, "synchronous hooks are not enabled on this server")
+	}
+	req, err := s.hooks.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	if req.TenantID, err = BindTenant(ctx, req.TenantID, "body.tenant_id"); err != nil {
+		return nil, err
+	}
+	return s.hooks.Run(ctx, p, eventType, req)
 }

@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -91,24 +94,93 @@ const APIKeysMax = 100
 const keyPrefixLen = len(herald.ProjectKeyPrefix) + 6
 
 func (s *Service) newAPIKey(ctx context.Context, projectID string, now time.Time) (*herald.APIKey, string, error) {
+	return s.storeAPIKey(ctx, &herald.APIKey{ProjectID: projectID, Scopes: []string{herald.ScopeAll}, CreatedAt: now})
+}
+
+// storeAPIKey gives k an id, a new key and its hash, and stores it.
+func (s *Service) storeAPIKey(ctx context.Context, k *herald.APIKey) (*herald.APIKey, string, error) {
 	key := herald.NewKey(herald.ProjectKeyPrefix)
-	k := &herald.APIKey{
-		ID:        herald.NewID(herald.PrefixKey),
-		ProjectID: projectID,
-		Hash:      herald.HashKey(key),
-		Prefix:    key[:keyPrefixLen],
-		CreatedAt: now,
-	}
+	k.ID = herald.NewID(herald.PrefixKey)
+	k.Hash = herald.HashKey(key)
+	k.Prefix = key[:keyPrefixLen]
 	if err := s.st.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}
 	return k, key, nil
 }
 
+// APIKeyInput asks for a new API key.
+type APIKeyInput struct {
+	Name string
+	// Scopes: herald.Scope… names; none means the caller's own (herald.ScopeAll
+	// for the admin key and an unscoped key).
+	Scopes []string
+	// TenantID confines the key to a tenant; a tenant-bound caller's keys
+	// are bound to its tenant.
+	TenantID string
+	// ExpiresAt, when set, is in the future; a caller that expires makes
+	// no key that outlives it (none set: the caller's expiry).
+	ExpiresAt *time.Time
+}
+
 // CreateAPIKey creates a key of the project and returns it with the key in
-// clear, which cannot be recovered later. A project with APIKeysMax keys
+// clear, which cannot be recovered later. A key never gets more power than
+// the caller of ctx: scopes it lacks are an EFORBIDDEN naming the scope,
+// its tenant binding and expiry carry over. A project with APIKeysMax keys
 // gets an ECONFLICT (concurrent creates may overshoot by a few).
-func (s *Service) CreateAPIKey(ctx context.Context, projectID string) (*herald.APIKey, string, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, projectID string, in APIKeyInput) (*herald.APIKey, string, error) {
+	who := PrincipalOf(ctx)
+	now := s.Now()
+	k := &herald.APIKey{ProjectID: projectID, Name: in.Name, CreatedAt: now}
+	var v herald.Validation
+	if len(in.Name) > herald.APIKeyNameMaxLen {
+		v.Add("body.name", nil, "at most %d characters", herald.APIKeyNameMaxLen)
+	}
+	seen := map[string]bool{}
+	for i, sc := range in.Scopes {
+		switch {
+		case !herald.ValidScope(sc):
+			v.Add(fmt.Sprintf("body.scopes[%d]", i), herald.Clip(sc), "not a scope; one of %s", strings.Join(herald.Scopes, ", "))
+		case !seen[sc]:
+			seen[sc] = true
+			k.Scopes = append(k.Scopes, sc)
+		}
+	}
+	if seen[herald.ScopeAll] {
+		k.Scopes = []string{herald.ScopeAll}
+	}
+	tenant, err := BindTenant(ctx, in.TenantID, "body.tenant_id")
+	if err != nil {
+		return nil, "", joinInvalid(v.Err(), err)
+	}
+	k.TenantID = tenant
+	k.ExpiresAt = in.ExpiresAt
+	switch {
+	case in.ExpiresAt != nil && !in.ExpiresAt.After(now):
+		v.Add("body.expires_at", in.ExpiresAt.UTC().Format(time.RFC3339), "must be in the future")
+	case who.ExpiresAt != nil && in.ExpiresAt == nil:
+		k.ExpiresAt = who.ExpiresAt
+	case who.ExpiresAt != nil && in.ExpiresAt.After(*who.ExpiresAt):
+		v.Add("body.expires_at", in.ExpiresAt.UTC().Format(time.RFC3339), "this API key expires at %s; the keys it makes cannot outlive it", who.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
+	if k.ExpiresAt != nil {
+		t := k.ExpiresAt.UTC()
+		k.ExpiresAt = &t
+	}
+	if len(k.Scopes) == 0 {
+		k.Scopes = append([]string(nil), who.Scopes...)
+		if who.Admin || len(k.Scopes) == 0 {
+			k.Scopes = []string{herald.ScopeAll}
+		}
+	}
+	for _, sc := range k.Scopes {
+		if !who.Allows(sc) {
+			return nil, "", herald.Errorf(herald.EFORBIDDEN, "this API key cannot grant the scope %q, which it does not hold", sc).WithKind(herald.KindScopeRequired)
+		}
+	}
 	keys, err := s.st.ListAPIKeys(ctx, projectID)
 	if err != nil {
 		return nil, "", err
@@ -116,17 +188,20 @@ func (s *Service) CreateAPIKey(ctx context.Context, projectID string) (*herald.A
 	if len(keys) >= APIKeysMax {
 		return nil, "", herald.Errorf(herald.ECONFLICT, "the project has %d API keys, the most allowed; revoke one first", len(keys)).WithKind(herald.KindAPIKeyLimit)
 	}
-	return s.newAPIKey(ctx, projectID, s.Now())
+	return s.storeAPIKey(ctx, k)
 }
 
 // ListAPIKeys returns a page of the project's keys, in the store's order,
 // and the cursor of the next page ("" on the last). The cursor is the id of
 // the last key shown; one that is not a key of the project is an EINVALID
-// at query.cursor.
+// at query.cursor. A tenant-bound caller sees only its tenant's keys.
 func (s *Service) ListAPIKeys(ctx context.Context, projectID string, page store.Page) ([]*herald.APIKey, string, error) {
 	keys, err := s.st.ListAPIKeys(ctx, projectID)
 	if err != nil {
 		return nil, "", err
+	}
+	if bound := boundTenant(ctx); bound != "" {
+		keys = slices.DeleteFunc(keys, func(k *herald.APIKey) bool { return k.TenantID != bound })
 	}
 	return pageOf(keys, page, func(k *herald.APIKey) string { return k.ID })
 }
@@ -157,7 +232,17 @@ func pageOf[T any](items []T, page store.Page, id func(T) string) ([]T, string, 
 }
 
 // RevokeAPIKey deletes the project's key id: it stops working at once,
-// and dashboard sessions opened with it end.
+// and dashboard sessions opened with it end. A tenant-bound caller
+// revokes only its tenant's keys (others are not found).
 func (s *Service) RevokeAPIKey(ctx context.Context, projectID, id string) error {
+	if bound := boundTenant(ctx); bound != "" {
+		keys, err := s.st.ListAPIKeys(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(keys, func(k *herald.APIKey) bool { return k.ID == id && k.TenantID == bound }) {
+			return herald.Errorf(herald.ENOTFOUND, "API key not found")
+		}
+	}
 	return notFound(s.st.DeleteAPIKey(ctx, projectID, id), "API key")
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/hook"
 	"github.com/herald-dev/herald/netguard"
 	"github.com/herald-dev/herald/store"
 )
@@ -34,6 +35,9 @@ type Config struct {
 	// Engine is required: ingest, tests, retries, replays, recovery, and
 	// its caches, which the Service keeps current.
 	Engine *delivery.Engine
+	// Hooks runs synchronous hooks (RunHook); nil: RunHook answers
+	// EUNAVAILABLE.
+	Hooks *hook.Runner
 	// Guard checks endpoint URLs; default netguard.New(false, nil), which
 	// refuses private networks.
 	Guard *netguard.Guard
@@ -49,6 +53,7 @@ type Config struct {
 type Service struct {
 	st        store.Store
 	eng       *delivery.Engine
+	hooks     *hook.Runner
 	guard     *netguard.Guard
 	adminHash string
 	now       func() time.Time
@@ -68,7 +73,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: cfg.Store, eng: cfg.Engine, guard: cfg.Guard, adminHash: cfg.AdminKeyHash, now: cfg.Now}, nil
+	return &Service{st: cfg.Store, eng: cfg.Engine, hooks: cfg.Hooks, guard: cfg.Guard, adminHash: cfg.AdminKeyHash, now: cfg.Now}, nil
 }
 
 // Now returns the Service's clock reading in UTC.

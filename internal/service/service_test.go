@@ -448,7 +448,7 @@ func TestDeletingAProjectStopsItsRoutingAndKeys(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.endpoint(t)
-	k, key, err := b.svc.CreateAPIKey(b.ctx, b.p.ID)
+	k, key, err := b.svc.CreateAPIKey(b.ctx, b.p.ID, service.APIKeyInput{})
 	require.NoError(t, err)
 	require.NotEmpty(t, k.ID)
 	require.NoError(t, b.svc.DeleteProject(b.ctx, b.p.ID))
@@ -462,10 +462,10 @@ func TestAProjectHasAtMostAPIKeysMaxKeys(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for range service.APIKeysMax - 1 { // the project's first key exists
-		_, _, err := b.svc.CreateAPIKey(b.ctx, b.p.ID)
+		_, _, err := b.svc.CreateAPIKey(b.ctx, b.p.ID, service.APIKeyInput{})
 		require.NoError(t, err)
 	}
-	_, _, err := b.svc.CreateAPIKey(b.ctx, b.p.ID)
+	_, _, err := b.svc.CreateAPIKey(b.ctx, b.p.ID, service.APIKeyInput{})
 	assert.Equal(t, herald.ECONFLICT, herald.ErrorCode(err))
 }
 
@@ -473,7 +473,7 @@ func TestAPIKeysAreListedByPage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for range 4 {
-		_, _, err := b.svc.CreateAPIKey(b.ctx, b.p.ID)
+		_, _, err := b.svc.CreateAPIKey(b.ctx, b.p.ID, service.APIKeyInput{})
 		require.NoError(t, err)
 	}
 	var seen []string
@@ -498,11 +498,11 @@ func TestAPIKeysAreListedByPage(t *testing.T) {
 func TestARevokedKeyNoLongerAuthenticates(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	k, key, err := b.svc.CreateAPIKey(b.ctx, b.p.ID)
+	k, key, err := b.svc.CreateAPIKey(b.ctx, b.p.ID, service.APIKeyInput{})
 	require.NoError(t, err)
 	who, err := b.svc.Authenticate(b.ctx, key)
 	require.NoError(t, err)
-	assert.Equal(t, service.Principal{ProjectID: b.p.ID, KeyID: k.ID}, who)
+	assert.Equal(t, service.Principal{ProjectID: b.p.ID, KeyID: k.ID, Scopes: []string{herald.ScopeAll}}, who)
 	require.NoError(t, b.svc.RevokeAPIKey(b.ctx, b.p.ID, k.ID))
 	_, err = b.svc.Authenticate(b.ctx, key)
 	assert.Equal(t, herald.EUNAUTHORIZED, herald.ErrorCode(err))

@@ -68,22 +68,36 @@ func (c *Cache) Live() bool {
 // Key answers a read of the key with this hash from the cache, or with
 // read, caching a hit.
 func (c *Cache) Key(hash string, read func() (*herald.APIKey, error)) (*herald.APIKey, error) {
-	return cached(c, &c.keys, hash, read)
+	return cached(c, &c.keys, hash, read, cloneKey)
+}
+
+// cloneKey copies what an APIKey shares by reference (its scopes and
+// expiry), so that neither the cache nor its callers see the other's
+// changes.
+func cloneKey(k *herald.APIKey) {
+	k.Scopes = append([]string(nil), k.Scopes...)
+	if k.ExpiresAt != nil {
+		t := *k.ExpiresAt
+		k.ExpiresAt = &t
+	}
 }
 
 // Project answers a read of the project from the cache, or with read,
 // caching a hit.
 func (c *Cache) Project(id string, read func() (*herald.Project, error)) (*herald.Project, error) {
-	return cached(c, &c.projects, id, read)
+	return cached(c, &c.projects, id, read, func(*herald.Project) {})
 }
 
-func cached[T any](c *Cache, m *map[string]entry[T], k string, read func() (*T, error)) (*T, error) {
+// cached answers from m or with read; deepen makes a shallow copy of a
+// value a deep one.
+func cached[T any](c *Cache, m *map[string]entry[T], k string, read func() (*T, error), deepen func(*T)) (*T, error) {
 	c.mu.Lock()
 	e, ok := (*m)[k]
 	gen := c.gen
 	c.mu.Unlock()
 	if ok && (c.ttl == 0 || time.Since(e.at) <= c.ttl) {
 		v := e.v
+		deepen(&v)
 		return &v, nil
 	}
 	v, err := read()
@@ -96,7 +110,9 @@ func cached[T any](c *Cache, m *map[string]entry[T], k string, read func() (*T, 
 		if *m == nil || len(*m) >= Max {
 			*m = map[string]entry[T]{}
 		}
-		(*m)[k] = entry[T]{v: *v, at: time.Now()}
+		e := entry[T]{v: *v, at: time.Now()}
+		deepen(&e.v)
+		(*m)[k] = e
 	}
 	return v, nil
 }

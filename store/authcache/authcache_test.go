@@ -97,3 +97,26 @@ func TestCacheKeepsNothingWhileNotLiveAndHonoursItsTTL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 5, r.n, "going not live forgets everything")
 }
+
+func TestCacheCarriesScopesTenantAndExpiryAsCopies(t *testing.T) {
+	t.Parallel()
+	c := New(0, true)
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	reads := 0
+	read := func() (*herald.APIKey, error) {
+		reads++
+		e := exp
+		return &herald.APIKey{ID: "key_1", Name: "ci", Scopes: []string{"read", "events:write"}, TenantID: "acme", ExpiresAt: &e}, nil
+	}
+	k, err := c.Key("h", read)
+	require.NoError(t, err)
+	k.Scopes[0] = "all" // a caller's change reaches neither the cache nor other callers
+	*k.ExpiresAt = time.Time{}
+	k, err = c.Key("h", read)
+	require.NoError(t, err)
+	require.Equal(t, 1, reads, "the second read is a hit")
+	require.Equal(t, []string{"read", "events:write"}, k.Scopes)
+	require.Equal(t, "acme", k.TenantID)
+	require.Equal(t, "ci", k.Name)
+	require.Equal(t, exp, *k.ExpiresAt)
+}

@@ -177,19 +177,22 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
 	if k.ProjectID != "" {
 		project = &k.ProjectID
 	}
-	_, err := db.pool.Exec(ctx, "INSERT INTO api_keys (id, project_id, hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)",
-		k.ID, project, k.Hash, k.Prefix, k.CreatedAt)
+	_, err := db.pool.Exec(ctx, "INSERT INTO api_keys (id, project_id, hash, prefix, name, scopes, tenant_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+		k.ID, project, k.Hash, k.Prefix, k.Name, store.JoinScopes(k.Scopes), k.TenantID, tmp(k.ExpiresAt), k.CreatedAt)
 	return dbErr(err, "api key "+k.ID)
 }
 
-const apiKeyCols = "id, coalesce(project_id, ''), hash, prefix, created_at"
+const apiKeyCols = "id, coalesce(project_id, ''), hash, prefix, name, scopes, tenant_id, expires_at, created_at"
 
 func scanAPIKey(row pgx.Row) (*herald.APIKey, error) {
 	k := new(herald.APIKey)
-	if err := row.Scan(&k.ID, &k.ProjectID, &k.Hash, &k.Prefix, &k.CreatedAt); err != nil {
+	var scopes string
+	if err := row.Scan(&k.ID, &k.ProjectID, &k.Hash, &k.Prefix, &k.Name, &scopes, &k.TenantID, &k.ExpiresAt, &k.CreatedAt); err != nil {
 		return nil, err
 	}
+	k.Scopes = store.SplitScopes(scopes)
 	utc(&k.CreatedAt)
+	utcp(&k.ExpiresAt)
 	return k, nil
 }
 

@@ -97,19 +97,22 @@ func (db *DB) DeleteProject(ctx context.Context, id string) error {
 
 // CreateAPIKey stores a key's hash.
 func (db *DB) CreateAPIKey(ctx context.Context, k *herald.APIKey) error {
-	_, err := db.exec(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, nullStr(k.ProjectID), k.Hash, k.Prefix, ns(k.CreatedAt))
+	_, err := db.exec(ctx, `INSERT INTO api_keys (id, project_id, hash, prefix, name, scopes, tenant_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, nullStr(k.ProjectID), k.Hash, k.Prefix, k.Name, store.JoinScopes(k.Scopes), k.TenantID, nsPtr(k.ExpiresAt), ns(k.CreatedAt))
 	return conflict(err, "api key "+k.ID, "project "+k.ProjectID)
 }
 
-const apiKeyCols = `id, COALESCE(project_id, ''), hash, prefix, created_at`
+const apiKeyCols = `id, COALESCE(project_id, ''), hash, prefix, name, scopes, tenant_id, expires_at, created_at`
 
 func scanAPIKey(s scanner) (*herald.APIKey, error) {
 	var k herald.APIKey
 	var created int64
-	if err := s.Scan(&k.ID, &k.ProjectID, &k.Hash, &k.Prefix, &created); err != nil {
+	var scopes string
+	var expires sql.NullInt64
+	if err := s.Scan(&k.ID, &k.ProjectID, &k.Hash, &k.Prefix, &k.Name, &scopes, &k.TenantID, &expires, &created); err != nil {
 		return nil, err
 	}
+	k.Scopes, k.ExpiresAt = store.SplitScopes(scopes), fromNull(expires)
 	k.CreatedAt = fromNS(created)
 	return &k, nil
 }

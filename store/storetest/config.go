@@ -109,6 +109,9 @@ func (s *suite) apiKeys(t *testing.T) {
 		for _, k := range []*herald.APIKey{k1, k2, admin} {
 			require.NoError(t, b.st.CreateAPIKey(b.ctx, k))
 		}
+		for _, k := range []*herald.APIKey{k1, k2, admin} {
+			k.Scopes = []string{herald.ScopeAll} // a key stored without scopes reads back with "all"
+		}
 		got, err := b.st.GetAPIKeyByHash(b.ctx, herald.HashKey("k2"))
 		require.NoError(t, err)
 		equal(t, k2, got)
@@ -128,6 +131,23 @@ func (s *suite) apiKeys(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 		require.Equal(t, k2.ID, list[0].ID)
+	})
+	t.Run("ScopesTenantExpiry", func(t *testing.T) {
+		b := s.setup(t)
+		exp := b.now.Add(time.Hour)
+		k := &herald.APIKey{ID: herald.NewID(herald.PrefixKey), ProjectID: b.project.ID, Hash: herald.HashKey("scoped"), Prefix: "hk_sc",
+			Name: "support tool", Scopes: []string{herald.ScopeRead, herald.ScopeEventsWrite}, TenantID: "acme", ExpiresAt: &exp, CreatedAt: b.now}
+		require.NoError(t, b.st.CreateAPIKey(b.ctx, k))
+		got, err := b.st.GetAPIKeyByHash(b.ctx, k.Hash)
+		require.NoError(t, err)
+		equal(t, k, got, "name, scopes, tenant and expiry read back")
+		got, err = b.st.GetAPIKeyByHash(b.ctx, k.Hash) // from the auth cache when the store has one
+		require.NoError(t, err)
+		equal(t, k, got, "and so from the auth cache")
+		list, err := b.st.ListAPIKeys(b.ctx, b.project.ID)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		equal(t, k, list[0])
 	})
 	t.Run("DeleteOtherProjectsKeyNotFound", func(t *testing.T) {
 		b := s.setup(t)
