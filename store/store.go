@@ -219,6 +219,17 @@ type Store interface {
 	// (Purge). ENOTFOUND when the tenant does not exist.
 	DeleteTenant(ctx context.Context, projectID, id string) error
 
+	// CreatePortalSession stores a portal session of an existing tenant
+	// (ENOTFOUND when it does not exist). Deleting the tenant or its
+	// project deletes its sessions.
+	CreatePortalSession(ctx context.Context, s *herald.PortalSession) error
+	// GetPortalSessionByHash finds a session by its token's hash
+	// (herald.HashKey), expired or not; ENOTFOUND when there is none.
+	GetPortalSessionByHash(ctx context.Context, hash string) (*herald.PortalSession, error)
+	// DeletePortalSessions ends every session of the tenant; it returns how
+	// many there were.
+	DeletePortalSessions(ctx context.Context, projectID, tenantID string) (int, error)
+
 	// CreateEndpoint stores a new endpoint. When ep.TenantID names a tenant
 	// that does not exist, the store creates it (no name, no metadata) in
 	// the same transaction: endpoints are how most tenants come to be, and
