@@ -80,6 +80,12 @@ type Config struct {
 	Hooks HookFunc
 	// UI, when set, is mounted at /ui/ (it sees the full path).
 	UI http.Handler
+	// Portal, when set, is the customer portal, mounted at /portal/ (it
+	// sees the full path).
+	Portal http.Handler
+	// PublicURL is the base URL of portal links ("https://hooks.example");
+	// empty: the scheme and host the request came to.
+	PublicURL string
 	// AdminKeyHash is herald.HashKey of the admin key (see EnsureAdminKey).
 	// Empty: no admin key is accepted.
 	AdminKeyHash string
@@ -189,6 +195,10 @@ func New(cfg Config) (*Server, error) {
 		s.mux.Handle("/ui/", cfg.UI)
 		s.patterns["/ui/"] = true
 	}
+	if cfg.Portal != nil {
+		s.mux.Handle("/portal/", cfg.Portal)
+		s.patterns["/portal/"] = true
+	}
 	return s, nil
 }
 
@@ -264,6 +274,10 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/projects/{project}/deliveries/{id}/retry", projectScoped, s.retryDelivery},
 
 		{"POST", "/v1/projects/{project}/hooks/{event_type}", projectScoped, s.runHook},
+
+		{"POST", "/v1/projects/{project}/portal-sessions", projectScoped, s.createPortalSession},
+		{"GET", "/v1/projects/{project}/portal-settings", projectScoped, s.getPortalSettings},
+		{"PUT", "/v1/projects/{project}/portal-settings", projectScoped, s.putPortalSettings},
 
 		{"POST", "/projects/{project}/events/{event_type}/webhooks", projectScoped, s.subscribe},
 	}

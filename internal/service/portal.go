@@ -411,3 +411,7 @@ func (s *Service) SetPortalSettings(ctx context.Context, projectID string, ps *h
 	}
 	return s.st.SetSetting(ctx, settingPortal(projectID), string(b))
 }
+
+// PortalLinkPath is where a portal link points, followed by its token:
+// <public base URL>PortalLinkPath<token>.
+const PortalLinkPath = "/portal/s/"
