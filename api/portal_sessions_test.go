@@ -63,7 +63,7 @@ func TestPortalSettingsRoundTrip(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	p, key := b.project("shop")
-	path := "/v1/projects/" + p + "/portal-settings"
+	path := "/v1/projects/" + p + "/portal"
 	m := b.do("GET", path, key, nil).requireStatus(t, http.StatusOK).obj(t)
 	require.Equal(t, "", m["display_name"])
 	b.do("PUT", path, key, map[string]any{"display_name": "Acme", "accent_color": "#112233", "allowed_origins": []string{"https://App.example"}}).

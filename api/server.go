@@ -276,8 +276,8 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/projects/{project}/hooks/{event_type}", projectScoped, s.runHook},
 
 		{"POST", "/v1/projects/{project}/portal-sessions", projectScoped, s.createPortalSession},
-		{"GET", "/v1/projects/{project}/portal-settings", projectScoped, s.getPortalSettings},
-		{"PUT", "/v1/projects/{project}/portal-settings", projectScoped, s.putPortalSettings},
+		{"GET", "/v1/projects/{project}/portal", projectScoped, s.getPortalSettings},
+		{"PUT", "/v1/projects/{project}/portal", projectScoped, s.putPortalSettings},
 
 		{"POST", "/projects/{project}/events/{event_type}/webhooks", projectScoped, s.subscribe},
 	}
