@@ -40,6 +40,7 @@ type DeliveryFilter struct {
 	EndpointID string
 	EventID    string
 	Status     string
+	EventType  string // the event's type, exactly
 	Since      *time.Time
 	Until      *time.Time
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -66,4 +67,21 @@ func (s *suite) portalSessions(t *testing.T) {
 		_, err := b.st.GetPortalSessionByHash(b.ctx, ps.TokenHash)
 		require.True(t, herald.IsNotFound(err), "%v", err)
 	})
+}
+
+// deliveryEventType: the portal's logs filter a tenant's deliveries by
+// their event's type.
+func (s *suite) deliveryEventType(t *testing.T) {
+	b := s.setup(t)
+	ep := b.tenantEndpoint(t, "")
+	paid, shipped := b.newEvent("order.paid", b.now), b.newEvent("order.shipped", b.now)
+	b.insert(t, &store.NewEvent{Event: paid, Deliveries: []*herald.Delivery{newDelivery(paid, ep, b.now)}},
+		&store.NewEvent{Event: shipped, Deliveries: []*herald.Delivery{newDelivery(shipped, ep, b.now)}})
+	ds, _, err := b.st.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{EventType: "order.paid"}, store.Page{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, paid.ID, ds[0].EventID)
+	ds, _, err = b.st.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{}, store.Page{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, ds, 2)
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Endpoints", s.endpoints)
 	t.Run("Tenants", s.tenants)
 	t.Run("PortalSessions", s.portalSessions)
+	t.Run("DeliveryEventType", s.deliveryEventType)
 	t.Run("Pagination", s.pagination)
 	t.Run("InsertEvents", s.insertEvents)
 	t.Run("Idempotency", s.idempotency)
