@@ -27,6 +27,7 @@ import (
 	"github.com/herald-dev/herald/store/postgres"
 	"github.com/herald-dev/herald/store/sealed"
 	"github.com/herald-dev/herald/store/sqlite"
+	"github.com/herald-dev/herald/portal"
 	"github.com/herald-dev/herald/ui"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -151,6 +152,11 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	// The customer portal: a third transport over the same use cases.
+	cust, err := portal.New(portal.Config{Service: svc, Store: st, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
 		Store:        st,
 		Engine:       eng,
@@ -161,6 +167,8 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 			return runner.RunJSON(ctx, p, eventType, body)
 		},
 		UI:         dash,
+		Portal:     cust,
+		PublicURL:  publicURL(cfg),
 		Registerer: reg,
 		Gatherer:   reg,
 		Logger:     logger,
