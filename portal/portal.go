@@ -241,11 +241,11 @@ func (h *handler) sessionError(w http.ResponseWriter, r *http.Request, ps *heral
 			w.Header().Set("Content-Security-Policy", csp(brand))
 		}
 	}
-	http.SetCookie(w, h.cookie(r, "", -1))
 	switch {
 	case errors.Is(err, service.ErrPortalSessionExpired):
 		h.errorPage(w, r, s, http.StatusUnauthorized, "expired_title", "expired_text")
 	case errors.Is(err, service.ErrPortalSessionUnknown):
+		http.SetCookie(w, h.cookie(r, "", -1))
 		h.errorPage(w, r, s, http.StatusUnauthorized, "invalid_title", "invalid_text")
 	default:
 		h.internal(w, r, s, err)
