@@ -243,7 +243,7 @@ func TestScreenshots(t *testing.T) {
 func seed(t *testing.T, e *env, ep *herald.Endpoint) (failed string) {
 	now := time.Now().UTC()
 	var batch []*store.NewEvent
-	for i := 29; i >= 0; i-- {
+	for i := 13; i >= 0; i-- {
 		at := now.Add(-time.Duration(i) * 47 * time.Minute)
 		typ := []string{"order.paid", "order.shipped"}[i%2]
 		ev := &herald.Event{ID: herald.NewID(herald.PrefixEvent), ProjectID: ep.ProjectID, TenantID: ep.TenantID, Type: typ,

@@ -375,6 +375,7 @@ func (h *handler) catalog(w http.ResponseWriter, r *http.Request, s *sess) {
 type logsData struct {
 	Deliveries []*herald.Delivery
 	Endpoints  []*herald.Endpoint
+	URLs       map[string]string // endpoint id → URL
 	Types      []*herald.EventType
 	States     []string
 	Status     string
@@ -412,6 +413,10 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request, s *sess) {
 		h.internal(w, r, s, err)
 		return
 	}
+	d.URLs = map[string]string{}
+	for _, ep := range d.Endpoints {
+		d.URLs[ep.ID] = ep.URL
+	}
 	if d.Types, err = h.svc.PortalEventTypes(ctx, s.ps); err != nil {
 		h.internal(w, r, s, err)
 		return
@@ -420,9 +425,10 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request, s *sess) {
 }
 
 type deliveryData struct {
-	Delivery *herald.Delivery
-	Event    *herald.Event
-	Attempts []*herald.Attempt
+	Delivery    *herald.Delivery
+	EndpointURL string // "" when the endpoint is gone
+	Event       *herald.Event
+	Attempts    []*herald.Attempt
 }
 
 func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request, s *sess) {
@@ -433,6 +439,9 @@ func (h *handler) deliveryDetail(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	data := deliveryData{Delivery: d}
+	if ep, err := h.svc.PortalEndpoint(ctx, s.ps, d.EndpointID); err == nil {
+		data.EndpointURL = ep.URL
+	}
 	if data.Event, err = h.svc.Event(ctx, d.ProjectID, d.EventID); err != nil && !herald.IsNotFound(err) {
 		h.internal(w, r, s, err)
 		return
