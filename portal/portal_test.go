@@ -380,3 +380,41 @@ func TestLocaleFromSessionElseBrowser(t *testing.T) {
 }
 
 func page1() store.Page { return store.Page{Limit: 100} }
+
+func TestHostileInputIs4xx(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser(t)
+	b.open(e.link(t, service.PortalSessionInput{TenantID: "acme"}))
+	id := customerEndpoint(t, b, e.recv.URL)
+	for path, want := range map[string]int{
+		"/portal/logs?cursor=%00garbage":                 0, // a 4xx, or an empty page
+		"/portal/logs?status=%3Cscript%3E&type=x%00":     http.StatusOK,
+		"/portal/endpoints/..%2F..%2Fui":                 http.StatusNotFound,
+		"/portal/endpoints/" + strings.Repeat("x", 5000): http.StatusNotFound,
+		"/portal/deliveries/dlv_nope":                    http.StatusNotFound,
+		"/portal/static/../portal.go":                    0, // cleaned and redirected, then 404
+	} {
+		p := b.get(path)
+		if want == 0 {
+			require.Less(t, p.Status, 500, path)
+		} else {
+			require.Equal(t, want, p.Status, path)
+		}
+		require.NotContains(t, p.Body, "<script>", path)
+	}
+	for form, want := range map[string]int{
+		"since=yesterday":        http.StatusBadRequest,
+		"since=2999-01-01T00:00": http.StatusBadRequest,
+	} {
+		v, _ := url.ParseQuery(form)
+		p := b.post("/portal/endpoints/"+id, "/portal/endpoints/"+id+"/recover", v)
+		require.Equal(t, want, p.Status, form)
+	}
+	p := b.post("/portal/endpoints/"+id, "/portal/endpoints/"+id+"/test", url.Values{"type": {"not a type!"}})
+	require.Equal(t, http.StatusBadRequest, p.Status)
+	// A body over the limit is refused, not read.
+	big := url.Values{"headers": {strings.Repeat("X-A: b\n", 100000)}}
+	p = b.post("/portal/endpoints/new", "/portal/endpoints/new", big)
+	require.Equal(t, http.StatusForbidden, p.Status)
+}
