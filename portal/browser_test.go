@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +200,35 @@ func TestBrowserAttacker(t *testing.T) {
 	require.Equal(t, "This link has expired", textOf(t, ctx, "main h1"), "the open session ends at expires_at")
 	act(t, ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("main h1")))
 	require.Equal(t, "This link has expired", textOf(t, ctx, "main h1"))
+}
+
+// TestBrowserIframe: the portal renders in an iframe of an allowed origin
+// and not in one of any other. A rendered page fetches its stylesheets; a
+// page the browser refuses to frame fetches nothing.
+func TestBrowserIframe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	host := func(link string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<!doctype html><title>Product</title><h1>Your webhooks</h1><iframe id="portal" src="%s" width="1000" height="700"></iframe>`, link)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	allowed := host(e.link(t, service.PortalSessionInput{TenantID: "acme"}))
+	other := host(e.link(t, service.PortalSessionInput{TenantID: "acme"}))
+	require.NoError(t, e.svc.SetPortalSettings(e.ctx, e.p.ID, &herald.PortalSettings{AllowedOrigins: []string{allowed.URL}}))
+	ctx := chrome(t)
+	const page, style = "GET /portal/endpoints iframe", "GET /portal/brand.css style"
+
+	// Navigate returns after the load event, which waits for the iframe.
+	act(t, ctx, chromedp.Navigate(other.URL), chromedp.WaitVisible(chromedp.CSS("h1")))
+	eventually(t, "the framed page is asked for", func() bool { return e.servedCount(page) == 1 })
+	require.Zero(t, e.servedCount(style), "a page framed by another origin is not rendered")
+
+	act(t, ctx, chromedp.Navigate(allowed.URL), chromedp.WaitVisible(chromedp.CSS("h1")))
+	eventually(t, "the portal renders in the allowed origin's iframe", func() bool { return e.servedCount(style) == 1 })
 }
 
 var update = flag.Bool("update", false, "write the portal's screenshots to docs/screenshots")

@@ -48,6 +48,8 @@ type env struct {
 	recv     *httptest.Server
 	mu       sync.Mutex
 	received []receivedReq
+	// served is every request the server got: "METHOD path Sec-Fetch-Dest".
+	served []string
 }
 
 type receivedReq struct {
@@ -82,7 +84,12 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	srv, err := api.New(api.Config{Store: st, Engine: eng, Service: e.svc, AdminKeyHash: hash, UI: dash, Portal: cust, RateLimit: -1, Logger: quiet})
 	require.NoError(t, err)
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.served = append(e.served, r.Method+" "+r.URL.Path+" "+r.Header.Get("Sec-Fetch-Dest"))
+		e.mu.Unlock()
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(ts.Close)
 	e.url = ts.URL
 
@@ -212,4 +219,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// servedCount counts the requests served that were exactly line.
+func (e *env) servedCount(line string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, s := range e.served {
+		if s == line {
+			n++
+		}
+	}
+	return n
 }
