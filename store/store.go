@@ -171,6 +171,10 @@ type RoutingChanges struct {
 	Tenants []string
 }
 
+// PortalSessionKeep is how long an expired portal session is kept (its
+// link then says it expired, rather than that it is unknown).
+const PortalSessionKeep = 7 * 24 * time.Hour
+
 // RoutingChangesMax bounds RoutingChanges.Tenants; past it All is set.
 const RoutingChangesMax = 1000
 
@@ -221,8 +225,11 @@ type Store interface {
 	DeleteTenant(ctx context.Context, projectID, id string) error
 
 	// CreatePortalSession stores a portal session of an existing tenant
-	// (ENOTFOUND when it does not exist). Deleting the tenant or its
-	// project deletes its sessions.
+	// (ENOTFOUND when it does not exist), and in the same transaction
+	// deletes the tenant's sessions that expired more than
+	// PortalSessionKeep before s.CreatedAt, so that minting a link per
+	// page view keeps a bounded table. Deleting the tenant or its project
+	// deletes its sessions.
 	CreatePortalSession(ctx context.Context, s *herald.PortalSession) error
 	// GetPortalSessionByHash finds a session by its token's hash
 	// (herald.HashKey), expired or not; ENOTFOUND when there is none.

@@ -4,14 +4,20 @@ import (
 	"context"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
 )
 
 const portalSessionCols = `id, project_id, tenant_id, token_hash, read_only, event_types, locale, expires_at, created_at`
 
 // CreatePortalSession stores a new portal session of an existing tenant.
 func (db *DB) CreatePortalSession(ctx context.Context, s *herald.PortalSession) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO portal_sessions (`+portalSessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		s.ID, s.ProjectID, s.TenantID, s.TokenHash, s.ReadOnly, jsonText(s.EventTypes), s.Locale, s.ExpiresAt, s.CreatedAt)
+	// One statement: the clean-up and the insert commit together.
+	_, err := db.pool.Exec(ctx, `WITH old AS (
+			DELETE FROM portal_sessions WHERE project_id = $2 AND tenant_id = $3 AND expires_at < $10
+		)
+		INSERT INTO portal_sessions (`+portalSessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.ID, s.ProjectID, s.TenantID, s.TokenHash, s.ReadOnly, jsonText(s.EventTypes), s.Locale, s.ExpiresAt, s.CreatedAt,
+		s.CreatedAt.Add(-store.PortalSessionKeep))
 	return dbErr(err, "portal session "+s.ID)
 }
 

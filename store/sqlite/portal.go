@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/store"
 )
 
 const portalSessionCols = `id, project_id, tenant_id, token_hash, read_only, event_types, locale, expires_at, created_at`
@@ -20,8 +21,15 @@ func (db *DB) CreatePortalSession(ctx context.Context, s *herald.PortalSession) 
 		}
 		types = string(b)
 	}
-	_, err := db.exec(ctx, `INSERT INTO portal_sessions (`+portalSessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.ProjectID, s.TenantID, s.TokenHash, s.ReadOnly, types, s.Locale, ns(s.ExpiresAt), ns(s.CreatedAt))
+	err := db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM portal_sessions WHERE project_id = ? AND tenant_id = ? AND expires_at < ?`,
+			s.ProjectID, s.TenantID, ns(s.CreatedAt.Add(-store.PortalSessionKeep))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO portal_sessions (`+portalSessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.ProjectID, s.TenantID, s.TokenHash, s.ReadOnly, types, s.Locale, ns(s.ExpiresAt), ns(s.CreatedAt))
+		return err
+	})
 	return conflict(err, "portal session "+s.ID, "tenant "+s.TenantID)
 }
 

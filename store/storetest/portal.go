@@ -58,6 +58,26 @@ func (s *suite) portalSessions(t *testing.T) {
 		_, err = b.st.GetPortalSessionByHash(b.ctx, b1.TokenHash)
 		require.NoError(t, err, "another tenant's session stays")
 	})
+	t.Run("LongExpiredSessionsAreDropped", func(t *testing.T) {
+		b := s.setup(t)
+		b.newTenant(t, "a")
+		b.newTenant(t, "b")
+		old, recent, otherOld := newSession(b, "a", herald.HashKey("old"), nil), newSession(b, "a", herald.HashKey("recent"), nil), newSession(b, "b", herald.HashKey("b-old"), nil)
+		old.ExpiresAt = b.now.Add(-store.PortalSessionKeep - time.Minute)
+		otherOld.ExpiresAt = old.ExpiresAt
+		recent.ExpiresAt = b.now.Add(-time.Minute)
+		for _, ps := range []*herald.PortalSession{old, recent, otherOld} {
+			ps.CreatedAt = ps.ExpiresAt.Add(-time.Hour)
+			require.NoError(t, b.st.CreatePortalSession(b.ctx, ps))
+		}
+		require.NoError(t, b.st.CreatePortalSession(b.ctx, newSession(b, "a", herald.HashKey("new"), nil)))
+		_, err := b.st.GetPortalSessionByHash(b.ctx, old.TokenHash)
+		require.True(t, herald.IsNotFound(err), "expired long ago: dropped (%v)", err)
+		_, err = b.st.GetPortalSessionByHash(b.ctx, recent.TokenHash)
+		require.NoError(t, err, "recently expired: kept, to say so")
+		_, err = b.st.GetPortalSessionByHash(b.ctx, otherOld.TokenHash)
+		require.NoError(t, err, "another tenant's are its own business")
+	})
 	t.Run("DeleteTenantEndsSessions", func(t *testing.T) {
 		b := s.setup(t)
 		b.newTenant(t, "gone")
