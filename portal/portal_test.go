@@ -282,6 +282,16 @@ func TestAnotherTenantsIDsAre404(t *testing.T) {
 		require.NotContains(t, b.get("/portal/logs").Body, id)
 	}
 	require.NotContains(t, b.get("/portal/logs?endpoint="+other.ID).Body, "/portal/deliveries/")
+
+	// Another project's tenant of the same id is another customer.
+	p2 := &herald.Project{ID: "forum", Name: "Forum"}
+	_, err = e.svc.CreateProject(e.ctx, p2)
+	require.NoError(t, err)
+	theirs := &herald.Endpoint{URL: e.recv.URL, Enabled: true, TenantID: "acme"}
+	require.NoError(t, e.svc.CreateEndpoint(e.ctx, p2.ID, theirs))
+	require.Equal(t, http.StatusNotFound, b.get("/portal/endpoints/"+theirs.ID).Status)
+	require.Equal(t, http.StatusNotFound, b.post("/portal/endpoints/new", "/portal/endpoints/"+theirs.ID+"/rotate", nil).Status)
+	require.NotContains(t, b.get("/portal/endpoints").Body, theirs.ID)
 	_, err = e.st.GetEndpoint(e.ctx, e.p.ID, other.ID)
 	require.NoError(t, err, "still there")
 }
