@@ -88,6 +88,12 @@ type Config struct {
 	Hooks HookFunc
 	// UI, when set, is mounted at /ui/ (it sees the full path).
 	UI http.Handler
+	// Portal, when set, is the customer portal, mounted at /portal/ (it
+	// sees the full path).
+	Portal http.Handler
+	// PublicURL is the base URL of portal links ("https://hooks.example");
+	// empty: the scheme and host the request came to.
+	PublicURL string
 	// AdminKeyHash is herald.HashKey of the admin key (see EnsureAdminKey).
 	// Empty: no admin key is accepted.
 	AdminKeyHash string
@@ -197,6 +203,10 @@ func New(cfg Config) (*Server, error) {
 		s.mux.Handle("/ui/", cfg.UI)
 		s.patterns["/ui/"] = true
 	}
+	if cfg.Portal != nil {
+		s.mux.Handle("/portal/", cfg.Portal)
+		s.patterns["/portal/"] = true
+	}
 	return s, nil
 }
 
@@ -242,6 +252,7 @@ func (s *Server) routeTable() []route {
 		eventTypesW  = herald.ScopeEventTypesWrite
 		tenantsW     = herald.ScopeTenantsWrite
 		keysW        = herald.ScopeKeysWrite
+		portalW      = herald.ScopePortalWrite
 		noScope      = ""
 		projectPaths = "/v1/projects/{project}"
 	)
@@ -296,6 +307,10 @@ func (s *Server) routeTable() []route {
 		{"POST", projectPaths + "/deliveries/{id}/retry", projectScoped, endpointsW, s.keyed(s.retryDelivery, nil)},
 
 		{"POST", projectPaths + "/hooks/{event_type}", projectScoped, hooksRun, s.runHook},
+
+		{"POST", projectPaths + "/portal-sessions", projectScoped, portalW, s.createPortalSession},
+		{"GET", projectPaths + "/portal", projectScoped, read, s.getPortalSettings},
+		{"PUT", projectPaths + "/portal", projectScoped, herald.ScopeAll, s.putPortalSettings},
 
 		{"POST", "/projects/{project}/events/{event_type}/webhooks", projectScoped, endpointsW, s.subscribe},
 	}

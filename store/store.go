@@ -40,6 +40,7 @@ type DeliveryFilter struct {
 	EndpointID string
 	EventID    string
 	Status     string
+	EventType  string // the event's type, exactly
 	Since      *time.Time
 	Until      *time.Time
 }
@@ -195,6 +196,10 @@ type RoutingChanges struct {
 	Tenants []string
 }
 
+// PortalSessionKeep is how long an expired portal session is kept (its
+// link then says it expired, rather than that it is unknown).
+const PortalSessionKeep = 7 * 24 * time.Hour
+
 // RoutingChangesMax bounds RoutingChanges.Tenants; past it All is set.
 const RoutingChangesMax = 1000
 
@@ -252,6 +257,20 @@ type Store interface {
 	// transaction. Its events and their deliveries stay until retention
 	// (Purge). ENOTFOUND when the tenant does not exist.
 	DeleteTenant(ctx context.Context, projectID, id string) error
+
+	// CreatePortalSession stores a portal session of an existing tenant
+	// (ENOTFOUND when it does not exist), and in the same transaction
+	// deletes the tenant's sessions that expired more than
+	// PortalSessionKeep before s.CreatedAt, so that minting a link per
+	// page view keeps a bounded table. Deleting the tenant or its project
+	// deletes its sessions.
+	CreatePortalSession(ctx context.Context, s *herald.PortalSession) error
+	// GetPortalSessionByHash finds a session by its token's hash
+	// (herald.HashKey), expired or not; ENOTFOUND when there is none.
+	GetPortalSessionByHash(ctx context.Context, hash string) (*herald.PortalSession, error)
+	// DeletePortalSessions ends every session of the tenant; it returns how
+	// many there were.
+	DeletePortalSessions(ctx context.Context, projectID, tenantID string) (int, error)
 
 	// CreateEndpoint stores a new endpoint. When ep.TenantID names a tenant
 	// that does not exist, the store creates it (no name, no metadata) in

@@ -254,6 +254,10 @@ func (cl *cliRun) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // print writes v as indented JSON; a json.RawMessage is the server's
 // answer, printed as it came.
 func (cl *cliRun) print(v any) error {
+	if t, ok := v.(plainText); ok {
+		_, err := fmt.Fprintln(cl.stdout, string(t))
+		return err
+	}
 	var b []byte
 	if raw, ok := v.(json.RawMessage); ok {
 		var buf bytes.Buffer

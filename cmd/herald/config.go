@@ -37,6 +37,9 @@ type Config struct {
 	Pprof             bool
 	LogLevel          string
 	LogFormat         string
+	// PublicURL is the base URL of portal links; empty: the host a request
+	// for a link came to.
+	PublicURL string
 }
 
 // Defaults of Config.
@@ -95,6 +98,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	env("HERALD_READ_HEADER_TIMEOUT", func(v string) (err error) { c.ReadHeaderTimeout, err = time.ParseDuration(v); return })
 	env("HERALD_LOG_LEVEL", func(v string) error { c.LogLevel = v; return nil })
 	env("HERALD_LOG_FORMAT", func(v string) error { c.LogFormat = v; return nil })
+	env("HERALD_PUBLIC_URL", func(v string) error { c.PublicURL = v; return nil })
 	if len(errs) > 0 {
 		return fmt.Errorf("bad environment: %s", strings.Join(errs, "; "))
 	}
@@ -113,6 +117,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ (admin key required)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (HERALD_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (HERALD_LOG_FORMAT)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL of customer portal links, e.g. https://hooks.example.com; default the http://host:port the API was called on (HERALD_PUBLIC_URL)")
 	// The default shown by -h is the value in force, but a DSN's password
 	// is not printed.
 	fs.Lookup("database").DefValue = redactDSN(c.Database)
@@ -199,3 +204,8 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 func versionString() string { return "herald " + heraldVersion() }
 
 func lookupEnv(name string) string { return os.Getenv(name) }
+
+// publicURL is the base of portal links: --public-url; empty, the API
+// uses the scheme and host each request came to (http://<addr> when the
+// product's backend calls Herald directly).
+func publicURL(c Config) string { return strings.TrimRight(c.PublicURL, "/") }

@@ -35,6 +35,7 @@ Client of the API (HERALD_URL, HERALD_KEY, HERALD_PROJECT):
   events       send, batch, list, get, replay
   deliveries   list, get, attempts, retry
   hooks        run a hook: herald hooks run <type> --data JSON
+  portal-link  print a customer portal link: --project P --tenant T
 
 Run "herald <command> -h" for a command's flags.
 `
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runListen(ctx, rest, stdout)
 	case "bench":
 		return runBench(ctx, rest, stdout)
+	case "portal-link":
+		return runPortalLink(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

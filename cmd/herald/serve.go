@@ -24,6 +24,7 @@ import (
 	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/herald-dev/herald/netguard"
+	"github.com/herald-dev/herald/portal"
 	"github.com/herald-dev/herald/secret"
 	"github.com/herald-dev/herald/store"
 	"github.com/herald-dev/herald/store/postgres"
@@ -169,6 +170,11 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
+	// The customer portal: a third transport over the same use cases.
+	cust, err := portal.New(portal.Config{Service: svc, Store: st, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 	srv, err := api.New(api.Config{
 		Store:        st,
 		Engine:       eng,
@@ -185,6 +191,8 @@ func wire(ctx context.Context, cfg Config, st store.Store, logger *slog.Logger, 
 			return res, err
 		},
 		UI:         dash,
+		Portal:     cust,
+		PublicURL:  publicURL(cfg),
 		Registerer: reg,
 		Gatherer:   reg,
 		Logger:     logger,

@@ -567,6 +567,9 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 	if f.Status != "" {
 		q.and("status = " + q.arg(f.Status))
 	}
+	if f.EventType != "" {
+		q.and("event_type = " + q.arg(f.EventType))
+	}
 	if f.Since != nil {
 		q.and("created_at >= " + q.arg(*f.Since))
 	}

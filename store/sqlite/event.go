@@ -355,6 +355,10 @@ func (db *DB) ListDeliveries(ctx context.Context, projectID string, f store.Deli
 		q += ` AND status = ?`
 		args = append(args, f.Status)
 	}
+	if f.EventType != "" {
+		q += ` AND event_type = ?`
+		args = append(args, f.EventType)
+	}
 	if f.Since != nil {
 		q += ` AND created_at >= ?`
 		args = append(args, ns(*f.Since))

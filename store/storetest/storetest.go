@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("EventTypes", s.eventTypes)
 	t.Run("Endpoints", s.endpoints)
 	t.Run("Tenants", s.tenants)
+	t.Run("PortalSessions", s.portalSessions)
+	t.Run("DeliveryEventType", s.deliveryEventType)
 	t.Run("Pagination", s.pagination)
 	t.Run("InsertEvents", s.insertEvents)
 	t.Run("Idempotency", s.idempotency)

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/service"
+)
+
+// The customer portal's routes: links for a tenant, and the project's
+// portal branding.
+
+func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	var in service.PortalSessionInput
+	if o, ok := decodeObject(body, "body", &v, false); ok {
+		o.get("tenant_id", &in.TenantID)
+		var d herald.Duration
+		if o.get("expires_in", &d) {
+			dd := d.D()
+			in.ExpiresIn = &dd
+		}
+		o.get("read_only", &in.ReadOnly)
+		o.get("event_types", &in.EventTypes)
+		o.get("locale", &in.Locale)
+		o.done()
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	ps, token, err := s.svc.CreatePortalSession(r.Context(), c.project.ID, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		URL       string    `json:"url"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}{s.publicURL(r) + service.PortalLinkPath + token, ps.ExpiresAt})
+	return nil
+}
+
+// publicURL is Config.PublicURL, or the URL the request came to.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) getPortalSettings(w http.ResponseWriter, r *http.Request, c *call) error {
+	ps, err := s.svc.PortalSettings(r.Context(), c.project.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ps)
+	return nil
+}
+
+func (s *Server) putPortalSettings(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	ps := &herald.PortalSettings{}
+	if o, ok := decodeObject(body, "body", &v, false); ok {
+		o.get("display_name", &ps.DisplayName)
+		o.get("logo_url", &ps.LogoURL)
+		o.get("accent_color", &ps.AccentColor)
+		o.get("allowed_origins", &ps.AllowedOrigins)
+		o.done()
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if err := s.svc.SetPortalSettings(r.Context(), c.project.ID, ps); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ps)
+	return nil
+}
