@@ -703,7 +703,7 @@ func TestIntegrationRunHook(t *testing.T) {
 	require.EventuallyWithT(t, func(ct *assert.CollectT) {
 		ev, err = c.GetEvent(ctx, "game", ok.EventID)
 		require.NoError(ct, err)
-	}, 5*time.Second, 10*time.Millisecond)
+	}, time.Minute, 10*time.Millisecond)
 	require.Equal(t, "before_registration", ev.Type)
 	require.True(t, ev.Hook)
 	require.Equal(t, &client.HookVerdict{Allowed: true}, ev.HookVerdict)
