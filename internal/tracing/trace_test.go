@@ -69,7 +69,7 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 
 func (w *webhookReceiver) wait(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		w.mu.Lock()
 		if len(w.got) > 0 {
