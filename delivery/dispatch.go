@@ -367,10 +367,13 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 	now := d.e.now()
 	d.mu.Lock()
 	room := d.maxHeld - d.held
-	// Past half full, one endpoint's backlog must not take what is left.
-	perEndpointLimit := claimPerEndpoint
-	if d.held >= d.maxHeld/2 {
-		perEndpointLimit = max(1, room/4)
+	// Past half full, one endpoint's backlog must not take what is left;
+	// below it, one claim must not carry an endpoint's backlog far past the
+	// half either (holdCapLocked), or a stuck endpoint's backlog could fill
+	// every slot at once and leave none for the healthy endpoints.
+	perEndpointLimit := max(1, room/4)
+	if d.held < d.maxHeld/2 {
+		perEndpointLimit = min(claimPerEndpoint, max(perEndpointLimit, d.maxHeld/2-d.held))
 	}
 	var skip []string
 	for id, l := range d.lanes {

@@ -208,7 +208,7 @@ func TestGroupCommitBatchesConcurrentIngests(t *testing.T) {
 		defer e.commit.mu.Unlock()
 		return len(e.commit.queue)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for queued() < n-1 {
 		if time.Now().After(deadline) {
 			close(gs.release)

@@ -41,6 +41,8 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return ds[0].Attempts == 1
 	})
+	// The retry was scheduled before now, 20 ms after the failure.
+	retryDue := time.Now().Add(ep.RetrySchedule[0].D())
 	// The health write of the failure comes after the result: give it time.
 	waitFor(t, "failing status written", func() bool {
 		got, err := b.st.GetEndpointByID(b.ctx, ep.ID)
@@ -53,10 +55,19 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 	if got.PausedUntil == nil || got.PausedUntil.Before(pause) {
 		t.Fatalf("paused_until = %v after this process's first failure, want the other's pause %v kept", got.PausedUntil, pause)
 	}
-	// The retry (due in 20 ms) waits for the pause in this process too.
-	time.Sleep(200 * time.Millisecond)
-	if n := rc.count(); n != 2 {
-		t.Fatalf("%d requests, want 2: the retry must wait for the pause", n)
+	// The retry (due in 20 ms) waits for the pause in this process too: its
+	// breaker holds the other's pause, so no lane sends to the endpoint.
+	waitFor(t, "this process's breaker to take on the pause", func() bool {
+		return b.e.health.paused(ep.ID, time.Now())
+	})
+	waitFor(t, "the retry to fall due", func() bool { return time.Now().After(retryDue) })
+	d := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})[0]
+	if n := rc.count(); n != 2 || d.Status != herald.DeliveryPending || d.Attempts != 1 {
+		t.Fatalf("%d requests, delivery %s after %d attempts; want 2 requests and the retry pending: it must wait for the pause",
+			n, d.Status, d.Attempts)
+	}
+	if d.NextAttemptAt == nil || d.NextAttemptAt.Before(pause) {
+		t.Fatalf("next attempt at %v, want the end of the pause %v", d.NextAttemptAt, pause)
 	}
 }
 

@@ -132,6 +132,40 @@ func TestSlowEndpointDoesNotBlockAHealthyOne(t *testing.T) {
 	waitFor(t, "slow endpoint catches up", func() bool { return slow.count() == n })
 }
 
+// A stuck endpoint's backlog, waiting in the database when the engine
+// starts, must not take every slot of the dispatcher in one claim: beyond
+// twice its max_in_flight a lane holds more only while the dispatcher is
+// less than half full, and the healthy endpoint's deliveries must flow.
+func TestStuckBacklogLeavesRoomForAHealthyEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.Workers = 8 })
+	stuck := make(chan struct{})
+	var unstick sync.Once
+	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-stuck })
+	t.Cleanup(func() { unstick.Do(func() { close(stuck) }) })
+	fast := newReceiver(t, nil)
+	b.endpoint(slow.URL, func(ep *herald.Endpoint) {
+		ep.EventTypes, ep.MaxInFlight, ep.Timeout = []string{"slow"}, 4, herald.Duration(time.Minute)
+	})
+	b.endpoint(fast.URL, func(ep *herald.Endpoint) { ep.EventTypes = []string{"fast"} })
+	// Ingested before Run: all of it waits in the database.
+	const n = 50
+	for range n {
+		b.ingest("slow", `{}`)
+	}
+	b.run(b.e)
+	waitFor(t, "the slow endpoint's requests to be open", func() bool { return slow.inFlight.Load() == 4 })
+	for range n {
+		b.ingest("fast", `{}`)
+	}
+	waitFor(t, "healthy endpoint served", func() bool { return fast.count() == n })
+	if got := slow.count(); got != 4 {
+		t.Errorf("the slow endpoint got %d requests while stuck, want its max_in_flight 4", got)
+	}
+	unstick.Do(func() { close(stuck) })
+	waitFor(t, "slow endpoint catches up", func() bool { return slow.count() == n })
+}
+
 func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	t.Parallel()
 	const cooldown = 300 * time.Millisecond

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,10 +53,23 @@ func TestRetryDueAfterValidityPeriodEndsCanceled(t *testing.T) {
 	}
 }
 
+// sweepStore is the real store, counting the validity sweeps.
+type sweepStore struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *sweepStore) CancelEndedDeliveries(ctx context.Context, now time.Time) (int, error) {
+	defer s.n.Add(1)
+	return s.Store.CancelEndedDeliveries(ctx, now)
+}
+
 func TestDeliveryBeforeValidityPeriodWaits(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
 	b := setup(t, clock.set)
+	sweeps := &sweepStore{Store: b.st}
+	b.e = b.engine(sweeps, clock.set)
 	rc := newReceiver(t, nil)
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.ActiveFrom = clock.after(time.Hour) })
 	b.run(b.e)
@@ -67,15 +81,15 @@ func TestDeliveryBeforeValidityPeriodWaits(t *testing.T) {
 	}
 	// Several sweeps pass: the delivery waits, neither sent nor canceled
 	// (it may be claimed and handed back meanwhile: in flight, not sent).
-	deadline := time.Now().Add(3 * validityInterval)
-	for time.Now().Before(deadline) {
+	from := sweeps.n.Load()
+	waitFor(t, "three sweeps", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EndpointID: ep.ID})
 		waiting := len(ds) == 1 && (ds[0].Status == herald.DeliveryPending || ds[0].Status == herald.DeliveryInFlight)
 		if !waiting || rc.count() != 0 {
 			t.Fatalf("before the period began: %d deliveries, status %s, %d requests; want one waiting, none sent", len(ds), ds[0].Status, rc.count())
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return sweeps.n.Load() >= from+3
+	})
 	clock.add(2 * time.Hour)
 	waitFor(t, "the delivery once the period began", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EndpointID: ep.ID})

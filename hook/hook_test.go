@@ -65,7 +65,9 @@ func setupSync(t testing.TB, sync string) *testBundle {
 	now := time.Now().UTC()
 	p := &herald.Project{ID: herald.NewID(herald.PrefixProject), Name: "test", CreatedAt: now, UpdatedAt: now}
 	require.NoError(t, st.CreateProject(ctx, p))
-	r := hook.New(eng, hook.Config{})
+	// A run that names no timeout gets the longest, so that a loaded machine
+	// never cuts short a run whose hooks answer.
+	r := hook.New(eng, hook.Config{DefaultTimeout: hook.MaxTimeoutDefault})
 	// Registered last, so run first: the queued records are stored before
 	// the engine stops and the database closes.
 	t.Cleanup(func() { require.NoError(t, r.Close(context.Background())) })
@@ -75,7 +77,7 @@ func setupSync(t testing.TB, sync string) *testBundle {
 // flush waits until the runs answered so far are stored.
 func (b *testBundle) flush(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	require.NoError(t, b.r.Flush(ctx))
 }
@@ -176,13 +178,18 @@ func answerBody(status int, body string) func(http.ResponseWriter, *http.Request
 
 func allow(w http.ResponseWriter, _ *http.Request, _ call) { webhook.Allow(w) }
 
-// hang answers only when Herald gives up on the call.
+// hang answers only when Herald gives up on the call (or the test ends).
 func hang(_ http.ResponseWriter, r *http.Request, _ call) {
 	select {
 	case <-r.Context().Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 	}
 }
+
+// answerTimeout is the per-hook timeout of a hook that answers at once: far
+// longer than any load can delay that answer, so only a hook that hangs
+// times out.
+const answerTimeout = 60 * time.Second
 
 // deliveryOf returns the stored delivery of the run's event to ep.
 func (b *testBundle) deliveryOf(t *testing.T, eventID, endpointID string) *herald.Delivery {
@@ -331,23 +338,27 @@ func TestDenyWithoutCodeUsesDenied(t *testing.T) {
 
 func TestFailClosedDeniesOnFailure(t *testing.T) {
 	t.Parallel()
+	// Only the case that tests the timeout has a short one, and its hook
+	// blocks until Herald gives up; the hooks that answer get all the time a
+	// loaded machine may need, so they can never be cut short.
 	for name, tc := range map[string]struct {
-		answer func(http.ResponseWriter, *http.Request, call)
-		cause  string
+		answer  func(http.ResponseWriter, *http.Request, call)
+		timeout time.Duration
+		cause   string
 	}{
-		"500":          {answerBody(500, `{"status":"error","code":"x"}`), "status 500"},
-		"400 no error": {answerBody(400, `bad request`), "status 400"},
-		"timeout":      {hang, "timeout"},
-		"garbage body": {answerBody(200, `<html>ok</html>`), "invalid answer"},
-		"bad status":   {answerBody(200, `{"status":"maybe"}`), "invalid answer"},
-		"data array":   {answerBody(200, `{"status":"ok","data":[1]}`), "must be a JSON object"},
+		"500":          {answerBody(500, `{"status":"error","code":"x"}`), answerTimeout, "status 500"},
+		"400 no error": {answerBody(400, `bad request`), answerTimeout, "status 400"},
+		"timeout":      {hang, 200 * time.Millisecond, "timeout"},
+		"garbage body": {answerBody(200, `<html>ok</html>`), answerTimeout, "invalid answer"},
+		"bad status":   {answerBody(200, `{"status":"maybe"}`), answerTimeout, "invalid answer"},
+		"data array":   {answerBody(200, `{"status":"ok","data":[1]}`), answerTimeout, "must be a JSON object"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			h := newHook(t, tc.answer)
 			later := newHook(t, allow)
-			ep := b.endpoint(t, h.URL, order(1), timeout(200*time.Millisecond), mode(herald.ResponseData))
+			ep := b.endpoint(t, h.URL, order(1), timeout(tc.timeout), mode(herald.ResponseData))
 			b.endpoint(t, later.URL, order(2))
 
 			res := b.run(t, `{"data":{"a":1}}`)
@@ -368,16 +379,19 @@ func TestFailClosedDeniesOnFailure(t *testing.T) {
 
 func TestFailOpenSkipsOnFailure(t *testing.T) {
 	t.Parallel()
-	for name, answer := range map[string]func(http.ResponseWriter, *http.Request, call){
-		"500":     answerBody(503, `unavailable`),
-		"timeout": hang,
+	for name, tc := range map[string]struct {
+		answer  func(http.ResponseWriter, *http.Request, call)
+		timeout time.Duration
+	}{
+		"500":     {answerBody(503, `unavailable`), answerTimeout},
+		"timeout": {hang, 200 * time.Millisecond},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			h := newHook(t, answer)
+			h := newHook(t, tc.answer)
 			later := newHook(t, allow)
-			ep := b.endpoint(t, h.URL, order(1), timeout(200*time.Millisecond), failOpen)
+			ep := b.endpoint(t, h.URL, order(1), timeout(tc.timeout), failOpen)
 			next := b.endpoint(t, later.URL, order(2))
 
 			res := b.run(t, `{"data":{"a":1}}`)
@@ -440,7 +454,7 @@ func TestPerHookTimeout(t *testing.T) {
 	second := b.endpoint(t, after.URL, order(2))
 
 	// The run has time; only the first hook's own timeout expires.
-	res := b.run(t, `{"data":{},"timeout":"20s"}`)
+	res := b.run(t, `{"data":{},"timeout":"60s"}`)
 
 	assert.True(t, res.Allowed)
 	assert.Equal(t, []string{first.ID + ":skipped", second.ID + ":allowed"}, outcomes(res))
@@ -452,14 +466,16 @@ func TestDeadlineHeaderIsTheTimeLeft(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	h := newHook(t, allow)
-	b.endpoint(t, h.URL, order(1), timeout(30*time.Second))
+	// The first hook's limit is the run's (shorter than its own timeout), the
+	// second's its own (shorter than what is left of the run).
+	b.endpoint(t, h.URL, order(1), timeout(60*time.Second))
 	b.endpoint(t, h.URL, order(2), timeout(2*time.Second))
 
-	b.run(t, `{"data":{},"timeout":"5s"}`)
+	b.run(t, `{"data":{},"timeout":"30s"}`)
 
 	calls := h.received()
 	require.Len(t, calls, 2)
-	for i, limit := range []int64{5000, 2000} {
+	for i, limit := range []int64{30000, 2000} {
 		v := calls[i].Header.Get(hook.DeadlineHeader)
 		require.NotEmpty(t, v, "call %d has no %s", i, hook.DeadlineHeader)
 		ms, err := strconv.ParseInt(v, 10, 64)
@@ -503,7 +519,7 @@ func TestIgnoreModeIsQueuedNotAwaited(t *testing.T) {
 	case c := <-got:
 		assert.Equal(t, res.EventID, c.Header.Get("webhook-id"))
 		assert.Equal(t, evType, c.Env.Type)
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the ignore hook was never delivered")
 	}
 	// The dispatcher records the delivery like any other.
@@ -513,7 +529,7 @@ func TestIgnoreModeIsQueuedNotAwaited(t *testing.T) {
 		require.Len(c, ds, 1)
 		assert.Equal(c, res.EventID, ds[0].EventID)
 		assert.Equal(c, herald.DeliverySucceeded, ds[0].Status)
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond)
 }
 
 func TestOnlyHooksOfTheEventTypeAreCalled(t *testing.T) {

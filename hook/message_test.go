@@ -29,17 +29,18 @@ func TestHookFailureMessageHidesTheURL(t *testing.T) {
 	ln.Close()
 
 	for name, tc := range map[string]struct {
-		url  func(t *testing.T) string
-		want string
+		url     func(t *testing.T) string
+		timeout time.Duration
+		want    string
 	}{
-		"timeout":    {func(t *testing.T) string { return newHook(t, hang).URL }, "timeout"},
-		"connection": {func(*testing.T) string { return refused }, "connection failed"},
+		"timeout":    {func(t *testing.T) string { return newHook(t, hang).URL }, 200 * time.Millisecond, "timeout"},
+		"connection": {func(*testing.T) string { return refused }, answerTimeout, "connection failed"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			url := tc.url(t) + "/e4?delay=3&token=s3cret"
-			ep := b.endpoint(t, url, timeout(200*time.Millisecond))
+			ep := b.endpoint(t, url, timeout(tc.timeout))
 
 			res := b.run(t, `{"data":{}}`)
 

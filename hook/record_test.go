@@ -54,7 +54,7 @@ func TestRunThatQueuesNothingIsStoredAfterItsAnswer(t *testing.T) {
 	// Neither Flush nor Close: the background recorder stores it by itself.
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		b.storedRun(c, res.EventID, []*herald.Endpoint{first, second}, nil)
-	}, 10*time.Second, 10*time.Millisecond)
+	}, time.Minute, 10*time.Millisecond)
 }
 
 func TestCloseStoresTheQueuedRuns(t *testing.T) {

@@ -26,7 +26,7 @@ func browserLogin(t *testing.T, ctx context.Context, b *testBundle, key string) 
 // overflow returns how many CSS pixels the page is wider than the window.
 func overflow(t *testing.T, ctx context.Context) int {
 	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	n, err := chromedp.Run(sctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
 	require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestBrowserTypingIntoADefaultedFieldReplacesTheDefault(t *testing.T) {
 	// The form is refused (timeout at most 60s) and comes back with the
 	// typed values, not the defaults with the typing appended.
 	step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#field-timeout .error")))
-	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	values, err := chromedp.Run(sctx, chromedp.Evaluate[map[string]string](`({
 		timeout: document.querySelector("#timeout").value,

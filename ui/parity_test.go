@@ -171,7 +171,7 @@ func (e *parityEnv) event(projectID string, fail bool) *herald.Event {
 func (e *parityEnv) settled(projectID, eventID string) []*herald.Delivery {
 	e.t.Helper()
 	var ds []*herald.Delivery
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		var err error
 		ds, _, err = e.st.ListDeliveries(e.ctx, projectID, store.DeliveryFilter{EventID: eventID}, store.Page{Limit: 100})
@@ -563,7 +563,7 @@ func TestTheAPIAndTheDashboardStoreTheSameResult(t *testing.T) {
 			// The engine records attempts and health in batches, a moment
 			// after a delivery's state: wait for the two to agree, and
 			// compare what they show at the deadline.
-			deadline := time.Now().Add(10 * time.Second)
+			deadline := time.Now().Add(time.Minute)
 			for {
 				viaAPI, viaUI := c.stored(e, viaAPI, fxAPI), c.stored(e, viaUI, fxUI)
 				if assert.ObjectsAreEqual(viaAPI, viaUI) || time.Now().After(deadline) {

@@ -769,7 +769,7 @@ func (b *testBundle) waitDelivery(t *testing.T, projectID, eventID string) *hera
 		}
 		d = ds[0]
 		return true
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond)
 	return d
 }
 

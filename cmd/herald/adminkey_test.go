@@ -152,7 +152,7 @@ func TestServeBannerFollowsLogFormatJSON(t *testing.T) {
 			<-done
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
@@ -162,7 +162,7 @@ func TestServeBannerFollowsLogFormatJSON(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("herald serve not ready after 30s")
+			t.Fatal("herald serve not ready after a minute")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

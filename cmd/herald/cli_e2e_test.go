@@ -115,7 +115,7 @@ func cliProject(t *testing.T, url, slug string) map[string]string {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second) // generous: a busy machine is slow, not wrong
+	deadline := time.Now().Add(time.Minute) // generous: a busy machine is slow, not wrong
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -20,7 +20,7 @@ func TestReadyzAnswers503WhileDraining(t *testing.T) {
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {

@@ -69,7 +69,7 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 
 func (w *webhookReceiver) wait(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		w.mu.Lock()
 		if len(w.got) > 0 {
@@ -202,7 +202,7 @@ func TestTraceOfOneEvent(t *testing.T) {
 	require.True(t, got.IsValid(), "the webhook request carries a valid traceparent")
 	require.Equal(t, inTraceID, got.TraceID().String(), "the webhook is in the ingest request's trace")
 
-	spans := rcv.WaitFor(t, 20*time.Second, nil, func(s []tracingtest.Span) bool {
+	spans := rcv.WaitFor(t, time.Minute, nil, func(s []tracingtest.Span) bool {
 		return len(tracingtest.Find(s, ingestSpan)) > 0 && len(tracingtest.Find(s, tracing.SpanCommit)) > 0 &&
 			len(tracingtest.Find(s, tracing.SpanAttempt)) > 0
 	})
@@ -248,7 +248,7 @@ func TestAttemptSpanOfAFailure(t *testing.T) {
 	project, key, _ := h.setup(t, failing.URL)
 	h.ingest(t, project, key, nil)
 
-	spans := rcv.WaitFor(t, 20*time.Second, nil, func(s []tracingtest.Span) bool {
+	spans := rcv.WaitFor(t, time.Minute, nil, func(s []tracingtest.Span) bool {
 		return len(tracingtest.Find(s, tracing.SpanAttempt)) > 0 && len(tracingtest.Find(s, ingestSpan)) > 0
 	})
 	att := tracingtest.Find(spans, tracing.SpanAttempt)[0]
@@ -273,7 +273,7 @@ func TestAttemptAfterRestartContinuesStoredTrace(t *testing.T) {
 	h := startHerald(t, path, tr, false)
 	project, key, _ := h.setup(t, hook.url)
 	eventID := h.ingest(t, project, key, map[string]string{"traceparent": inParent})
-	spans := rcv.WaitFor(t, 20*time.Second, nil, func(s []tracingtest.Span) bool { return len(tracingtest.Find(s, ingestSpan)) > 0 })
+	spans := rcv.WaitFor(t, time.Minute, nil, func(s []tracingtest.Span) bool { return len(tracingtest.Find(s, ingestSpan)) > 0 })
 	in := one(t, spans, ingestSpan)
 	h.stop()
 
@@ -281,7 +281,7 @@ func TestAttemptAfterRestartContinuesStoredTrace(t *testing.T) {
 	h2 := startHerald(t, path, tr, true)
 	got := tracing.ParseTraceParent(hook.wait(t))
 	require.Equal(t, inTraceID, got.TraceID().String())
-	spans = rcv.WaitFor(t, 20*time.Second, nil, func(s []tracingtest.Span) bool { return len(tracingtest.Find(s, tracing.SpanAttempt)) > 0 })
+	spans = rcv.WaitFor(t, time.Minute, nil, func(s []tracingtest.Span) bool { return len(tracingtest.Find(s, tracing.SpanAttempt)) > 0 })
 	att := one(t, spans, tracing.SpanAttempt)
 	require.Equal(t, inTraceID, att.TraceID)
 	require.Equal(t, in.SpanID, att.ParentSpanID, "the stored traceparent is the attempt's parent")
@@ -319,7 +319,7 @@ func TestCommitOfSeveralTracesLinksThem(t *testing.T) {
 	tr.StartCommit([]*store.NewEvent{ev(""), ev("")}).End(nil)
 	tr.StartCommit([]*store.NewEvent{ev(inParent), ev(other), ev(inParent), ev("")}).End(nil)
 
-	spans := rcv.WaitFor(t, 20*time.Second, func() { tr.Flush(context.Background()) }, func(s []tracingtest.Span) bool {
+	spans := rcv.WaitFor(t, time.Minute, func() { tr.Flush(context.Background()) }, func(s []tracingtest.Span) bool {
 		return len(tracingtest.Find(s, tracing.SpanCommit)) > 0
 	})
 	c := one(t, spans, tracing.SpanCommit)

@@ -21,7 +21,7 @@ func (f *fixture) warmKeys(t *testing.T, db *postgres.DB, hashes ...string) []*h
 	}
 	_, err := db.GetProject(f.ctx, f.project.ID) // starts the listener
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return postgres.AuthCacheLive(db) }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return postgres.AuthCacheLive(db) }, time.Minute, 10*time.Millisecond)
 	for _, h := range hashes {
 		_, err := db.GetAPIKeyByHash(f.ctx, h)
 		require.NoError(t, err)
@@ -46,7 +46,7 @@ func TestAuthCacheEmptiedByAnotherProcessWrite(t *testing.T) {
 		_, err1 := f.b.GetAPIKeyByHash(f.ctx, "h1")
 		_, err2 := f.b.GetAPIKeyByHash(f.ctx, "h2")
 		return herald.IsNotFound(err1) && herald.IsNotFound(err2)
-	}, 10*time.Second, 10*time.Millisecond, "the revoked key and everything else cached are gone from b")
+	}, time.Minute, 10*time.Millisecond, "the revoked key and everything else cached are gone from b")
 
 	_, err = f.b.GetProject(f.ctx, f.project.ID)
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func TestAuthCacheEmptiedByAnotherProcessWrite(t *testing.T) {
 	require.Eventually(t, func() bool {
 		p, err := f.b.GetProject(f.ctx, f.project.ID)
 		return err == nil && p.Name == "renamed"
-	}, 10*time.Second, 10*time.Millisecond)
+	}, time.Minute, 10*time.Millisecond)
 }
 
 // A process's own writes empty its cache before they return.
@@ -84,10 +84,10 @@ func TestAuthCacheForgetsAllWhenListenerDrops(t *testing.T) {
 	_, err := conn.Exec(f.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE datname = current_database() AND query = 'LISTEN herald_auth'`)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return !postgres.AuthCacheLive(f.b) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return !postgres.AuthCacheLive(f.b) }, time.Minute, time.Millisecond)
 	_, err = conn.Exec(f.ctx, "DELETE FROM api_keys WHERE hash = 'h1'")
 	require.NoError(t, err)
 	_, err = f.b.GetAPIKeyByHash(f.ctx, "h1")
 	require.True(t, herald.IsNotFound(err), "not served from a cache that may have missed a notification: %v", err)
-	require.Eventually(t, func() bool { return postgres.AuthCacheLive(f.b) }, 10*time.Second, 10*time.Millisecond, "listening again")
+	require.Eventually(t, func() bool { return postgres.AuthCacheLive(f.b) }, time.Minute, 10*time.Millisecond, "listening again")
 }

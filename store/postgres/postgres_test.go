@@ -312,7 +312,7 @@ func drain(ch <-chan struct{}) {
 
 func requireWoken(t *testing.T, notifier *postgres.DB, wake <-chan struct{}) {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(time.Minute)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -442,7 +442,7 @@ func TestCompleteAttemptsSkipsDeliveryDeletedMeanwhile(t *testing.T) {
 		err := waiting.QueryRow(f.ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO attempts%'`).Scan(&n)
 		return err == nil && n == 1
-	}, 10*time.Second, 10*time.Millisecond, "CompleteAttempts waits for the deleting transaction")
+	}, time.Minute, 10*time.Millisecond, "CompleteAttempts waits for the deleting transaction")
 	require.NoError(t, tx.Commit(f.ctx))
 	require.NoError(t, <-done)
 

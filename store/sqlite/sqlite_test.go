@@ -403,16 +403,21 @@ func TestGroupCommitIsolatesAFailingWrite(t *testing.T) {
 		return err
 	}
 	release := make(chan struct{})
+	running := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
 		first <- db.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(running)
 			<-release
 			return put(ctx, tx, "k0")
 		})
 	}()
 	// Wait until the writer runs the first transaction, then queue the group.
-	require.Eventually(t, func() bool { return len(db.writes) == 0 }, 5*time.Second, time.Millisecond)
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-running:
+	case <-time.After(time.Minute):
+		t.Fatal("the writer never ran the first transaction")
+	}
 	boom := errors.New("boom")
 	const n = 6
 	type outcome struct {
@@ -434,7 +439,7 @@ func TestGroupCommitIsolatesAFailingWrite(t *testing.T) {
 			errs <- outcome{i, err}
 		}()
 	}
-	require.Eventually(t, func() bool { return len(db.writes) == n }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return len(db.writes) == n }, time.Minute, time.Millisecond)
 	close(release)
 	require.NoError(t, <-first)
 	for range n {
