@@ -222,7 +222,7 @@ func TestIntegrationProjectsAndAPIKeys(t *testing.T) {
 	require.Equal(t, "Shop EU", renamed.Name)
 	require.True(t, renamed.StrictEventTypes)
 
-	key, err := shop.CreateAPIKey(ctx, "shop")
+	key, err := shop.CreateAPIKey(ctx, "shop", client.APIKeyCreate{})
 	require.NoError(t, err)
 	require.NotEmpty(t, key.ID)
 	require.True(t, strings.HasPrefix(key.Key, "hk_"), "key %q", key.Key)
@@ -764,4 +764,30 @@ func TestIntegrationPageEncodesAsTheServerAnswers(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, string(raw), string(encoded))
 	require.JSONEq(t, `{"data":[],"next_cursor":null}`, string(encoded))
+}
+
+// TestIntegrationProjectAndKeyCreateIgnoreIdempotencyKey is why the client
+// never repeats CreateProject or CreateAPIKey after a failure the server
+// may have acted on: Herald does not deduplicate them by Idempotency-Key,
+// so the same request sent twice with the same key makes two projects and
+// two keys. Should the server learn to, this test fails and the client may
+// retry them like the other keyed POSTs.
+func TestIntegrationProjectAndKeyCreateIgnoreIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	b := setupHerald(t)
+	ctx := context.Background()
+	same := client.WithIdempotencyKey("one-project-please")
+	p1, err := b.admin.CreateProject(ctx, client.ProjectCreate{Name: "Shop"}, same)
+	require.NoError(t, err)
+	p2, err := b.admin.CreateProject(ctx, client.ProjectCreate{Name: "Shop"}, same)
+	require.NoError(t, err)
+	require.NotEqual(t, p1.ID, p2.ID, "the server deduplicated project create by Idempotency-Key")
+
+	shop := newClient(t, b.url, p1.APIKey)
+	sameKey := client.WithIdempotencyKey("one-key-please")
+	k1, err := shop.CreateAPIKey(ctx, p1.ID, client.APIKeyCreate{Name: "ci"}, sameKey)
+	require.NoError(t, err)
+	k2, err := shop.CreateAPIKey(ctx, p1.ID, client.APIKeyCreate{Name: "ci"}, sameKey)
+	require.NoError(t, err)
+	require.NotEqual(t, k1.ID, k2.ID, "the server deduplicated API key create by Idempotency-Key")
 }

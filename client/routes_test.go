@@ -61,7 +61,7 @@ func TestRoutes(t *testing.T) {
 		},
 		{
 			name:   "create api key",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.CreateAPIKey(ctx, "shop") },
+			call:   func(ctx context.Context, c *Client) (any, error) { return c.CreateAPIKey(ctx, "shop", APIKeyCreate{}) },
 			method: "POST", path: "/v1/projects/shop/api-keys", body: `{}`,
 			status: 201, resp: `{"id":"key_1","key":"hk_secret"}`, want: &APIKey{ID: "key_1", Key: "hk_secret"},
 		},
