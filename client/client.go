@@ -125,6 +125,7 @@ type call struct {
 	query  url.Values // optional
 	in     any        // request body, encoded as JSON; nil = none
 	out    any        // decoded from a 2xx body when non-nil
+	status *int       // set to the 2xx status when non-nil
 	header http.Header
 	// idempotent marks a POST of a route where the server deduplicates by
 	// Idempotency-Key: it gets a random key (unless the caller gave one)
@@ -216,6 +217,9 @@ func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
 				return nil, failure
 			}
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			if cl.status != nil {
+				*cl.status = resp.StatusCode
+			}
 			err := decodeBody(resp, cl.out)
 			return resp.Header, err
 		default:

@@ -254,7 +254,7 @@ func TestIntegrationProjectKeySeesAnotherProjectAsNotFound(t *testing.T) {
 
 	_, err := shop.GetProject(ctx, "forum")
 	requireAPIError(t, err, http.StatusNotFound)
-	_, err = shop.ListEndpoints(ctx, "forum", client.ListOptions{})
+	_, err = shop.ListEndpoints(ctx, "forum", client.EndpointListOptions{})
 	requireAPIError(t, err, http.StatusNotFound)
 	_, err = shop.SendEvent(ctx, "forum", client.EventInput{Type: "user.created", Data: map[string]any{}})
 	requireAPIError(t, err, http.StatusNotFound)
@@ -350,7 +350,7 @@ func TestIntegrationEndpoints(t *testing.T) {
 	require.Equal(t, []string{"1s", "1m"}, ep.RetrySchedule)
 	require.Equal(t, 10, ep.MaxInFlight, "the default")
 
-	list, err := c.ListEndpoints(ctx, "shop", client.ListOptions{})
+	list, err := c.ListEndpoints(ctx, "shop", client.EndpointListOptions{})
 	require.NoError(t, err)
 	require.Len(t, list.Data, 1)
 	require.Empty(t, list.Data[0].Secret, "only the create answer carries the secret")
@@ -731,7 +731,7 @@ func TestIntegrationSubscribe(t *testing.T) {
 
 	require.NoError(t, c.Subscribe(ctx, "forum", "post.created", rc.url))
 	require.NoError(t, c.Subscribe(ctx, "forum", "post.created", rc.url), "subscribing again is not an error")
-	list, err := c.ListEndpoints(ctx, "forum", client.ListOptions{})
+	list, err := c.ListEndpoints(ctx, "forum", client.EndpointListOptions{})
 	require.NoError(t, err)
 	require.Len(t, list.Data, 1, "nor a second endpoint")
 	require.Equal(t, rc.url, list.Data[0].URL)
@@ -748,7 +748,7 @@ func TestIntegrationPageEncodesAsTheServerAnswers(t *testing.T) {
 	b := setupHerald(t)
 	ctx := context.Background()
 	c := b.project(t, "shop")
-	page, err := c.ListEndpoints(ctx, "shop", client.ListOptions{})
+	page, err := c.ListEndpoints(ctx, "shop", client.EndpointListOptions{})
 	require.NoError(t, err)
 
 	req, err := http.NewRequest(http.MethodGet, b.url+"/v1/projects/shop/endpoints", nil)
