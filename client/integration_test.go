@@ -226,7 +226,7 @@ func TestIntegrationProjectsAndAPIKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, key.ID)
 	require.True(t, strings.HasPrefix(key.Key, "hk_"), "key %q", key.Key)
-	keys, err := shop.ListAPIKeys(ctx, "shop")
+	keys, err := shop.ListAPIKeys(ctx, "shop", client.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, keys.Data, 2)
 	for _, k := range keys.Data {

@@ -139,12 +139,12 @@ func (c *Client) CreateAPIKey(ctx context.Context, project string, in APIKeyCrea
 }
 
 // ListAPIKeys lists the project's API keys, without the keys themselves.
-func (c *Client) ListAPIKeys(ctx context.Context, project string, reqOpts ...RequestOption) (*Page[APIKey], error) {
+func (c *Client) ListAPIKeys(ctx context.Context, project string, opts ListOptions, reqOpts ...RequestOption) (*Page[APIKey], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Page[APIKey]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), out: &out, opts: reqOpts})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), query: opts.values(), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 

@@ -120,9 +120,11 @@ func TestRoutes(t *testing.T) {
 			want: &Page[Process]{Data: []Process{{ID: "prc_1", Address: "10.0.0.1:8080", InFlight: 3, HeartbeatAgeMS: 120, HeartbeatAt: t0}}},
 		},
 		{
-			name:   "list api keys",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.ListAPIKeys(ctx, "shop") },
-			method: "GET", path: "/v1/projects/shop/api-keys",
+			name: "list api keys",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.ListAPIKeys(ctx, "shop", ListOptions{Limit: 2})
+			},
+			method: "GET", path: "/v1/projects/shop/api-keys", query: "limit=2",
 			status: 200, resp: `{"data":[{"id":"key_1","prefix":"hk_ab","created_at":"2026-11-23T10:00:00Z"}],"next_cursor":null}`,
 			want: &Page[APIKey]{Data: []APIKey{{ID: "key_1", Prefix: "hk_ab", CreatedAt: t0}}},
 		},
