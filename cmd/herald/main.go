@@ -35,6 +35,7 @@ Client of the API (HERALD_URL, HERALD_KEY, HERALD_PROJECT):
   events       send, batch, list, get, replay
   deliveries   list, get, attempts, retry
   hooks        run a hook: herald hooks run <type> --data JSON
+  cluster      list the processes sharing the database (admin key)
 
 Run "herald <command> -h" for a command's flags.
 `
