@@ -16,8 +16,9 @@ type Tenant struct {
 	Metadata  map[string]string `json:"metadata"`
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
-	// Created is true when PutTenant created the tenant, false when it
-	// updated an existing one.
+	// Created is true when PutTenant's answer was 201 (created), false on
+	// 200 (updated). A PUT repeated by the client after a lost answer can
+	// see 200 for a tenant its first request created.
 	Created bool `json:"-"`
 }
 
