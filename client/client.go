@@ -19,7 +19,8 @@
 // CreateProject, CreateAPIKey, RotateEndpointSecret, TestEndpoint, RunHook
 // and Subscribe — are never repeated after such a failure, even with a key
 // the caller gives: Herald ignores the key there, so a repeat could, say,
-// create a second project. Their error is returned at once.
+// create a second project. Their error is returned at once (a 429 or 503,
+// which the server did not act on, is still retried).
 package client
 
 import (
