@@ -57,7 +57,7 @@ func withOapiCodegen(ctx context.Context, base, admin string) error {
 	}
 	key := bearer(p.JSON201.ApiKey)
 	until := time.Now().Add(time.Hour)
-	ep, err := c.CreateEndpointWithResponse(ctx, slug, oapi.CreateEndpointJSONRequestBody{
+	ep, err := c.CreateEndpointWithResponse(ctx, slug, &oapi.CreateEndpointParams{}, oapi.CreateEndpointJSONRequestBody{
 		Url: "http://127.0.0.1:9/webhooks", EventTypes: &[]string{"order.*"}, ActiveUntil: &until,
 	}, key)
 	if err != nil || ep.JSON201 == nil {
@@ -108,14 +108,16 @@ func withOgen(ctx context.Context, base, admin string) error {
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
-	ep, ok := epRes.(*ogenclient.Endpoint)
+	// The 201 declares the Idempotent-Replayed header, so ogen wraps the
+	// endpoint with it.
+	created, ok := epRes.(*ogenclient.CreateEndpointCreatedHeaders)
 	if !ok {
 		return fmt.Errorf("create endpoint: %T", epRes)
 	}
 	var cleared ogenclient.OptNilDateTime
 	cleared.SetToNull()
 	upRes, err := c.UpdateEndpoint(ctx, &ogenclient.EndpointUpdate{ActiveUntil: cleared},
-		ogenclient.UpdateEndpointParams{Project: p.ID, ID: ep.ID})
+		ogenclient.UpdateEndpointParams{Project: p.ID, ID: created.Response.ID})
 	if err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
 	}
