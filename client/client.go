@@ -9,13 +9,18 @@
 //
 // Retries: a call answered 429 or 503 is repeated after the server's
 // Retry-After (or an exponential backoff with jitter), a bounded number of
-// times. A call that is safe to repeat — a GET or DELETE, or a POST that
-// carries an Idempotency-Key, which SendEvent, SendEvents, CreateEndpoint,
-// ReplayEvent, RetryDelivery and RecoverEndpoint always do — is also
-// repeated after a connection error, a 502 or a 504: the server answers a
-// repeated key with the first answer instead of acting twice. (Herald
-// deduplicates ingest by key; a server that ignores the key on the other
-// POSTs may, after such a failure, act on one of them twice.)
+// times. A call that is safe to repeat is also repeated after a connection
+// error, a 502 or a 504: a GET, PUT or DELETE, an event with an id, or a
+// POST of a route where Herald deduplicates by Idempotency-Key, answering a
+// repeated key with the first answer instead of acting twice. Those POSTs
+// are SendEvent, SendEvents, CreateEndpoint, CreateEventType, ReplayEvent,
+// RetryDelivery and RecoverEndpoint, and the client always sends them with
+// a key (a random one unless the caller gives its own). The other POSTs —
+// CreateProject, CreateAPIKey, RotateEndpointSecret, TestEndpoint, RunHook
+// and Subscribe — are never repeated after such a failure, even with a key
+// the caller gives: Herald ignores the key there, so a repeat could, say,
+// create a second project. Their error is returned at once (a 429 or 503,
+// which the server did not act on, is still retried).
 package client
 
 import (
@@ -121,9 +126,12 @@ type call struct {
 	query  url.Values // optional
 	in     any        // request body, encoded as JSON; nil = none
 	out    any        // decoded from a 2xx body when non-nil
+	status *int       // set to the 2xx status when non-nil
 	header http.Header
-	// idempotent marks a POST that gets a random Idempotency-Key (unless
-	// the caller gave one), so that retrying it is safe.
+	// idempotent marks a POST of a route where the server deduplicates by
+	// Idempotency-Key: it gets a random key (unless the caller gave one)
+	// and is then safe to retry. A POST without it is never retried after
+	// a failure the server may have acted on, whatever key it carries.
 	idempotent bool
 	// dedupByBody marks a request the server deduplicates by an id in its
 	// body (an event's id), so that it is safe to repeat without a header.
@@ -131,15 +139,17 @@ type call struct {
 	opts        []RequestOption
 }
 
-// retrySafe reports whether repeating the request cannot do twice what the
-// caller asked once: the method is idempotent, or the server deduplicates
-// it by its Idempotency-Key.
-func retrySafe(method string, h http.Header) bool {
-	switch method {
+// retrySafe reports whether repeating the call cannot do twice what the
+// caller asked once: the method is idempotent, the server deduplicates it
+// by an id in its body, or its route deduplicates by Idempotency-Key and
+// it carries one. A key on another route proves nothing: the server
+// ignores it there.
+func retrySafe(cl call, h http.Header) bool {
+	switch cl.method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete:
 		return true
 	}
-	return h.Get("Idempotency-Key") != ""
+	return cl.dedupByBody || (cl.idempotent && h.Get("Idempotency-Key") != "")
 }
 
 // do performs the call, retrying as the package comment says, and returns
@@ -166,7 +176,7 @@ func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
 	for k, v := range ro.header {
 		header[k] = v
 	}
-	safe := cl.dedupByBody || retrySafe(cl.method, header)
+	safe := retrySafe(cl, header)
 
 	var body []byte
 	if cl.in != nil {
@@ -208,6 +218,9 @@ func (c *Client) do(ctx context.Context, cl call) (http.Header, error) {
 				return nil, failure
 			}
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			if cl.status != nil {
+				*cl.status = resp.StatusCode
+			}
 			err := decodeBody(resp, cl.out)
 			return resp.Header, err
 		default:

@@ -393,7 +393,7 @@ func TestAllFollowsCursors(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for ep, err := range All(ctx, func(ctx context.Context, cursor string) (*Page[Endpoint], error) {
-		return b.client.ListEndpoints(ctx, "shop", ListOptions{Limit: 2, Cursor: cursor})
+		return b.client.ListEndpoints(ctx, "shop", EndpointListOptions{ListOptions: ListOptions{Limit: 2, Cursor: cursor}})
 	}) {
 		if err != nil {
 			t.Fatal(err)

@@ -17,10 +17,12 @@ const (
 
 // Delivery is one event for one endpoint.
 type Delivery struct {
-	ID                 string     `json:"id"`
-	ProjectID          string     `json:"project_id"`
-	EventID            string     `json:"event_id"`
-	EndpointID         string     `json:"endpoint_id"`
+	ID         string `json:"id"`
+	ProjectID  string `json:"project_id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id"`
+	// TenantID is its endpoint's tenant; "" for a project-wide endpoint.
+	TenantID           string     `json:"tenant_id,omitempty"`
 	EventType          string     `json:"event_type"`
 	Status             string     `json:"status"`
 	Attempts           int        `json:"attempts"`
@@ -72,10 +74,15 @@ func (a *Attempt) Succeeded() bool {
 // DeliveryListOptions filters and pages ListDeliveries; zero fields do not
 // filter.
 type DeliveryListOptions struct {
+	// TenantID lists only the deliveries to that tenant's endpoints.
+	TenantID   string
 	EndpointID string
 	EventID    string
 	// Status is a delivery state, such as DeliveryExhausted.
 	Status string
+	// Since and Until bound when the deliveries were created.
+	Since time.Time
+	Until time.Time
 	ListOptions
 }
 
@@ -85,9 +92,12 @@ func (c *Client) ListDeliveries(ctx context.Context, project string, opts Delive
 		return nil, errEmpty("project")
 	}
 	q := opts.values()
+	setString(q, "tenant_id", opts.TenantID)
 	setString(q, "endpoint_id", opts.EndpointID)
 	setString(q, "event_id", opts.EventID)
 	setString(q, "status", opts.Status)
+	setTime(q, "since", opts.Since)
+	setTime(q, "until", opts.Until)
 	var out Page[Delivery]
 	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "deliveries"), query: q, out: &out, opts: reqOpts})
 	return result(&out, err)

@@ -23,8 +23,11 @@ const (
 // Endpoint is a subscription: a URL and how to call it. Durations are Go
 // duration strings ("15s", "2h").
 type Endpoint struct {
-	ID            string            `json:"id"`
-	ProjectID     string            `json:"project_id"`
+	ID        string `json:"id"`
+	ProjectID string `json:"project_id"`
+	// TenantID is the tenant that owns the endpoint; "" for a
+	// project-wide one, which receives every tenant's events.
+	TenantID      string            `json:"tenant_id,omitempty"`
 	URL           string            `json:"url"`
 	Name          string            `json:"name,omitempty"`
 	Description   string            `json:"description,omitempty"`
@@ -73,7 +76,11 @@ type BasicAuth struct {
 // EndpointCreate is the body of CreateEndpoint. Only URL is required;
 // zero fields take the server's defaults (docs/API.md, "Endpoint fields").
 type EndpointCreate struct {
-	URL           string     `json:"url"`
+	URL string `json:"url"`
+	// TenantID makes the endpoint the tenant's (created if missing): it
+	// receives only that tenant's events. Empty: project-wide. It cannot
+	// change later.
+	TenantID      string     `json:"tenant_id,omitempty"`
 	Name          string     `json:"name,omitempty"`
 	Description   string     `json:"description,omitempty"`
 	EventTypes    []string   `json:"event_types,omitempty"`
@@ -88,13 +95,16 @@ type EndpointCreate struct {
 	FailurePolicy string     `json:"failure_policy,omitempty"`
 	// RetrySchedule: nil takes the server's default; a non-nil empty
 	// slice means one attempt and no retries.
-	RetrySchedule []string          `json:"retry_schedule,omitzero"`
-	RateLimit     int               `json:"rate_limit,omitempty"`
-	MaxInFlight   int               `json:"max_in_flight,omitempty"`
-	Ordered       bool              `json:"ordered,omitempty"`
-	Auth          *EndpointAuth     `json:"auth,omitempty"`
-	Headers       map[string]string `json:"headers,omitempty"`
-	BodyTemplate  string            `json:"body_template,omitempty"`
+	RetrySchedule []string `json:"retry_schedule,omitzero"`
+	// RetryJitter: nil takes the server's default (true); false follows
+	// the schedule exactly.
+	RetryJitter  *bool             `json:"retry_jitter,omitempty"`
+	RateLimit    int               `json:"rate_limit,omitempty"`
+	MaxInFlight  int               `json:"max_in_flight,omitempty"`
+	Ordered      bool              `json:"ordered,omitempty"`
+	Auth         *EndpointAuth     `json:"auth,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	BodyTemplate string            `json:"body_template,omitempty"`
 	// Secret is "whsec_" + base64 of 24 to 64 bytes; generated when empty.
 	Secret   string            `json:"secret,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
@@ -119,6 +129,7 @@ type EndpointUpdate struct {
 	ResponseMode  Optional[string]            `json:"response_mode,omitzero"`
 	FailurePolicy Optional[string]            `json:"failure_policy,omitzero"`
 	RetrySchedule Optional[[]string]          `json:"retry_schedule,omitzero"`
+	RetryJitter   Optional[bool]              `json:"retry_jitter,omitzero"`
 	RateLimit     Optional[int]               `json:"rate_limit,omitzero"`
 	MaxInFlight   Optional[int]               `json:"max_in_flight,omitzero"`
 	Ordered       Optional[bool]              `json:"ordered,omitzero"`
@@ -211,13 +222,23 @@ func (c *Client) CreateEndpoint(ctx context.Context, project string, in Endpoint
 	return result(&out, err)
 }
 
+// EndpointListOptions filters and pages ListEndpoints; zero fields do not
+// filter.
+type EndpointListOptions struct {
+	// TenantID lists only that tenant's endpoints.
+	TenantID string
+	ListOptions
+}
+
 // ListEndpoints lists the project's endpoints, newest first.
-func (c *Client) ListEndpoints(ctx context.Context, project string, opts ListOptions, reqOpts ...RequestOption) (*Page[Endpoint], error) {
+func (c *Client) ListEndpoints(ctx context.Context, project string, opts EndpointListOptions, reqOpts ...RequestOption) (*Page[Endpoint], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
+	q := opts.values()
+	setString(q, "tenant_id", opts.TenantID)
 	var out Page[Endpoint]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "endpoints"), query: opts.values(), out: &out, opts: reqOpts})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "endpoints"), query: q, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 

@@ -13,7 +13,10 @@ type EventInput struct {
 	Type string `json:"type"`
 	Data any    `json:"data"`
 	// ID is an optional client id; it also serves as the idempotency key.
-	ID       string   `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// TenantID sends the event to that tenant's endpoints (and the
+	// project-wide ones); empty: project-wide endpoints only.
+	TenantID string   `json:"tenant_id,omitempty"`
 	Channels []string `json:"channels,omitempty"`
 	// OccurredAt is when it happened; zero means when Herald accepts it.
 	OccurredAt time.Time         `json:"occurred_at,omitzero"`
@@ -31,6 +34,7 @@ type SendEventResult struct {
 	Type       string    `json:"type"`
 	CreatedAt  time.Time `json:"created_at"`
 	Deliveries int       `json:"deliveries"`
+	TenantID   string    `json:"tenant_id,omitempty"`
 	// Replayed is true when Herald had already accepted this idempotency
 	// key with the same body and answered with the original event.
 	Replayed bool `json:"-"`
@@ -50,6 +54,7 @@ type BatchItem struct {
 	Type       string    `json:"type,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	Deliveries int       `json:"deliveries,omitempty"`
+	TenantID   string    `json:"tenant_id,omitempty"`
 	// Replayed is true when the event's idempotency key had been accepted
 	// before with the same body: ID is the original event.
 	Replayed bool   `json:"replayed,omitempty"`
@@ -64,13 +69,14 @@ func (b *BatchItem) UnmarshalJSON(data []byte) error {
 		Type       string          `json:"type"`
 		CreatedAt  time.Time       `json:"created_at"`
 		Deliveries int             `json:"deliveries"`
+		TenantID   string          `json:"tenant_id"`
 		Replayed   bool            `json:"replayed"`
 		Error      json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	*b = BatchItem{ID: raw.ID, Type: raw.Type, CreatedAt: raw.CreatedAt, Deliveries: raw.Deliveries, Replayed: raw.Replayed}
+	*b = BatchItem{ID: raw.ID, Type: raw.Type, CreatedAt: raw.CreatedAt, Deliveries: raw.Deliveries, TenantID: raw.TenantID, Replayed: raw.Replayed}
 	if len(raw.Error) == 0 || string(raw.Error) == "null" {
 		return nil
 	}
@@ -101,6 +107,7 @@ func (b *BatchItem) UnmarshalJSON(data []byte) error {
 type Event struct {
 	ID         string            `json:"id"`
 	ProjectID  string            `json:"project_id"`
+	TenantID   string            `json:"tenant_id,omitempty"`
 	Type       string            `json:"type"`
 	Data       json.RawMessage   `json:"data"`
 	Channels   []string          `json:"channels,omitempty"`
@@ -125,10 +132,12 @@ type HookVerdict struct {
 
 // EventListOptions filters and pages ListEvents; zero fields do not filter.
 type EventListOptions struct {
-	Type    string
-	Channel string
-	Since   time.Time
-	Until   time.Time
+	// TenantID lists only that tenant's events.
+	TenantID string
+	Type     string
+	Channel  string
+	Since    time.Time
+	Until    time.Time
 	ListOptions
 }
 
@@ -184,6 +193,7 @@ func (c *Client) ListEvents(ctx context.Context, project string, opts EventListO
 		return nil, errEmpty("project")
 	}
 	q := opts.values()
+	setString(q, "tenant_id", opts.TenantID)
 	setString(q, "type", opts.Type)
 	setString(q, "channel", opts.Channel)
 	setTime(q, "since", opts.Since)

@@ -42,7 +42,7 @@ func (c *Client) CreateEventType(ctx context.Context, project string, in EventTy
 		return nil, errEmpty("project")
 	}
 	var out EventType
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "event-types"), in: in, out: &out, opts: reqOpts})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "event-types"), in: in, out: &out, idempotent: true, opts: reqOpts})
 	return result(&out, err)
 }
 

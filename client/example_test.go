@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -183,6 +185,67 @@ func ExampleClient_RunHook() {
 	// Output:
 	// neo@example.com allowed
 	// smith@matrix.invalid refused: blocked_domain this domain cannot register
+}
+
+// A product serves each of its customers from one project: a tenant per
+// customer, its endpoints, and events sent to it. A tenant's event reaches
+// its own endpoints and the project-wide ones, never another tenant's.
+func ExampleClient_PutTenant() {
+	herald, stop := startHerald()
+	defer stop()
+	ctx := context.Background()
+	c, _ := client.New(herald.URL, herald.ProjectKey)
+
+	received := make(chan string, 10)
+	var stops []func()
+	receiverOf := func(name string) string {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var env struct {
+				TenantID string `json:"tenant_id"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&env)
+			received <- fmt.Sprintf("%s got an event for %q", name, env.TenantID)
+		}))
+		stops = append(stops, ts.Close)
+		return ts.URL
+	}
+	defer func() {
+		for _, s := range stops {
+			s()
+		}
+	}()
+
+	for _, id := range []string{"acme", "globex"} {
+		t, err := c.PutTenant(ctx, "shop", id, client.TenantPut{Name: strings.ToUpper(id[:1]) + id[1:]})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("tenant", t.ID, "created:", t.Created)
+		if _, err := c.CreateEndpoint(ctx, "shop", client.EndpointCreate{URL: receiverOf(id), TenantID: id}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// The product's own sink: no tenant, so it receives every tenant's events.
+	if _, err := c.CreateEndpoint(ctx, "shop", client.EndpointCreate{URL: receiverOf("the product's sink")}); err != nil {
+		log.Fatal(err)
+	}
+
+	res, err := c.SendEvent(ctx, "shop", client.EventInput{Type: "order.paid", Data: map[string]string{"order_id": "o_1"}, TenantID: "acme"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("event for", res.TenantID, "with", res.Deliveries, "deliveries")
+	got := []string{<-received, <-received}
+	slices.Sort(got)
+	for _, g := range got {
+		fmt.Println(g)
+	}
+	// Output:
+	// tenant acme created: true
+	// tenant globex created: true
+	// event for acme with 2 deliveries
+	// acme got an event for "acme"
+	// the product's sink got an event for "acme"
 }
 
 // exampleHerald is a Herald served in-process, with a project "shop".

@@ -21,6 +21,9 @@ type HookInput struct {
 	// it must encode to a JSON object.
 	Data     any               `json:"data"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// TenantID runs the hooks of that tenant's endpoints (and the
+	// project-wide ones); empty: project-wide endpoints only.
+	TenantID string `json:"tenant_id,omitempty"`
 	// Timeout bounds the whole run, e.g. "5s"; empty means the server's
 	// default (10s).
 	Timeout string `json:"timeout,omitempty"`

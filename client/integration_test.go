@@ -222,11 +222,11 @@ func TestIntegrationProjectsAndAPIKeys(t *testing.T) {
 	require.Equal(t, "Shop EU", renamed.Name)
 	require.True(t, renamed.StrictEventTypes)
 
-	key, err := shop.CreateAPIKey(ctx, "shop")
+	key, err := shop.CreateAPIKey(ctx, "shop", client.APIKeyCreate{})
 	require.NoError(t, err)
 	require.NotEmpty(t, key.ID)
 	require.True(t, strings.HasPrefix(key.Key, "hk_"), "key %q", key.Key)
-	keys, err := shop.ListAPIKeys(ctx, "shop")
+	keys, err := shop.ListAPIKeys(ctx, "shop", client.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, keys.Data, 2)
 	for _, k := range keys.Data {
@@ -254,7 +254,7 @@ func TestIntegrationProjectKeySeesAnotherProjectAsNotFound(t *testing.T) {
 
 	_, err := shop.GetProject(ctx, "forum")
 	requireAPIError(t, err, http.StatusNotFound)
-	_, err = shop.ListEndpoints(ctx, "forum", client.ListOptions{})
+	_, err = shop.ListEndpoints(ctx, "forum", client.EndpointListOptions{})
 	requireAPIError(t, err, http.StatusNotFound)
 	_, err = shop.SendEvent(ctx, "forum", client.EventInput{Type: "user.created", Data: map[string]any{}})
 	requireAPIError(t, err, http.StatusNotFound)
@@ -350,7 +350,7 @@ func TestIntegrationEndpoints(t *testing.T) {
 	require.Equal(t, []string{"1s", "1m"}, ep.RetrySchedule)
 	require.Equal(t, 10, ep.MaxInFlight, "the default")
 
-	list, err := c.ListEndpoints(ctx, "shop", client.ListOptions{})
+	list, err := c.ListEndpoints(ctx, "shop", client.EndpointListOptions{})
 	require.NoError(t, err)
 	require.Len(t, list.Data, 1)
 	require.Empty(t, list.Data[0].Secret, "only the create answer carries the secret")
@@ -731,7 +731,7 @@ func TestIntegrationSubscribe(t *testing.T) {
 
 	require.NoError(t, c.Subscribe(ctx, "forum", "post.created", rc.url))
 	require.NoError(t, c.Subscribe(ctx, "forum", "post.created", rc.url), "subscribing again is not an error")
-	list, err := c.ListEndpoints(ctx, "forum", client.ListOptions{})
+	list, err := c.ListEndpoints(ctx, "forum", client.EndpointListOptions{})
 	require.NoError(t, err)
 	require.Len(t, list.Data, 1, "nor a second endpoint")
 	require.Equal(t, rc.url, list.Data[0].URL)
@@ -748,7 +748,7 @@ func TestIntegrationPageEncodesAsTheServerAnswers(t *testing.T) {
 	b := setupHerald(t)
 	ctx := context.Background()
 	c := b.project(t, "shop")
-	page, err := c.ListEndpoints(ctx, "shop", client.ListOptions{})
+	page, err := c.ListEndpoints(ctx, "shop", client.EndpointListOptions{})
 	require.NoError(t, err)
 
 	req, err := http.NewRequest(http.MethodGet, b.url+"/v1/projects/shop/endpoints", nil)
@@ -764,4 +764,30 @@ func TestIntegrationPageEncodesAsTheServerAnswers(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, string(raw), string(encoded))
 	require.JSONEq(t, `{"data":[],"next_cursor":null}`, string(encoded))
+}
+
+// TestIntegrationProjectAndKeyCreateIgnoreIdempotencyKey is why the client
+// never repeats CreateProject or CreateAPIKey after a failure the server
+// may have acted on: Herald does not deduplicate them by Idempotency-Key,
+// so the same request sent twice with the same key makes two projects and
+// two keys. Should the server learn to, this test fails and the client may
+// retry them like the other keyed POSTs.
+func TestIntegrationProjectAndKeyCreateIgnoreIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	b := setupHerald(t)
+	ctx := context.Background()
+	same := client.WithIdempotencyKey("one-project-please")
+	p1, err := b.admin.CreateProject(ctx, client.ProjectCreate{Name: "Shop"}, same)
+	require.NoError(t, err)
+	p2, err := b.admin.CreateProject(ctx, client.ProjectCreate{Name: "Shop"}, same)
+	require.NoError(t, err)
+	require.NotEqual(t, p1.ID, p2.ID, "the server deduplicated project create by Idempotency-Key")
+
+	shop := newClient(t, b.url, p1.APIKey)
+	sameKey := client.WithIdempotencyKey("one-key-please")
+	k1, err := shop.CreateAPIKey(ctx, p1.ID, client.APIKeyCreate{Name: "ci"}, sameKey)
+	require.NoError(t, err)
+	k2, err := shop.CreateAPIKey(ctx, p1.ID, client.APIKeyCreate{Name: "ci"}, sameKey)
+	require.NoError(t, err)
+	require.NotEqual(t, k1.ID, k2.ID, "the server deduplicated API key create by Idempotency-Key")
 }

@@ -35,18 +35,54 @@ type ProjectUpdate struct {
 	StrictEventTypes Optional[bool]   `json:"strict_event_types,omitzero"`
 }
 
+// API key scopes (docs/API.md, "Scoped API keys").
+const (
+	ScopeAll             = "all"
+	ScopeRead            = "read"
+	ScopeEventsWrite     = "events:write"
+	ScopeHooksRun        = "hooks:run"
+	ScopeEndpointsWrite  = "endpoints:write"
+	ScopeEventTypesWrite = "event_types:write"
+	ScopeTenantsWrite    = "tenants:write"
+	ScopePortalWrite     = "portal:write"
+	ScopeKeysWrite       = "keys:write"
+)
+
 // APIKey is a project API key. Key, the secret itself, is returned only
 // when the key is created.
 type APIKey struct {
-	ID        string    `json:"id"`
-	Key       string    `json:"key,omitempty"`
-	ProjectID string    `json:"project_id,omitempty"`
-	Prefix    string    `json:"prefix,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
+	ID        string   `json:"id"`
+	Key       string   `json:"key,omitempty"`
+	ProjectID string   `json:"project_id,omitempty"`
+	Prefix    string   `json:"prefix,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
+	// TenantID, when set, confines the key to that tenant.
+	TenantID string `json:"tenant_id,omitempty"`
+	// ExpiresAt, when set, is when the key stops working.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at,omitzero"`
+}
+
+// APIKeyCreate is the body of CreateAPIKey; its zero value makes a key
+// with the calling key's own scopes, tenant and expiry. A key never gets
+// more power than the key that makes it.
+type APIKeyCreate struct {
+	Name string `json:"name,omitempty"`
+	// Scopes are Scope constants; nil takes the calling key's own.
+	Scopes []string `json:"scopes,omitempty"`
+	// TenantID confines the new key to one tenant.
+	TenantID string `json:"tenant_id,omitempty"`
+	// ExpiresAt, in the future, is when the key stops working; zero: no
+	// later than the calling key.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // CreateProject creates a project (admin key). The answer carries the
-// project's first API key.
+// project's first API key. It is never repeated after a connection error,
+// a 502 or a 504, even with an Idempotency-Key (Herald does not
+// deduplicate it by one): check with GetProject or ListProjects before
+// calling it again.
 func (c *Client) CreateProject(ctx context.Context, in ProjectCreate, reqOpts ...RequestOption) (*Project, error) {
 	var out Project
 	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects"), in: in, out: &out, opts: reqOpts})
@@ -89,23 +125,26 @@ func (c *Client) DeleteProject(ctx context.Context, project string, reqOpts ...R
 	return err
 }
 
-// CreateAPIKey makes a new API key for the project.
-func (c *Client) CreateAPIKey(ctx context.Context, project string, reqOpts ...RequestOption) (*APIKey, error) {
+// CreateAPIKey makes a new API key for the project: scoped, bound to a
+// tenant or expiring as in says. The answer carries the key, shown this
+// once. It is never repeated after a connection error, a 502 or a 504
+// (Herald does not deduplicate it by Idempotency-Key).
+func (c *Client) CreateAPIKey(ctx context.Context, project string, in APIKeyCreate, reqOpts ...RequestOption) (*APIKey, error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out APIKey
-	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "api-keys"), in: struct{}{}, out: &out, opts: reqOpts})
+	_, err := c.do(ctx, call{method: http.MethodPost, path: path("v1", "projects", project, "api-keys"), in: in, out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 
 // ListAPIKeys lists the project's API keys, without the keys themselves.
-func (c *Client) ListAPIKeys(ctx context.Context, project string, reqOpts ...RequestOption) (*Page[APIKey], error) {
+func (c *Client) ListAPIKeys(ctx context.Context, project string, opts ListOptions, reqOpts ...RequestOption) (*Page[APIKey], error) {
 	if project == "" {
 		return nil, errEmpty("project")
 	}
 	var out Page[APIKey]
-	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), out: &out, opts: reqOpts})
+	_, err := c.do(ctx, call{method: http.MethodGet, path: path("v1", "projects", project, "api-keys"), query: opts.values(), out: &out, opts: reqOpts})
 	return result(&out, err)
 }
 

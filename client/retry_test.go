@@ -149,6 +149,10 @@ func TestPOSTsThatCreateCarryAnIdempotencyKey(t *testing.T) {
 			return err
 		},
 		"batch": func(c *Client) error { _, err := c.SendEvents(ctx, "shop", nil); return err },
+		"create event type": func(c *Client) error {
+			_, err := c.CreateEventType(ctx, "shop", EventTypeCreate{Name: "order.paid"})
+			return err
+		},
 	}
 	for name, fn := range calls {
 		b := setup(t, response{status: 200, body: `{}`})
@@ -241,5 +245,63 @@ func TestOptionalEncodesValueNullOrNothing(t *testing.T) {
 	}
 	if v, ok := back.ActiveFrom.Get(); !ok || !v.Equal(until) {
 		t.Fatalf("active_from decoded as %v, %v", v, ok)
+	}
+}
+
+// TestPOSTsTheServerDoesNotDeduplicateAreNeverRepeated: Herald honours
+// Idempotency-Key only on some POSTs (see TestIntegrationProjectCreateIgnoresIdempotencyKey).
+// A caller's key on another one — a project, an API key, a rotation, a
+// test send, a hook run — does not make it safe: repeated after a dropped
+// connection, a 502 or a 504, it could act twice.
+func TestPOSTsTheServerDoesNotDeduplicateAreNeverRepeated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	calls := map[string]func(c *Client, o RequestOption) error{
+		"create project": func(c *Client, o RequestOption) error {
+			_, err := c.CreateProject(ctx, ProjectCreate{Name: "P"}, o)
+			return err
+		},
+		"create api key": func(c *Client, o RequestOption) error {
+			_, err := c.CreateAPIKey(ctx, "shop", APIKeyCreate{Name: "ci"}, o)
+			return err
+		},
+		"rotate secret": func(c *Client, o RequestOption) error {
+			_, err := c.RotateEndpointSecret(ctx, "shop", "ep_1", SecretRotation{}, o)
+			return err
+		},
+		"test endpoint": func(c *Client, o RequestOption) error {
+			_, err := c.TestEndpoint(ctx, "shop", "ep_1", EndpointTest{}, o)
+			return err
+		},
+		"run hook": func(c *Client, o RequestOption) error {
+			_, err := c.RunHook(ctx, "shop", "user.created", HookInput{Data: map[string]int{}}, o)
+			return err
+		},
+	}
+	keys := map[string]RequestOption{
+		"WithIdempotencyKey": WithIdempotencyKey("caller-key"),
+		"WithHeader":         WithHeader("Idempotency-Key", "caller-key"),
+	}
+	for name, fn := range calls {
+		for how, opt := range keys {
+			c, d := dropClient(t, 1, `{"id":"x"}`)
+			if err := fn(c, opt); err == nil {
+				t.Errorf("%s (%s): no error after a dropped connection", name, how)
+			}
+			if n := d.seen.Load(); n != 1 {
+				t.Errorf("%s (%s): %d requests after a dropped connection, want 1", name, how, n)
+			}
+			for _, status := range []int{502, 504} {
+				b := setup(t, response{status: status, body: `{}`}, response{status: 201, body: `{"id":"x"}`})
+				err := fn(b.client, opt)
+				var apiErr *Error
+				if !errors.As(err, &apiErr) || apiErr.Status != status {
+					t.Errorf("%s (%s) answered %d: error %v, want that %d", name, how, status, err, status)
+				}
+				if n := len(b.fake.all()); n != 1 {
+					t.Errorf("%s (%s) answered %d: %d requests, want 1", name, how, status, n)
+				}
+			}
+		}
 	}
 }

@@ -61,14 +61,70 @@ func TestRoutes(t *testing.T) {
 		},
 		{
 			name:   "create api key",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.CreateAPIKey(ctx, "shop") },
+			call:   func(ctx context.Context, c *Client) (any, error) { return c.CreateAPIKey(ctx, "shop", APIKeyCreate{}) },
 			method: "POST", path: "/v1/projects/shop/api-keys", body: `{}`,
 			status: 201, resp: `{"id":"key_1","key":"hk_secret"}`, want: &APIKey{ID: "key_1", Key: "hk_secret"},
 		},
 		{
-			name:   "list api keys",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.ListAPIKeys(ctx, "shop") },
-			method: "GET", path: "/v1/projects/shop/api-keys",
+			name: "create scoped api key",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.CreateAPIKey(ctx, "shop", APIKeyCreate{Name: "ci", Scopes: []string{ScopeRead, ScopeEventsWrite}, TenantID: "acme", ExpiresAt: t0})
+			},
+			method: "POST", path: "/v1/projects/shop/api-keys",
+			body:   `{"name":"ci","scopes":["read","events:write"],"tenant_id":"acme","expires_at":"2026-11-23T10:00:00Z"}`,
+			status: 201, resp: `{"id":"key_1","key":"hk_secret","name":"ci","scopes":["read","events:write"],"tenant_id":"acme","expires_at":"2026-11-23T10:00:00Z"}`,
+			want: &APIKey{ID: "key_1", Key: "hk_secret", Name: "ci", Scopes: []string{"read", "events:write"}, TenantID: "acme", ExpiresAt: &t0},
+		},
+		{
+			name: "put tenant (created)",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.PutTenant(ctx, "shop", "org:42", TenantPut{Name: "Acme", Metadata: map[string]string{"plan": "pro"}})
+			},
+			method: "PUT", path: "/v1/projects/shop/tenants/org:42", body: `{"name":"Acme","metadata":{"plan":"pro"}}`,
+			status: 201, resp: `{"project_id":"shop","id":"org:42","name":"Acme","metadata":{"plan":"pro"}}`,
+			want: &Tenant{ProjectID: "shop", ID: "org:42", Name: "Acme", Metadata: map[string]string{"plan": "pro"}, Created: true},
+		},
+		{
+			name: "put tenant (updated)",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.PutTenant(ctx, "shop", "acme", TenantPut{})
+			},
+			method: "PUT", path: "/v1/projects/shop/tenants/acme", body: `{}`,
+			status: 200, resp: `{"id":"acme"}`, want: &Tenant{ID: "acme"},
+		},
+		{
+			name:   "get tenant",
+			call:   func(ctx context.Context, c *Client) (any, error) { return c.GetTenant(ctx, "shop", "acme") },
+			method: "GET", path: "/v1/projects/shop/tenants/acme",
+			status: 200, resp: `{"id":"acme","name":"Acme"}`, want: &Tenant{ID: "acme", Name: "Acme"},
+		},
+		{
+			name: "list tenants",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.ListTenants(ctx, "shop", ListOptions{Limit: 5})
+			},
+			method: "GET", path: "/v1/projects/shop/tenants", query: "limit=5",
+			status: 200, resp: `{"data":[{"id":"acme"}],"next_cursor":null}`,
+			want: &Page[Tenant]{Data: []Tenant{{ID: "acme"}}},
+		},
+		{
+			name:   "delete tenant",
+			call:   func(ctx context.Context, c *Client) (any, error) { return nil, c.DeleteTenant(ctx, "shop", "acme") },
+			method: "DELETE", path: "/v1/projects/shop/tenants/acme", status: 204,
+		},
+		{
+			name:   "cluster",
+			call:   func(ctx context.Context, c *Client) (any, error) { return c.Cluster(ctx) },
+			method: "GET", path: "/v1/cluster",
+			status: 200, resp: `{"data":[{"id":"prc_1","address":"10.0.0.1:8080","in_flight":3,"heartbeat_age_ms":120,"last_heartbeat_at":"2026-11-23T10:00:00Z"}],"next_cursor":null}`,
+			want: &Page[Process]{Data: []Process{{ID: "prc_1", Address: "10.0.0.1:8080", InFlight: 3, HeartbeatAgeMS: 120, HeartbeatAt: t0}}},
+		},
+		{
+			name: "list api keys",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.ListAPIKeys(ctx, "shop", ListOptions{Limit: 2})
+			},
+			method: "GET", path: "/v1/projects/shop/api-keys", query: "limit=2",
 			status: 200, resp: `{"data":[{"id":"key_1","prefix":"hk_ab","created_at":"2026-11-23T10:00:00Z"}],"next_cursor":null}`,
 			want: &Page[APIKey]{Data: []APIKey{{ID: "key_1", Prefix: "hk_ab", CreatedAt: t0}}},
 		},
@@ -138,9 +194,11 @@ func TestRoutes(t *testing.T) {
 			},
 		},
 		{
-			name:   "list endpoints",
-			call:   func(ctx context.Context, c *Client) (any, error) { return c.ListEndpoints(ctx, "shop", ListOptions{}) },
-			method: "GET", path: "/v1/projects/shop/endpoints",
+			name: "list endpoints",
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.ListEndpoints(ctx, "shop", EndpointListOptions{TenantID: "acme"})
+			},
+			method: "GET", path: "/v1/projects/shop/endpoints", query: "tenant_id=acme",
 			status: 200, resp: `{"data":[{"id":"ep_1"}],"next_cursor":"c"}`,
 			want: &Page[Endpoint]{Data: []Endpoint{{ID: "ep_1"}}, NextCursor: "c"},
 		},
@@ -230,10 +288,10 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "list events with filters",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.ListEvents(ctx, "shop", EventListOptions{Type: "order.paid", Channel: "acct_42", Since: t0, ListOptions: ListOptions{Limit: 5}})
+				return c.ListEvents(ctx, "shop", EventListOptions{TenantID: "acme", Type: "order.paid", Channel: "acct_42", Since: t0, ListOptions: ListOptions{Limit: 5}})
 			},
 			method: "GET", path: "/v1/projects/shop/events",
-			query:  "channel=acct_42&limit=5&since=2026-11-23T10%3A00%3A00Z&type=order.paid",
+			query:  "channel=acct_42&limit=5&since=2026-11-23T10%3A00%3A00Z&tenant_id=acme&type=order.paid",
 			status: 200, resp: `{"data":[{"id":"evt_1","type":"order.paid","data":{"x":1}}],"next_cursor":null}`,
 			want: &Page[Event]{Data: []Event{{ID: "evt_1", Type: "order.paid", Data: json.RawMessage(`{"x":1}`)}}},
 		},
@@ -255,9 +313,9 @@ func TestRoutes(t *testing.T) {
 		{
 			name: "list deliveries with filters",
 			call: func(ctx context.Context, c *Client) (any, error) {
-				return c.ListDeliveries(ctx, "shop", DeliveryListOptions{EndpointID: "ep_1", Status: DeliveryExhausted})
+				return c.ListDeliveries(ctx, "shop", DeliveryListOptions{TenantID: "acme", EndpointID: "ep_1", Status: DeliveryExhausted, Until: t0})
 			},
-			method: "GET", path: "/v1/projects/shop/deliveries", query: "endpoint_id=ep_1&status=exhausted",
+			method: "GET", path: "/v1/projects/shop/deliveries", query: "endpoint_id=ep_1&status=exhausted&tenant_id=acme&until=2026-11-23T10%3A00%3A00Z",
 			status: 200, resp: `{"data":[{"id":"dlv_1","status":"exhausted"}],"next_cursor":null}`,
 			want: &Page[Delivery]{Data: []Delivery{{ID: "dlv_1", Status: DeliveryExhausted}}},
 		},

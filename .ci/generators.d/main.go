@@ -108,6 +108,8 @@ func withOgen(ctx context.Context, base, admin string) error {
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
+	// The 201 declares the Idempotent-Replayed header, so ogen wraps the
+	// endpoint with it.
 	created, ok := epRes.(*ogenclient.CreateEndpointCreatedHeaders)
 	if !ok {
 		return fmt.Errorf("create endpoint: %T", epRes)
@@ -116,7 +118,7 @@ func withOgen(ctx context.Context, base, admin string) error {
 	var cleared ogenclient.OptNilDateTime
 	cleared.SetToNull()
 	upRes, err := c.UpdateEndpoint(ctx, &ogenclient.EndpointUpdate{ActiveUntil: cleared},
-		ogenclient.UpdateEndpointParams{Project: p.ID, ID: ep.ID})
+		ogenclient.UpdateEndpointParams{Project: p.ID, ID: created.Response.ID})
 	if err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
 	}

@@ -37,9 +37,11 @@ var cliGroups = map[string]cliGroup{
 	"events":      eventsGroup,
 	"deliveries":  deliveriesGroup,
 	"hooks":       hooksGroup,
+	"cluster":     clusterGroup,
 }
 
-// cliGroup is a resource's commands: `herald <group> <verb> …`.
+// cliGroup is a resource's commands: `herald <group> <verb> …`. A group
+// whose only verb is "" is a command of its own: `herald <group> [flags]`.
 type cliGroup map[string]cliVerb
 
 // cliVerb is one subcommand: its usage, what it takes, and the call it
@@ -86,6 +88,9 @@ func runCLIEnv(ctx context.Context, group string, args []string, stdout, stderr 
 	if !ok {
 		return fmt.Errorf("unknown command %q", group)
 	}
+	if verb, ok := verbs[""]; ok {
+		return runVerb(ctx, group, verb, args, stdout, getenv)
+	}
 	if len(args) == 0 {
 		cliUsage(stderr, group, verbs)
 		return errUsage
@@ -99,8 +104,13 @@ func runCLIEnv(ctx context.Context, group string, args []string, stdout, stderr 
 		cliUsage(stderr, group, verbs)
 		return fmt.Errorf("%s: unknown command %q", group, args[0])
 	}
-	cl := &cliRun{name: group + " " + args[0], verb: verb, getenv: getenv, stdout: stdout}
-	err := cl.run(ctx, args[1:])
+	return runVerb(ctx, group+" "+args[0], verb, args[1:], stdout, getenv)
+}
+
+// runVerb runs one verb, named name in messages, on its arguments.
+func runVerb(ctx context.Context, name string, verb cliVerb, args []string, stdout io.Writer, getenv func(string) string) error {
+	cl := &cliRun{name: name, verb: verb, getenv: getenv, stdout: stdout}
+	err := cl.run(ctx, args)
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		// main prefixes "herald:" already.

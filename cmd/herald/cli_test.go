@@ -284,3 +284,32 @@ func TestCLIWithoutVerbPrintsUsageOnStderr(t *testing.T) {
 		}
 	}
 }
+
+// --retry-jitter is sent only when given, so that the server's default
+// (true) holds otherwise, and --retry-jitter=false sends false.
+func TestCLIRetryJitterIsSentOnlyWhenGiven(t *testing.T) {
+	t.Parallel()
+	f := newCLIFake(t, map[string]string{
+		"POST /v1/projects/shop/endpoints":       `{"id":"ep_1"}`,
+		"PATCH /v1/projects/shop/endpoints/ep_1": `{"id":"ep_1"}`,
+	})
+	env := map[string]string{"HERALD_URL": f.url, "HERALD_KEY": "hk_k", "HERALD_PROJECT": "shop"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "--url", "https://example.com/h"}, `{"url":"https://example.com/h"}`},
+		{[]string{"create", "--url", "https://example.com/h", "--retry-jitter=false"}, `{"url":"https://example.com/h","retry_jitter":false}`},
+		{[]string{"update", "ep_1", "--retry-jitter"}, `{"retry_jitter":true}`},
+		{[]string{"update", "ep_1", "--retry-jitter=false", "--name", "n"}, `{"name":"n","retry_jitter":false}`},
+	} {
+		if out, err := runCLITest("endpoints", tc.args, env); err != nil {
+			t.Fatalf("endpoints %v: %v\n%s", tc.args, err, out)
+		}
+		_, body := f.last(t)
+		assertJSONBody(t, body, tc.want)
+	}
+	if _, err := runCLITest("endpoints", []string{"update", "ep_1", "--retry-jitter=maybe"}, env); err == nil {
+		t.Fatal("--retry-jitter=maybe was accepted")
+	}
+}

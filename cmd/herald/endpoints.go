@@ -100,6 +100,14 @@ func endpointFields(fs *flag.FlagSet, body map[string]any, update bool) func() e
 		}
 		return nil
 	})
+	fs.BoolFunc("retry-jitter", "spread each retry by ±20 % (the server's default); --retry-jitter=false follows --retry-schedule exactly", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		body["retry_jitter"] = b
+		return nil
+	})
 	num := func(flagName, field, usage string) {
 		fs.Func(flagName, usage, func(v string) error {
 			n, err := strconv.Atoi(v)

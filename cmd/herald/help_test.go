@@ -43,6 +43,9 @@ func everyHelp() [][]string {
 	for _, g := range groups {
 		all = append(all, []string{g, "-h"})
 		for v := range cliGroups[g] {
+			if v == "" {
+				continue // a command of its own: g -h above
+			}
 			all = append(all, []string{g, v, "-h"})
 		}
 	}

@@ -10,7 +10,7 @@ import (
 // is printed, and the command succeeds.
 var hooksGroup = cliGroup{
 	"run": {summary: "Run the hooks subscribed to an event type and print the verdict",
-		usage:   "--project P EVENT_TYPE [--data JSON|@FILE] [--metadata K=V]… [--timeout 5s]",
+		usage:   "--project P EVENT_TYPE [--data JSON|@FILE] [--tenant T] [--metadata K=V]… [--timeout 5s]",
 		project: true, args: []string{"EVENT_TYPE"}, flags: cliHooksRun},
 }
 
@@ -20,6 +20,7 @@ func cliHooksRun(fs *flag.FlagSet) (func() error, cliCall) {
 	metadata := &cliPairs{sep: "="}
 	fs.Var(metadata, "metadata", "`K=V`, repeatable: metadata of the run")
 	body := map[string]any{}
+	tenantFlag(fs, body, "run the hooks of this `TENANT`'s endpoints and the project-wide ones (default: project-wide only)")
 	check := func() error {
 		raw, err := cliJSONObject("data", *data)
 		if err != nil {

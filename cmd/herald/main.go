@@ -36,6 +36,7 @@ Client of the API (HERALD_URL, HERALD_KEY, HERALD_PROJECT):
   deliveries   list, get, attempts, retry
   hooks        run a hook: herald hooks run <type> --data JSON
   portal-link  print a customer portal link: --project P --tenant T
+  cluster      list the processes sharing the database (admin key)
 
 Run "herald <command> -h" for a command's flags.
 `

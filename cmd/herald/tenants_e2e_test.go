@@ -91,3 +91,70 @@ func TestCLIE2EScopedAPIKeys(t *testing.T) {
 		t.Fatalf("a tenant-bound key running another tenant's hooks: %d, want 422", res.StatusCode)
 	}
 }
+
+// hooks run --tenant runs the hooks of that tenant's endpoints and the
+// project-wide ones, never another tenant's.
+func TestCLIE2EHooksRunForATenant(t *testing.T) {
+	t.Parallel()
+	url := startHerald(t)
+	env := cliProject(t, url, "shop")
+	acme, globex := newHookReceiver(t), newHookReceiver(t)
+	cliJSON(t, env, "endpoints", "create", "--url", acme.url, "--event-types", "before_signup", "--tenant", "acme")
+	cliJSON(t, env, "endpoints", "create", "--url", globex.url, "--event-types", "before_signup", "--tenant", "globex")
+
+	res := cliJSON(t, env, "hooks", "run", "before_signup", "--data", `{"email":"a@example.com"}`, "--tenant", "acme")
+	if res["allowed"] != true || len(res["results"].([]any)) != 1 {
+		t.Fatalf("hooks run --tenant acme printed %v, want one allowed call", res)
+	}
+	if n, _, body := acme.requests(); n != 1 || !strings.Contains(body, `"tenant_id":"acme"`) {
+		t.Fatalf("acme's hook got %d calls, last %s", n, body)
+	}
+	if n, _, _ := globex.requests(); n != 0 {
+		t.Fatalf("globex's hook was called %d times for acme's run", n)
+	}
+	if msg := cliFails(t, env, "hooks", "run", "before_signup", "--tenant", "no spaces"); !strings.HasPrefix(msg, "422") {
+		t.Fatalf("a bad tenant id: %q", msg)
+	}
+}
+
+// endpoints create/update --retry-jitter reach the server: false is kept,
+// and an endpoint created without the flag has the default, true.
+func TestCLIE2ERetryJitter(t *testing.T) {
+	t.Parallel()
+	url := startHerald(t)
+	env := cliProject(t, url, "shop")
+	plain := cliJSON(t, env, "endpoints", "create", "--url", "https://example.com/a")
+	if plain["retry_jitter"] != true {
+		t.Fatalf("created without --retry-jitter: retry_jitter %v, want the default true", plain["retry_jitter"])
+	}
+	exact := cliJSON(t, env, "endpoints", "create", "--url", "https://example.com/b", "--retry-jitter=false", "--retry-schedule", "1h,1h")
+	if exact["retry_jitter"] != false {
+		t.Fatalf("created with --retry-jitter=false: %v", exact["retry_jitter"])
+	}
+	up := cliJSON(t, env, "endpoints", "update", exact["id"].(string), "--retry-jitter")
+	if up["retry_jitter"] != true {
+		t.Fatalf("updated with --retry-jitter: %v", up["retry_jitter"])
+	}
+}
+
+// herald cluster lists the processes on the database: here the one
+// serving, with its heartbeat; a project key is refused.
+func TestCLIE2ECluster(t *testing.T) {
+	t.Parallel()
+	url := startHerald(t)
+	var list []map[string]any
+	waitFor(t, "the process's first heartbeat", func() bool {
+		list = items(t, cliJSON(t, cliEnv(url, e2eAdminKey), "cluster"))
+		return len(list) == 1
+	})
+	if id, _ := list[0]["id"].(string); id == "" || list[0]["last_heartbeat_at"] == nil || list[0]["heartbeat_age_ms"] == nil {
+		t.Fatalf("herald cluster printed %v", list[0])
+	}
+	env := cliProject(t, url, "shop")
+	if msg := cliFails(t, env, "cluster"); !strings.HasPrefix(msg, "403") {
+		t.Fatalf("herald cluster with a project key: %q, want a 403", msg)
+	}
+	if msg := cliFails(t, cliEnv(url, e2eAdminKey), "cluster", "extra"); !strings.Contains(msg, "unexpected argument") {
+		t.Fatalf("herald cluster extra: %q", msg)
+	}
+}
