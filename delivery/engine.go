@@ -47,9 +47,12 @@ type Engine struct {
 	commit committer
 	notes  notifier
 	disp   *dispatcher
-	rec    *recorder
+	rec    *recorder // made by each Run, from recDeps
 	health *healthBook
+	ops    *opQueue // operational events, off the send path (opevents.go)
 	m      *metrics
+
+	recDeps recorderDeps
 
 	failLog oplog.Limiter // of the failed-attempt log lines, per endpoint
 	members members       // the cluster as the heartbeats see it (cluster.go)
@@ -83,12 +86,37 @@ func New(cfg Config, st store.Store) (*Engine, error) {
 	}
 	e.routes.init(cfg.RouteCacheMax)
 	e.types.init()
-	e.commit.e = e
-	e.notes.e = e
-	e.m = newMetrics(cfg.Registerer, e)
-	e.health = newHealthBook(e)
-	e.disp = newDispatcher(e)
+	e.wire()
 	return e, nil
+}
+
+// wire builds the components, each given what it uses and no more: the
+// store (through the narrow interface it writes with), the clock, the
+// logger, metrics, and functions for what it asks of another component.
+func (e *Engine) wire() {
+	cfg, st := &e.cfg, e.store
+	notifier, _ := st.(store.Notifier)
+	e.health = newHealthBook(healthDeps{
+		store: st, now: e.now, log: e.log,
+		disableAfter: cfg.DisableAfter, breakerThreshold: cfg.BreakerThreshold, breakerCooldown: cfg.BreakerCooldown,
+		routeChangedFunc: e.invalidate,
+	})
+	e.m = newMetrics(cfg.Registerer, e.health, e.now)
+	e.commit.deps = committerDeps{store: st, tracer: cfg.Tracer,
+		commitSeconds: e.m.commitSeconds, commitEvents: e.m.commitEvents}
+	e.notes.deps = notifierDeps{notifier: notifier, log: e.log}
+	e.ops = newOpQueue(opQueueDeps{ingestFunc: e.ingestOwn, log: e.log, dropped: e.m.opDropped})
+	e.disp = newDispatcher(dispatcherDeps{
+		store: st, notifier: notifier, now: e.now, log: e.log,
+		owner: cfg.Owner, lease: cfg.Lease, pollInterval: cfg.PollInterval, workers: cfg.Workers,
+		members: &e.members, health: e.health,
+		endpointFunc: e.endpoint, sendFunc: e.Send, completeFunc: e.complete,
+	})
+	e.health.deps.releaseQueuedFunc = e.disp.releaseQueued
+	e.health.deps.kickFunc = e.disp.kick
+	e.health.deps.reportFunc = e.ops.add
+	e.recDeps = recorderDeps{store: st, log: e.log, lease: cfg.Lease, drainTimeout: cfg.DrainTimeout,
+		wakeAtFunc: e.disp.wakeAt, wakeNowFunc: e.disp.wakeNow, reportFunc: e.ops.add}
 }
 
 // setDefaults fills zero fields with the …Default constants.

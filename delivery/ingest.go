@@ -24,6 +24,11 @@ func (e *Engine) Ingest(ctx context.Context, p *herald.Project, in []EventInput)
 	return e.ingest(ctx, p, in, false)
 }
 
+// ingestOwn ingests Herald's own events (herald.… types).
+func (e *Engine) ingestOwn(ctx context.Context, p *herald.Project, in []EventInput) ([]IngestResult, error) {
+	return e.ingest(ctx, p, in, true)
+}
+
 // ingest is Ingest; internal allows Herald's own herald.… types.
 func (e *Engine) ingest(ctx context.Context, p *herald.Project, in []EventInput, internal bool) ([]IngestResult, error) {
 	if p == nil {

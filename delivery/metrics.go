@@ -24,6 +24,7 @@ type metrics struct {
 	oldestPending prometheus.Gauge
 	commitSeconds prometheus.Histogram
 	commitEvents  prometheus.Histogram
+	opDropped     prometheus.Counter // operational events the full queue dropped
 
 	attemptOutcome [3]prometheus.Counter                    // by outcome index
 	failures       [2][len(errorClasses)]prometheus.Counter // retry/exhausted × error class
@@ -63,7 +64,7 @@ const BacklogTopN = 5
 // millisecond to the longest timeout (60 s).
 var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
-func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
+func newMetrics(reg prometheus.Registerer, health *healthBook, now func() time.Time) *metrics {
 	m := &metrics{
 		ingested: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_events_ingested_total", Help: "Events accepted and stored.",
@@ -90,6 +91,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Name: "herald_ingest_commit_events", Help: "Events per group commit.",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}),
+		opDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_operational_events_dropped_total",
+			Help: "Operational events (herald.endpoint.failing, herald.endpoint.disabled, herald.delivery.exhausted) dropped because too many were waiting to be ingested.",
+		}),
 		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_endpoint_backlog",
 			Help: "Deliveries pending or in flight of the endpoints with the most of them (at most 5 endpoints).",
@@ -98,7 +103,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Name: "herald_endpoint_oldest_pending_seconds",
 			Help: "Age of the oldest unfinished delivery of the endpoints of herald_endpoint_backlog.",
 		}, []string{"project_id", "endpoint_id"}),
-		endpoints: &endpointStates{e: e, desc: prometheus.NewDesc("herald_endpoints",
+		endpoints: &endpointStates{health: health, now: now, desc: prometheus.NewDesc("herald_endpoints",
 			"Endpoints this process has delivered to since it started, by health state: healthy, failing (failures, breaker closed), open (breaker open), half_open (probing), disabled.",
 			[]string{"state"}, nil)},
 	}
@@ -135,7 +140,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.ingested, m.attempts, m.latency, m.queueDepth, m.oldestPending,
-			m.commitSeconds, m.commitEvents, failures, attemptSeconds, hookRuns, hookSeconds, m.backlog, m.backlogAge, m.endpoints} {
+			m.commitSeconds, m.commitEvents, m.opDropped, failures, attemptSeconds, hookRuns, hookSeconds, m.backlog, m.backlogAge, m.endpoints} {
 			// A second engine on the same registry (tests) keeps its
 			// series private rather than failing.
 			_ = reg.Register(c)
@@ -210,8 +215,9 @@ func (m *metrics) refreshBacklog(ctx context.Context, st store.Store, now time.T
 // endpointStates counts, at scrape time, the endpoints of the engine's
 // health book by state: nothing is kept up to date on the hot path.
 type endpointStates struct {
-	e    *Engine
-	desc *prometheus.Desc
+	health *healthBook
+	now    func() time.Time
+	desc   *prometheus.Desc
 }
 
 // endpointStateNames are the values of herald_endpoints's state label.
@@ -221,8 +227,8 @@ func (s *endpointStates) Describe(ch chan<- *prometheus.Desc) { ch <- s.desc }
 
 func (s *endpointStates) Collect(ch chan<- prometheus.Metric) {
 	var n [len(endpointStateNames)]int
-	if h := s.e.health; h != nil {
-		now := s.e.now()
+	if h := s.health; h != nil {
+		now := s.now()
 		h.mu.Lock()
 		for _, st := range h.m {
 			switch {
