@@ -194,9 +194,8 @@ func (e *Engine) leave() {
 	}
 }
 
-// Processes lists the live processes on the database (heard from within
-// DeadAfter), oldest first, as GET /v1/cluster shows them.
-func (e *Engine) Processes(ctx context.Context) ([]*store.Process, error) {
+// processes is Processes (engine.go).
+func (e *Engine) processes(ctx context.Context) ([]*store.Process, error) {
 	return e.store.ListProcesses(ctx, e.now().Add(-e.cfg.DeadAfter))
 }
 

@@ -10,9 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// CommitBatchMax bounds the events of one group commit.
-const CommitBatchMax = 1000
-
 // commitTimeout bounds one InsertEvents call. The callers' contexts are not
 // used for it: a batch holds many callers' events.
 const commitTimeout = 30 * time.Second

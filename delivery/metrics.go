@@ -54,12 +54,6 @@ var errorClasses = [...]string{
 // denied by an endpoint, or denied because a fail_closed endpoint failed.
 var hookVerdicts = [...]string{"allowed", "denied", "failed"}
 
-// BacklogTopN is how many endpoints herald_endpoint_backlog and
-// herald_endpoint_oldest_pending_seconds report: those with the most
-// unfinished deliveries. A bound, so that the series stay few whatever
-// the number of endpoints.
-const BacklogTopN = 5
-
 // durationBuckets suit an HTTP call to a receiver or a hook run: from a
 // millisecond to the longest timeout (60 s).
 var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
@@ -177,10 +171,9 @@ func errorClassIndex(class string) int {
 	return len(errorClasses) - 1
 }
 
-// ObserveHookRun records a finished synchronous hook run: whether it
-// allowed, the code of its deny (failCode for a deny by a failed
-// fail_closed endpoint) and how long it took.
-func (e *Engine) ObserveHookRun(allowed bool, code, failCode string, d time.Duration) {
+// observeHookRun records a finished synchronous hook run (see
+// Engine.ObserveHookRun).
+func (m *metrics) observeHookRun(allowed bool, code, failCode string, d time.Duration) {
 	v := 0
 	switch {
 	case allowed:
@@ -189,8 +182,8 @@ func (e *Engine) ObserveHookRun(allowed bool, code, failCode string, d time.Dura
 	default:
 		v = 1
 	}
-	e.m.hookRuns[v].Inc()
-	e.m.hookSeconds[v].Observe(d.Seconds())
+	m.hookRuns[v].Inc()
+	m.hookSeconds[v].Observe(d.Seconds())
 }
 
 // refreshBacklog replaces the per-endpoint backlog series with the

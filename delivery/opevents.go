@@ -13,15 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Herald's operational event types, delivered only to endpoints that name
-// them (see MatchType).
-const (
-	EventEndpointFailing   = "herald.endpoint.failing"
-	EventEndpointDisabled  = "herald.endpoint.disabled"
-	EventDeliveryExhausted = "herald.delivery.exhausted"
-	EventPing              = "herald.ping"
-)
-
 // Operational event queue tuning.
 const (
 	// opQueueMax bounds the operational events waiting to be ingested.
