@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +83,9 @@ func (q *opQueue) add(ev opEvent) {
 	q.mu.Unlock()
 }
 
-// drain ingests the queued events until none is left.
+// drain ingests the queued events until none is left: what accumulated
+// while the previous ingest ran goes in one Ingest call per project (one
+// group commit, as a burst of exhausted deliveries needs).
 func (q *opQueue) drain() {
 	for {
 		q.mu.Lock()
@@ -93,13 +96,26 @@ func (q *opQueue) drain() {
 			q.mu.Unlock()
 			return
 		}
-		ev := q.queue[0]
-		q.queue[0] = opEvent{}
-		q.queue = q.queue[1:]
+		n := min(len(q.queue), herald.EventBatchMaxLen)
+		batch := slices.Clone(q.queue[:n])
+		clear(q.queue[:n])
+		q.queue = q.queue[n:]
 		q.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		q.emit(ctx, ev)
-		cancel()
+		for len(batch) > 0 {
+			// The first event's project, in order; the rest wait their turn.
+			same, rest := batch[:0:0], batch[:0]
+			for _, ev := range batch {
+				if ev.projectID == batch[0].projectID {
+					same = append(same, ev)
+				} else {
+					rest = append(rest, ev)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			q.emit(ctx, same)
+			cancel()
+			batch = rest
+		}
 	}
 }
 
@@ -113,24 +129,35 @@ func (q *opQueue) wait() {
 	q.mu.Unlock()
 }
 
-// emit ingests one operational event into its project.
-func (q *opQueue) emit(ctx context.Context, ev opEvent) {
+// emit ingests operational events of one project.
+func (q *opQueue) emit(ctx context.Context, evs []opEvent) {
 	log := q.deps.log
-	raw, err := json.Marshal(ev.data)
-	if err != nil {
-		log.Error("encoding operational event failed", "type", ev.typ, "error", err)
+	in := make([]EventInput, 0, len(evs))
+	for _, ev := range evs {
+		raw, err := json.Marshal(ev.data)
+		if err != nil {
+			log.Error("encoding operational event failed", "type", ev.typ, "error", err)
+			continue
+		}
+		in = append(in, EventInput{Type: ev.typ, Data: raw})
+	}
+	if len(in) == 0 {
 		return
 	}
-	res, err := q.deps.ingestFunc(ctx, &herald.Project{ID: ev.projectID}, []EventInput{{Type: ev.typ, Data: raw}})
-	if err == nil && res[0].Err != nil {
-		err = res[0].Err
-	}
-	switch {
-	case herald.IsNotFound(err):
-		// The project was deleted meanwhile: nobody is left to tell.
-		log.Debug("operational event dropped: the project no longer exists", oplog.ProjectID, ev.projectID, "type", ev.typ)
-	case err != nil:
-		log.Error("emitting operational event failed", oplog.ProjectID, ev.projectID, "type", ev.typ, "error", err)
+	projectID := evs[0].projectID
+	res, err := q.deps.ingestFunc(ctx, &herald.Project{ID: projectID}, in)
+	for i := range in {
+		err := err
+		if err == nil {
+			err = res[i].Err
+		}
+		switch {
+		case herald.IsNotFound(err):
+			// The project was deleted meanwhile: nobody is left to tell.
+			log.Debug("operational event dropped: the project no longer exists", oplog.ProjectID, projectID, "type", in[i].Type)
+		case err != nil:
+			log.Error("emitting operational event failed", oplog.ProjectID, projectID, "type", in[i].Type, "error", err)
+		}
 	}
 }
 
