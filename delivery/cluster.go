@@ -54,7 +54,7 @@ type members struct {
 func (e *Engine) join(ctx context.Context) {
 	e.members.regOnce.Do(func() {
 		if e.cfg.Registerer != nil {
-			_ = e.cfg.Registerer.Register(clusterCollector{e})
+			_ = e.cfg.Registerer.Register(clusterCollector{members: &e.members, disp: e.disp})
 		}
 	})
 	e.members.started = e.now()
@@ -194,14 +194,16 @@ func (e *Engine) leave() {
 	}
 }
 
-// Processes lists the live processes on the database (heard from within
-// DeadAfter), oldest first, as GET /v1/cluster shows them.
-func (e *Engine) Processes(ctx context.Context) ([]*store.Process, error) {
+// processes is Processes (engine.go).
+func (e *Engine) processes(ctx context.Context) ([]*store.Process, error) {
 	return e.store.ListProcesses(ctx, e.now().Add(-e.cfg.DeadAfter))
 }
 
 // clusterCollector exports the processes seen at the last heartbeat.
-type clusterCollector struct{ e *Engine }
+type clusterCollector struct {
+	members *members
+	disp    *dispatcher
+}
 
 var (
 	descProcesses = prometheus.NewDesc("herald_cluster_processes",
@@ -222,13 +224,13 @@ func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
-	m := &c.e.members
+	m := c.members
 	m.mu.Lock()
 	live := m.live
 	m.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descProcesses, prometheus.GaugeValue, float64(len(live)))
 	mode := 0.0
-	if c.e.disp.clusterMode() && c.e.disp.dispatching() {
+	if c.disp.clusterMode() && c.disp.dispatching() {
 		mode = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descMode, prometheus.GaugeValue, mode)

@@ -5,11 +5,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/herald-dev/herald/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
-
-// CommitBatchMax bounds the events of one group commit.
-const CommitBatchMax = 1000
 
 // commitTimeout bounds one InsertEvents call. The callers' contexts are not
 // used for it: a batch holds many callers' events.
@@ -23,10 +22,23 @@ const commitTimeout = 30 * time.Second
 // own events are committed it passes the lead to the oldest waiter, so no
 // caller commits for others indefinitely. There is no background goroutine.
 type committer struct {
-	e     *Engine
+	deps  committerDeps
 	mu    sync.Mutex
 	queue []*commitReq
 	busy  bool // a leader is committing
+}
+
+// committerDeps is what the group commit uses.
+type committerDeps struct {
+	store         eventInserter
+	tracer        *tracing.Tracer
+	commitSeconds prometheus.Observer // one InsertEvents call's duration
+	commitEvents  prometheus.Observer // one InsertEvents call's events
+}
+
+// eventInserter is the part of store.Store the group commit writes with.
+type eventInserter interface {
+	InsertEvents(ctx context.Context, events []*store.NewEvent) ([]store.InsertResult, error)
 }
 
 type commitReq struct {
@@ -97,7 +109,7 @@ func (c *committer) commit(batch []*commitReq, n int) {
 	for _, r := range batch {
 		all = append(all, r.events...)
 	}
-	span := c.e.cfg.Tracer.StartCommit(all)
+	span := c.deps.tracer.StartCommit(all)
 	res, err := c.insertEvents(all)
 	span.End(err)
 	if err != nil && len(batch) > 1 {
@@ -123,9 +135,9 @@ func (c *committer) insertEvents(evs []*store.NewEvent) ([]store.InsertResult, e
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	start := time.Now()
-	res, err := c.e.store.InsertEvents(ctx, evs)
-	c.e.m.commitSeconds.Observe(time.Since(start).Seconds())
-	c.e.m.commitEvents.Observe(float64(len(evs)))
+	res, err := c.deps.store.InsertEvents(ctx, evs)
+	c.deps.commitSeconds.Observe(time.Since(start).Seconds())
+	c.deps.commitEvents.Observe(float64(len(evs)))
 	if err == nil && len(res) != len(evs) {
 		err = errShortResults
 	}

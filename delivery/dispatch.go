@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -36,7 +37,7 @@ const (
 // all). Work held in memory is bounded (2 × Workers claims): the backlog
 // stays in the database and is claimed as lanes free up.
 type dispatcher struct {
-	e       *Engine
+	deps    dispatcherDeps
 	workers chan struct{} // one token per HTTP request in flight
 
 	mu      sync.Mutex
@@ -55,6 +56,33 @@ type dispatcher struct {
 	timer   *time.Timer
 }
 
+// dispatcherDeps is what the dispatcher uses.
+type dispatcherDeps struct {
+	store        dispatchStore
+	notifier     store.Notifier // other processes' wake-ups; nil: none
+	now          func() time.Time
+	log          *slog.Logger
+	owner        string // this process, in leases
+	lease        time.Duration
+	pollInterval time.Duration
+	workers      int
+	members      *members    // the cluster: shares of max_in_flight
+	health       *healthBook // breakers: may a request go to an endpoint now
+	// endpointFunc reads an endpoint through the engine's cache (nil, nil:
+	// deleted).
+	endpointFunc func(ctx context.Context, id string) (*herald.Endpoint, error)
+	// sendFunc makes one signed attempt; completeFunc takes its outcome
+	// (retry policy, health, recorder).
+	sendFunc     func(ctx context.Context, r SendRequest) *SendResult
+	completeFunc func(ep *herald.Endpoint, c *store.Claim, att *herald.Attempt)
+}
+
+// dispatchStore is the part of store.Store the dispatcher uses.
+type dispatchStore interface {
+	ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Claim, error)
+	ReleaseDeliveries(ctx context.Context, owner string, deliveryIDs []string) error
+}
+
 // lane is one endpoint's share of the dispatcher.
 type lane struct {
 	id       string
@@ -70,12 +98,12 @@ type lane struct {
 	starved  bool          // skipped by a claim for being full: wake the claim loop when it has room
 }
 
-func newDispatcher(e *Engine) *dispatcher {
+func newDispatcher(deps dispatcherDeps) *dispatcher {
 	return &dispatcher{
-		e:       e,
-		workers: make(chan struct{}, e.cfg.Workers),
+		deps:    deps,
+		workers: make(chan struct{}, deps.workers),
 		lanes:   make(map[string]*lane),
-		maxHeld: 2 * e.cfg.Workers,
+		maxHeld: 2 * deps.workers,
 		wake:    make(chan struct{}, 1),
 		ctx:     context.Background(),
 		sendCtx: context.Background(),
@@ -129,7 +157,7 @@ func (d *dispatcher) concurrency(ep *herald.Endpoint) int {
 	if ep.Ordered || !d.clusterMode() {
 		return m
 	}
-	return d.e.members.share(ep.ID, m, d.e.cfg.Owner)
+	return d.deps.members.share(ep.ID, m, d.deps.owner)
 }
 
 func (l *lane) load() int { return l.reserved + len(l.queue) + l.sending }
@@ -152,7 +180,7 @@ func (d *dispatcher) laneLocked(ep *herald.Endpoint) *lane {
 			}
 		}
 	}
-	l.blocked = !ep.Enabled || ep.Status == herald.EndpointDisabled || !ep.ActiveAt(d.e.now())
+	l.blocked = !ep.Enabled || ep.Status == herald.EndpointDisabled || !ep.ActiveAt(d.deps.now())
 	return l
 }
 
@@ -172,7 +200,7 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 		return false
 	}
 	l := d.laneLocked(ep)
-	if l.blocked || l.load() >= d.holdCapLocked(ep) || d.e.health.paused(ep.ID, d.e.now()) {
+	if l.blocked || l.load() >= d.holdCapLocked(ep) || d.deps.health.paused(ep.ID, d.deps.now()) {
 		return false
 	}
 	l.reserved++
@@ -183,7 +211,7 @@ func (d *dispatcher) reserve(ep *herald.Endpoint) bool {
 // clusterMode reports whether other processes are alive on the database:
 // then an endpoint's max_in_flight is shared among them and its rate_limit
 // kept in the database, through Cluster claims (cluster.go).
-func (d *dispatcher) clusterMode() bool { return d.e.members.others.Load() }
+func (d *dispatcher) clusterMode() bool { return d.deps.members.others.Load() }
 
 // dispatching reports whether Run is dispatching.
 func (d *dispatcher) dispatching() bool {
@@ -280,12 +308,12 @@ func (d *dispatcher) wakeNow() {
 // wakeAt makes the claim loop look for due work at t (a retry's time), so
 // that short retry delays do not wait for the poll.
 func (d *dispatcher) wakeAt(t time.Time) {
-	delay := t.Sub(d.e.now())
+	delay := t.Sub(d.deps.now())
 	if delay <= 0 {
 		d.wakeNow()
 		return
 	}
-	if delay > d.e.cfg.PollInterval {
+	if delay > d.deps.pollInterval {
 		return // the poll comes first
 	}
 	d.timerMu.Lock()
@@ -341,10 +369,10 @@ func (d *dispatcher) endpointsChanged() {
 // timers, other processes through the store's Notifier) or every
 // PollInterval.
 func (d *dispatcher) claimLoop(ctx context.Context) {
-	poll := time.NewTicker(d.e.cfg.PollInterval)
+	poll := time.NewTicker(d.deps.pollInterval)
 	defer poll.Stop()
 	var wakeups <-chan struct{}
-	if n, ok := d.e.store.(store.Notifier); ok {
+	if n := d.deps.notifier; n != nil {
 		wakeups = n.Wakeups(ctx)
 	}
 	for {
@@ -364,7 +392,7 @@ func (d *dispatcher) claimLoop(ctx context.Context) {
 // claimOnce claims what the lanes have room for; it reports whether
 // another call may find more at once.
 func (d *dispatcher) claimOnce(ctx context.Context) bool {
-	now := d.e.now()
+	now := d.deps.now()
 	d.mu.Lock()
 	room := d.maxHeld - d.held
 	// Past half full, one endpoint's backlog must not take what is left;
@@ -384,7 +412,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		case l.load() >= d.holdCapLocked(l.ep):
 			l.starved = true
 			skip = append(skip, id)
-		case l.blocked || d.e.health.paused(id, now):
+		case l.blocked || d.deps.health.paused(id, now):
 			skip = append(skip, id)
 		}
 	}
@@ -394,10 +422,10 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		return false
 	}
 	limit := min(room, claimBatchMax)
-	claims, err := d.e.store.ClaimDeliveries(ctx, store.ClaimParams{
-		Owner:            d.e.cfg.Owner,
+	claims, err := d.deps.store.ClaimDeliveries(ctx, store.ClaimParams{
+		Owner:            d.deps.owner,
 		Now:              now,
-		Lease:            d.e.cfg.Lease,
+		Lease:            d.deps.lease,
 		Limit:            limit,
 		PerEndpointLimit: perEndpointLimit,
 		SkipEndpoints:    skip,
@@ -405,7 +433,7 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			d.e.log.Error("claiming deliveries failed", "error", err)
+			d.deps.log.Error("claiming deliveries failed", "error", err)
 		}
 		return false
 	}
@@ -457,12 +485,12 @@ func (d *dispatcher) setBacklog(b bool) {
 
 // accept queues a claim from the database on its lane.
 func (d *dispatcher) accept(ctx context.Context, c *store.Claim) {
-	ep, err := d.e.endpoint(ctx, c.Delivery.EndpointID)
+	ep, err := d.deps.endpointFunc(ctx, c.Delivery.EndpointID)
 	if err != nil || ep == nil {
 		// Deleted (its deliveries are canceled) or unreadable: hand it back
 		// for later rather than send without configuration.
 		if err != nil {
-			d.e.log.Error("loading endpoint failed", "endpoint_id", c.Delivery.EndpointID, "error", err)
+			d.deps.log.Error("loading endpoint failed", "endpoint_id", c.Delivery.EndpointID, "error", err)
 			d.release([]*store.Claim{c})
 		}
 		return
@@ -492,7 +520,7 @@ func (d *dispatcher) refreshBlocked(ctx context.Context) {
 	}
 	d.mu.Unlock()
 	for _, id := range ids {
-		ep, err := d.e.endpoint(ctx, id)
+		ep, err := d.deps.endpointFunc(ctx, id)
 		if err != nil || ep == nil {
 			continue
 		}
@@ -514,7 +542,7 @@ func (d *dispatcher) runLane(l *lane) {
 			return
 		}
 		ep := l.ep
-		now := d.e.now()
+		now := d.deps.now()
 		var wait time.Duration // 0: until signalled
 		ready := false
 		limit := d.concurrency(ep)
@@ -528,7 +556,7 @@ func (d *dispatcher) runLane(l *lane) {
 			continue
 		}
 		if l.sending < limit {
-			ok, until := d.e.health.allow(ep.ID, now)
+			ok, until := d.deps.health.allow(ep.ID, now)
 			if ok {
 				ready = true
 			} else if !until.IsZero() {
@@ -572,7 +600,7 @@ func (d *dispatcher) runLane(l *lane) {
 
 // sleepUntil waits until t; false if the dispatcher stopped first.
 func (d *dispatcher) sleepUntil(t time.Time) bool {
-	wait := t.Sub(d.e.now())
+	wait := t.Sub(d.deps.now())
 	if wait <= 0 {
 		return d.ctx.Err() == nil
 	}
@@ -602,7 +630,7 @@ func (d *dispatcher) waitLane(l *lane, wait time.Duration) {
 
 // requeue puts a claim that was not sent back at the head of its lane.
 func (d *dispatcher) requeue(l *lane, c *store.Claim) {
-	d.e.health.unprobe(l.id)
+	d.deps.health.unprobe(l.id)
 	d.mu.Lock()
 	l.sending--
 	l.queue = append([]*store.Claim{c}, l.queue...)
@@ -614,20 +642,20 @@ func (d *dispatcher) requeue(l *lane, c *store.Claim) {
 func (d *dispatcher) send(l *lane, c *store.Claim) {
 	defer d.wg.Done()
 	defer func() { <-d.workers }()
-	e := d.e
+	deps := &d.deps
 	ctx := d.sendCtx
 
-	ep, err := e.endpoint(ctx, l.id)
+	ep, err := deps.endpointFunc(ctx, l.id)
 	switch {
 	case err != nil:
-		e.log.Error("loading endpoint failed", "endpoint_id", l.id, "error", err)
+		deps.log.Error("loading endpoint failed", "endpoint_id", l.id, "error", err)
 		d.done(l, c, true)
 		return
 	case ep == nil:
 		// Deleted: the store canceled its deliveries.
 		d.done(l, c, false)
 		return
-	case !ep.Enabled || ep.Status == herald.EndpointDisabled || !ep.ActiveAt(e.now()):
+	case !ep.Enabled || ep.Status == herald.EndpointDisabled || !ep.ActiveAt(deps.now()):
 		// Off or outside its validity period: keep the delivery pending
 		// and stop claiming for the endpoint until it changes.
 		d.mu.Lock()
@@ -643,13 +671,13 @@ func (d *dispatcher) send(l *lane, c *store.Claim) {
 	// A claim that waited so long in its lane that the lease could run out
 	// mid-attempt goes back instead (another process could take it while
 	// it is still being sent here). Short configured leases scale it down.
-	need := min(timeout+leaseMargin, e.cfg.Lease/2)
-	if lu := c.Delivery.LockedUntil; lu != nil && e.now().Add(need).After(*lu) {
+	need := min(timeout+leaseMargin, deps.lease/2)
+	if lu := c.Delivery.LockedUntil; lu != nil && deps.now().Add(need).After(*lu) {
 		d.done(l, c, true)
 		return
 	}
 
-	res := e.Send(ctx, SendRequest{Endpoint: ep, Event: c.Event, Attempt: c.Delivery.Attempts + 1, Trigger: herald.TriggerScheduled})
+	res := deps.sendFunc(ctx, SendRequest{Endpoint: ep, Event: c.Event, Attempt: c.Delivery.Attempts + 1, Trigger: herald.TriggerScheduled})
 	att := res.Attempt
 	if ctx.Err() != nil && !att.Succeeded() {
 		// Cut off by the drain deadline: not the receiver's failure.
@@ -657,7 +685,7 @@ func (d *dispatcher) send(l *lane, c *store.Claim) {
 		return
 	}
 	att.DeliveryID = c.Delivery.ID
-	e.complete(ep, c, att)
+	deps.completeFunc(ep, c, att)
 	d.done(l, c, false)
 }
 
@@ -666,7 +694,7 @@ func (d *dispatcher) send(l *lane, c *store.Claim) {
 func (d *dispatcher) done(l *lane, c *store.Claim, release bool) {
 	if release {
 		d.release([]*store.Claim{c})
-		d.e.health.unprobe(l.id) // if it was the probe, the next one is
+		d.deps.health.unprobe(l.id) // if it was the probe, the next one is
 	}
 	d.mu.Lock()
 	l.sending--
@@ -699,9 +727,9 @@ func (d *dispatcher) release(cs []*store.Claim) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := d.e.store.ReleaseDeliveries(ctx, d.e.cfg.Owner, ids); err != nil {
+	if err := d.deps.store.ReleaseDeliveries(ctx, d.deps.owner, ids); err != nil {
 		// The leases expire and the deliveries are claimed again.
-		d.e.log.Warn("releasing deliveries failed", "count", len(ids), "error", err)
+		d.deps.log.Warn("releasing deliveries failed", "count", len(ids), "error", err)
 	}
 }
 

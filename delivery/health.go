@@ -2,24 +2,14 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/oplog"
 	"github.com/herald-dev/herald/store"
-)
-
-// Herald's operational event types, delivered only to endpoints that name
-// them (see MatchType).
-const (
-	EventEndpointFailing   = "herald.endpoint.failing"
-	EventEndpointDisabled  = "herald.endpoint.disabled"
-	EventDeliveryExhausted = "herald.delivery.exhausted"
-	EventPing              = "herald.ping"
 )
 
 // healthBook is the circuit breaker and failure accounting of each endpoint
@@ -29,9 +19,36 @@ const (
 // success closes the breaker and whose failure opens it again. An endpoint
 // that has failed every attempt for DisableAfter is disabled.
 type healthBook struct {
-	e  *Engine
-	mu sync.Mutex
-	m  map[string]*epHealth
+	deps healthDeps
+	mu   sync.Mutex
+	m    map[string]*epHealth
+}
+
+// healthDeps is what the health book uses.
+type healthDeps struct {
+	store            healthStore
+	now              func() time.Time
+	log              *slog.Logger
+	disableAfter     time.Duration
+	breakerThreshold int
+	breakerCooldown  time.Duration
+	// releaseQueuedFunc hands back the endpoint's queued claims (its
+	// breaker opened, or it was disabled); kickFunc wakes its lane (the
+	// breaker closed).
+	releaseQueuedFunc func(endpointID string)
+	kickFunc          func(endpointID string)
+	// routeChangedFunc drops the cached routes of the endpoint's project
+	// and tenant (its status changed).
+	routeChangedFunc func(projectID, tenantID string)
+	// reportFunc queues an operational event (never blocks).
+	reportFunc func(opEvent)
+}
+
+// healthStore is the part of store.Store the health book uses.
+type healthStore interface {
+	UpdateEndpointHealth(ctx context.Context, endpointID string, h store.EndpointHealth) error
+	PostponeEndpoint(ctx context.Context, endpointID string, until time.Time) error
+	GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint, error)
 }
 
 type epHealth struct {
@@ -78,11 +95,11 @@ func (h *healthBook) write(ctx context.Context, ep *herald.Endpoint) (store.Endp
 	h.mu.Lock()
 	hs := s.record()
 	h.mu.Unlock()
-	return hs, h.e.store.UpdateEndpointHealth(ctx, ep.ID, hs)
+	return hs, h.deps.store.UpdateEndpointHealth(ctx, ep.ID, hs)
 }
 
-func newHealthBook(e *Engine) *healthBook {
-	return &healthBook{e: e, m: make(map[string]*epHealth)}
+func newHealthBook(deps healthDeps) *healthBook {
+	return &healthBook{deps: deps, m: make(map[string]*epHealth)}
 }
 
 // stateLocked returns the endpoint's state, seeded from what the database
@@ -218,15 +235,15 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 			act = actPersist
 		}
 		switch {
-		case now.Sub(*s.failingSince) >= h.e.cfg.DisableAfter:
+		case now.Sub(*s.failingSince) >= h.deps.disableAfter:
 			act = actDisable
 			reason = fmt.Sprintf("every attempt failed for %s (since %s); last error: %s",
-				h.e.cfg.DisableAfter, s.failingSince.UTC().Format(time.RFC3339), attemptError(att))
+				h.deps.disableAfter, s.failingSince.UTC().Format(time.RFC3339), attemptError(att))
 		case !s.openUntil.IsZero() && s.probing && !now.Before(s.openUntil):
-			s.openUntil, s.probing = now.Add(h.e.cfg.BreakerCooldown), false
+			s.openUntil, s.probing = now.Add(h.deps.breakerCooldown), false
 			act = actReopen
-		case s.openUntil.IsZero() && s.failures >= h.e.cfg.BreakerThreshold:
-			s.openUntil = now.Add(h.e.cfg.BreakerCooldown)
+		case s.openUntil.IsZero() && s.failures >= h.deps.breakerThreshold:
+			s.openUntil = now.Add(h.deps.breakerCooldown)
 			act = actOpen
 		}
 	}
@@ -239,31 +256,31 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 }
 
 // apply carries out an action of account: breaker, health record,
-// operational events.
+// operational events (queued, never sent from here).
 func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.EndpointHealth) {
 	if act == actNone {
 		return
 	}
-	e := h.e
+	d := &h.deps
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	log := e.log.With(oplog.EndpointID, ep.ID, oplog.ProjectID, ep.ProjectID)
+	log := d.log.With(oplog.EndpointID, ep.ID, oplog.ProjectID, ep.ProjectID)
 	switch act {
 	case actOpen, actReopen:
 		// Queued work goes back first, then everything waiting is moved
 		// past the cooldown.
-		e.disp.releaseQueued(ep.ID)
-		if err := e.store.PostponeEndpoint(ctx, ep.ID, *hs.PausedUntil); err != nil {
+		d.releaseQueuedFunc(ep.ID)
+		if err := d.store.PostponeEndpoint(ctx, ep.ID, *hs.PausedUntil); err != nil {
 			log.Error("postponing deliveries failed", "error", err)
 		}
 	case actDisable:
-		e.disp.releaseQueued(ep.ID)
+		d.releaseQueuedFunc(ep.ID)
 	case actPersist:
 		if hs.ConsecutiveFailures > 0 && hs.PausedUntil == nil {
 			// The health write replaces the endpoint's pause, and another
 			// process's breaker may have opened: take its pause on rather
 			// than end it (this process then holds off as well).
-			if cur, err := e.store.GetEndpointByID(ctx, ep.ID); err == nil && cur.PausedUntil != nil && cur.PausedUntil.After(e.now()) {
+			if cur, err := d.store.GetEndpointByID(ctx, ep.ID); err == nil && cur.PausedUntil != nil && cur.PausedUntil.After(d.now()) {
 				h.adopt(ep.ID, *cur.PausedUntil)
 			}
 		}
@@ -275,23 +292,23 @@ func (h *healthBook) apply(ep *herald.Endpoint, act healthAction, hs store.Endpo
 	switch act {
 	case actOpen:
 		log.Warn("endpoint failing: circuit breaker open", "consecutive_failures", hs.ConsecutiveFailures, "until", hs.PausedUntil)
-		e.emit(ctx, ep.ProjectID, EventEndpointFailing, map[string]any{
+		d.reportFunc(opEvent{projectID: ep.ProjectID, typ: EventEndpointFailing, data: map[string]any{
 			"endpoint_id": ep.ID, "url": ep.URL, "consecutive_failures": hs.ConsecutiveFailures,
 			"failing_since": hs.FailingSince, "paused_until": hs.PausedUntil,
-		})
+		}})
 	case actClose:
 		log.Info("endpoint healthy again")
-		e.disp.kick(ep.ID)
+		d.kickFunc(ep.ID)
 	case actDisable:
 		log.Warn("endpoint disabled", "reason", hs.DisabledReason)
-		e.invalidate(ep.ProjectID, ep.TenantID)
-		e.emit(ctx, ep.ProjectID, EventEndpointDisabled, map[string]any{
+		d.routeChangedFunc(ep.ProjectID, ep.TenantID)
+		d.reportFunc(opEvent{projectID: ep.ProjectID, typ: EventEndpointDisabled, data: map[string]any{
 			"endpoint_id": ep.ID, "url": ep.URL, "reason": hs.DisabledReason,
 			"failing_since": hs.FailingSince,
-		})
+		}})
 	}
 	if act == actOpen || act == actReopen || act == actClose {
-		e.invalidate(ep.ProjectID, ep.TenantID) // the cached status changed
+		d.routeChangedFunc(ep.ProjectID, ep.TenantID) // the cached status changed
 	}
 }
 
@@ -300,40 +317,4 @@ func attemptError(att *herald.Attempt) string {
 		return att.Error
 	}
 	return fmt.Sprintf("status %d", att.ResponseStatus)
-}
-
-// emit ingests one of Herald's own events into the project, routed like
-// any other (so it reaches only endpoints that name herald.… types).
-func (e *Engine) emit(ctx context.Context, projectID, typ string, data map[string]any) {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		e.log.Error("encoding operational event failed", "type", typ, "error", err)
-		return
-	}
-	res, err := e.ingest(ctx, &herald.Project{ID: projectID}, []EventInput{{Type: typ, Data: raw}}, true)
-	if err == nil && res[0].Err != nil {
-		err = res[0].Err
-	}
-	switch {
-	case herald.IsNotFound(err):
-		// The project was deleted meanwhile: nobody is left to tell.
-		e.log.Debug("operational event dropped: the project no longer exists", oplog.ProjectID, projectID, "type", typ)
-	case err != nil:
-		e.log.Error("emitting operational event failed", oplog.ProjectID, projectID, "type", typ, "error", err)
-	}
-}
-
-// emitExhausted reports a delivery that will not be attempted again.
-// Deliveries of Herald's own events do not report, so that an endpoint
-// subscribed to herald.* that fails cannot feed itself.
-func (e *Engine) emitExhausted(ep *herald.Endpoint, d *herald.Delivery, ev *herald.Event, att *herald.Attempt) {
-	if strings.HasPrefix(ev.Type, OperationalPrefix) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e.emit(ctx, ep.ProjectID, EventDeliveryExhausted, map[string]any{
-		"delivery_id": d.ID, "event_id": ev.ID, "event_type": ev.Type, "endpoint_id": ep.ID,
-		"attempts": att.Number, "last_response_status": att.ResponseStatus, "last_error": attemptError(att),
-	})
 }

@@ -80,11 +80,11 @@ func TestEmitToDeletedProjectIsNotAnError(t *testing.T) {
 	b := setup(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	b.e.emit(b.ctx, herald.NewID(herald.PrefixProject), EventEndpointFailing, map[string]any{"endpoint_id": "ep_gone"})
+	b.e.ops.emit(b.ctx, []opEvent{{projectID: herald.NewID(herald.PrefixProject), typ: EventEndpointFailing, data: map[string]any{"endpoint_id": "ep_gone"}}})
 	require.NotContains(t, logs.String(), "level=ERROR")
 	require.Contains(t, logs.String(), "project no longer exists")
 	// A project that exists still gets its event.
-	b.e.emit(b.ctx, b.project.ID, EventEndpointFailing, map[string]any{"endpoint_id": "ep_x"})
+	b.e.ops.emit(b.ctx, []opEvent{{projectID: b.project.ID, typ: EventEndpointFailing, data: map[string]any{"endpoint_id": "ep_x"}}})
 	require.NotContains(t, logs.String(), "level=ERROR")
 	evs, _, err := b.st.ListEvents(b.ctx, b.project.ID, store.EventFilter{Type: EventEndpointFailing}, store.Page{Limit: 10})
 	require.NoError(t, err)

@@ -234,7 +234,7 @@ func TestOneRefusedResultFailsAlone(t *testing.T) {
 		if err != nil || len(claims) != n {
 			t.Fatalf("claimed %d, err %v", len(claims), err)
 		}
-		rec := newRecorder(b.e)
+		rec := newRecorder(b.e.recDeps)
 		b.e.rec = rec
 		go rec.run()
 		for i, c := range claims {

@@ -13,18 +13,12 @@ import (
 	"github.com/herald-dev/herald/store"
 )
 
-// Ingest validates, routes and durably stores events; it returns once they
-// are committed (group commit across concurrent callers), and wakes the
-// dispatcher. Results are in input order; a per-item failure is in Err.
-//
-// Field errors of an item are located relative to the event object ("type",
-// "data", "data.email", "channels[2]", "metadata"): the API prefixes them
-// with "body." or "body.events[i].".
-func (e *Engine) Ingest(ctx context.Context, p *herald.Project, in []EventInput) ([]IngestResult, error) {
-	return e.ingest(ctx, p, in, false)
+// ingestOwn ingests Herald's own events (herald.… types).
+func (e *Engine) ingestOwn(ctx context.Context, p *herald.Project, in []EventInput) ([]IngestResult, error) {
+	return e.ingest(ctx, p, in, true)
 }
 
-// ingest is Ingest; internal allows Herald's own herald.… types.
+// ingest is Ingest (engine.go); internal allows Herald's own herald.… types.
 func (e *Engine) ingest(ctx context.Context, p *herald.Project, in []EventInput, internal bool) ([]IngestResult, error) {
 	if p == nil {
 		return nil, herald.Errorf(herald.ENOTFOUND, "project not found")

@@ -24,6 +24,7 @@ type metrics struct {
 	oldestPending prometheus.Gauge
 	commitSeconds prometheus.Histogram
 	commitEvents  prometheus.Histogram
+	opDropped     prometheus.Counter // operational events the full queue dropped
 
 	attemptOutcome [3]prometheus.Counter                    // by outcome index
 	failures       [2][len(errorClasses)]prometheus.Counter // retry/exhausted × error class
@@ -53,17 +54,11 @@ var errorClasses = [...]string{
 // denied by an endpoint, or denied because a fail_closed endpoint failed.
 var hookVerdicts = [...]string{"allowed", "denied", "failed"}
 
-// BacklogTopN is how many endpoints herald_endpoint_backlog and
-// herald_endpoint_oldest_pending_seconds report: those with the most
-// unfinished deliveries. A bound, so that the series stay few whatever
-// the number of endpoints.
-const BacklogTopN = 5
-
 // durationBuckets suit an HTTP call to a receiver or a hook run: from a
 // millisecond to the longest timeout (60 s).
 var durationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
-func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
+func newMetrics(reg prometheus.Registerer, health *healthBook, now func() time.Time) *metrics {
 	m := &metrics{
 		ingested: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "herald_events_ingested_total", Help: "Events accepted and stored.",
@@ -90,6 +85,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Name: "herald_ingest_commit_events", Help: "Events per group commit.",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}),
+		opDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_operational_events_dropped_total",
+			Help: "Operational events (herald.endpoint.failing, herald.endpoint.disabled, herald.delivery.exhausted) dropped because too many were waiting to be ingested.",
+		}),
 		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_endpoint_backlog",
 			Help: "Deliveries pending or in flight of the endpoints with the most of them (at most 5 endpoints).",
@@ -98,7 +97,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Name: "herald_endpoint_oldest_pending_seconds",
 			Help: "Age of the oldest unfinished delivery of the endpoints of herald_endpoint_backlog.",
 		}, []string{"project_id", "endpoint_id"}),
-		endpoints: &endpointStates{e: e, desc: prometheus.NewDesc("herald_endpoints",
+		endpoints: &endpointStates{health: health, now: now, desc: prometheus.NewDesc("herald_endpoints",
 			"Endpoints this process has delivered to since it started, by health state: healthy, failing (failures, breaker closed), open (breaker open), half_open (probing), disabled.",
 			[]string{"state"}, nil)},
 	}
@@ -135,7 +134,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.ingested, m.attempts, m.latency, m.queueDepth, m.oldestPending,
-			m.commitSeconds, m.commitEvents, failures, attemptSeconds, hookRuns, hookSeconds, m.backlog, m.backlogAge, m.endpoints} {
+			m.commitSeconds, m.commitEvents, m.opDropped, failures, attemptSeconds, hookRuns, hookSeconds, m.backlog, m.backlogAge, m.endpoints} {
 			// A second engine on the same registry (tests) keeps its
 			// series private rather than failing.
 			_ = reg.Register(c)
@@ -172,10 +171,9 @@ func errorClassIndex(class string) int {
 	return len(errorClasses) - 1
 }
 
-// ObserveHookRun records a finished synchronous hook run: whether it
-// allowed, the code of its deny (failCode for a deny by a failed
-// fail_closed endpoint) and how long it took.
-func (e *Engine) ObserveHookRun(allowed bool, code, failCode string, d time.Duration) {
+// observeHookRun records a finished synchronous hook run (see
+// Engine.ObserveHookRun).
+func (m *metrics) observeHookRun(allowed bool, code, failCode string, d time.Duration) {
 	v := 0
 	switch {
 	case allowed:
@@ -184,8 +182,8 @@ func (e *Engine) ObserveHookRun(allowed bool, code, failCode string, d time.Dura
 	default:
 		v = 1
 	}
-	e.m.hookRuns[v].Inc()
-	e.m.hookSeconds[v].Observe(d.Seconds())
+	m.hookRuns[v].Inc()
+	m.hookSeconds[v].Observe(d.Seconds())
 }
 
 // refreshBacklog replaces the per-endpoint backlog series with the
@@ -210,8 +208,9 @@ func (m *metrics) refreshBacklog(ctx context.Context, st store.Store, now time.T
 // endpointStates counts, at scrape time, the endpoints of the engine's
 // health book by state: nothing is kept up to date on the hot path.
 type endpointStates struct {
-	e    *Engine
-	desc *prometheus.Desc
+	health *healthBook
+	now    func() time.Time
+	desc   *prometheus.Desc
 }
 
 // endpointStateNames are the values of herald_endpoints's state label.
@@ -221,8 +220,8 @@ func (s *endpointStates) Describe(ch chan<- *prometheus.Desc) { ch <- s.desc }
 
 func (s *endpointStates) Collect(ch chan<- prometheus.Metric) {
 	var n [len(endpointStateNames)]int
-	if h := s.e.health; h != nil {
-		now := s.e.now()
+	if h := s.health; h != nil {
+		now := s.now()
 		h.mu.Lock()
 		for _, st := range h.m {
 			switch {

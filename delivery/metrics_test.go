@@ -153,7 +153,7 @@ func TestObserveHookRunCountsByVerdict(t *testing.T) {
 
 // Recording an attempt allocates nothing: the series are resolved once.
 func TestObserveAttemptDoesNotAllocate(t *testing.T) {
-	m := newMetrics(nil, nil)
+	m := newMetrics(nil, nil, nil)
 	att := &herald.Attempt{DurationMS: 12, ErrorClass: herald.ErrorTimeout}
 	now := time.Now()
 	allocs := testing.AllocsPerRun(100, func() {

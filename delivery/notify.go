@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,9 +19,15 @@ const notifyTimeout = 5 * time.Second
 // burst on PostgreSQL that turns a round trip per request into about one
 // per round trip time, and no ingest waits for it.
 type notifier struct {
-	e     *Engine
+	deps  notifierDeps
 	mu    sync.Mutex
 	state int // notifyIdle, notifySending, notifyOwed
+}
+
+// notifierDeps is what the notifier uses.
+type notifierDeps struct {
+	notifier store.Notifier // nil: the store cannot notify (SQLite: one process)
+	log      *slog.Logger
 }
 
 const (
@@ -31,8 +38,8 @@ const (
 
 // notify asks for a notification; it never blocks.
 func (x *notifier) notify() {
-	n, ok := x.e.store.(store.Notifier)
-	if !ok {
+	n := x.deps.notifier
+	if n == nil {
 		return
 	}
 	x.mu.Lock()
@@ -52,7 +59,7 @@ func (x *notifier) send(n store.Notifier) {
 		err := n.Notify(ctx)
 		cancel()
 		if err != nil {
-			x.e.log.Warn("notify failed", "error", err)
+			x.deps.log.Warn("notify failed", "error", err)
 		}
 		x.mu.Lock()
 		if x.state == notifyOwed {

@@ -11,12 +11,8 @@ import (
 	"github.com/herald-dev/herald/store"
 )
 
-// Retry makes one attempt of the delivery now, whatever its state, and
-// returns the stored attempt. A success marks the delivery succeeded; a
-// failure leaves a pending delivery on its schedule and a finished one as
-// it was (exhausted). If the delivery is in flight under a live lease, it
-// only gains the attempt (the store's Manual rule).
-func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*herald.Attempt, error) {
+// retry is Retry (engine.go).
+func (e *Engine) retry(ctx context.Context, projectID, deliveryID string) (*herald.Attempt, error) {
 	d, err := e.store.GetDelivery(ctx, projectID, deliveryID)
 	if err != nil {
 		return nil, err
@@ -57,14 +53,8 @@ func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*hera
 	return att, nil
 }
 
-// EndpointResumed tells the engine that an operator wants the endpoint
-// tried now: its deliveries were recovered, one of them retried, or the
-// endpoint enabled. An open circuit breaker closes (in this process and in
-// the store, whose pause ends), and waiting deliveries are claimed at once
-// instead of after the cooldown. The failure count is kept: if the
-// endpoint still fails, its first failure opens the breaker again. A
-// disabled endpoint is left as it is. Failures are logged.
-func (e *Engine) EndpointResumed(endpointID string) {
+// endpointResumed is EndpointResumed (engine.go).
+func (e *Engine) endpointResumed(endpointID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ep, err := e.store.GetEndpointByID(ctx, endpointID)
@@ -94,10 +84,8 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 	e.wakeAll()
 }
 
-// Replay creates new deliveries of the event: to every matching endpoint, or
-// to endpointID only (whatever its subscriptions, if it is enabled). It
-// returns how many. A hook run is refused (see herald.Event.Replayable).
-func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
+// replay is Replay (engine.go).
+func (e *Engine) replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
 	ev, err := e.store.GetEvent(ctx, projectID, eventID)
 	if err != nil {
 		return 0, err
@@ -138,10 +126,8 @@ func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID stri
 	return len(ds), nil
 }
 
-// Recover requeues the endpoint's failed deliveries created in [since,
-// until) and sends them now: the endpoint's circuit breaker closes (see
-// EndpointResumed).
-func (e *Engine) Recover(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
+// recoverRange is Recover (engine.go).
+func (e *Engine) recoverRange(ctx context.Context, projectID, endpointID string, since, until time.Time) (int, error) {
 	ep, err := e.store.GetEndpoint(ctx, projectID, endpointID)
 	if err != nil {
 		return 0, err
@@ -163,10 +149,8 @@ func (e *Engine) wakeAll() {
 	e.notes.notify()
 }
 
-// Test sends the event type's example (or a ping when eventType is empty or
-// has no example) to the endpoint now, stores it as an event with one
-// delivery and attempt, and returns the attempt. A test is not retried.
-func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType string) (*herald.Attempt, error) {
+// sendTest is Test (engine.go).
+func (e *Engine) sendTest(ctx context.Context, projectID, endpointID, eventType string) (*herald.Attempt, error) {
 	ep, err := e.store.GetEndpoint(ctx, projectID, endpointID)
 	if err != nil {
 		return nil, err
@@ -221,13 +205,6 @@ func (e *Engine) Test(ctx context.Context, projectID, endpointID, eventType stri
 func isObject(raw json.RawMessage) bool {
 	b := bytes.TrimSpace(raw)
 	return len(b) > 0 && b[0] == '{' && json.Valid(b)
-}
-
-// Insert stores prepared events with their deliveries (and attempts)
-// through the group commit, then wakes the dispatcher: used by hook runs,
-// which decide their deliveries themselves.
-func (e *Engine) Insert(ctx context.Context, events []*store.NewEvent) ([]store.InsertResult, error) {
-	return e.insert(ctx, events)
 }
 
 // pendingDelivery is a new delivery of ev to ep, due now.

@@ -3,7 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
-	"sync"
+	"log/slog"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -35,22 +35,40 @@ const (
 // results have accumulated while the previous CompleteAttempts ran and
 // writes them in one call.
 type recorder struct {
-	e       *Engine
+	deps    recorderDeps
 	ch      chan recorded
 	done    chan struct{}
 	closing chan struct{} // closed by close: stop waiting for the database soon
-	after   sync.WaitGroup
+}
+
+// recorderDeps is what the recorder uses.
+type recorderDeps struct {
+	store        attemptCompleter
+	log          *slog.Logger
+	lease        time.Duration // a result whose lease is unknown is tried this long
+	drainTimeout time.Duration // on close, the database is waited for this long
+	// wakeAtFunc and wakeNowFunc wake the claim loop: at a retry's time,
+	// or at once when an ordered endpoint's next delivery is claimable.
+	wakeAtFunc  func(time.Time)
+	wakeNowFunc func()
+	// reportFunc queues an operational event (never blocks).
+	reportFunc func(opEvent)
+}
+
+// attemptCompleter is the part of store.Store the recorder writes with.
+type attemptCompleter interface {
+	CompleteAttempts(ctx context.Context, results []*store.AttemptResult) error
 }
 
 type recorded struct {
 	r       *store.AttemptResult
 	ordered bool
 	until   time.Time // the end of the delivery's lease: worth trying until then
-	after   func()    // run once the result is written (e.g. report exhaustion)
+	report  *opEvent  // queued once the result is written (e.g. exhaustion)
 }
 
-func newRecorder(e *Engine) *recorder {
-	return &recorder{e: e, ch: make(chan recorded, recordQueue), done: make(chan struct{}), closing: make(chan struct{})}
+func newRecorder(deps recorderDeps) *recorder {
+	return &recorder{deps: deps, ch: make(chan recorded, recordQueue), done: make(chan struct{}), closing: make(chan struct{})}
 }
 
 func (r *recorder) add(x recorded) { r.ch <- x }
@@ -62,7 +80,6 @@ func (r *recorder) close() {
 	close(r.closing)
 	close(r.ch)
 	<-r.done
-	r.after.Wait()
 }
 
 func (r *recorder) run() {
@@ -105,26 +122,26 @@ func (r *recorder) write(batch []recorded) {
 	for wait := recordBackoffMin; len(todo) > 0; wait = min(2*wait, recordBackoffMax) {
 		now := time.Now()
 		if drainEnd.IsZero() && isClosed(r.closing) {
-			drainEnd = now.Add(r.e.cfg.DrainTimeout)
+			drainEnd = now.Add(r.deps.drainTimeout)
 		}
 		live := todo[:0:0]
 		for _, x := range todo {
 			until := x.until
 			if until.IsZero() { // (lease unknown: a whole one)
-				until = start.Add(r.e.cfg.Lease)
+				until = start.Add(r.deps.lease)
 			}
 			if next := now.Add(wait); next.Before(until) && (drainEnd.IsZero() || next.Before(drainEnd)) {
 				live = append(live, x)
 			}
 		}
 		if n := len(todo) - len(live); n > 0 {
-			r.e.log.Error("recording attempts failed: the database stayed unavailable; the deliveries will be sent again when their leases end",
+			r.deps.log.Error("recording attempts failed: the database stayed unavailable; the deliveries will be sent again when their leases end",
 				"count", n, "error", err)
 		}
 		if len(live) == 0 {
 			break
 		}
-		r.e.log.Warn("recording attempts failed; trying again", "count", len(live), "in", wait, "error", err)
+		r.deps.log.Warn("recording attempts failed; trying again", "count", len(live), "in", wait, "error", err)
 		time.Sleep(wait)
 		todo, err = r.try(live)
 	}
@@ -134,14 +151,14 @@ func (r *recorder) write(batch []recorded) {
 			wake = true // the endpoint's next delivery is claimable now
 		}
 		if x.r.NextAttemptAt != nil {
-			r.e.disp.wakeAt(*x.r.NextAttemptAt)
+			r.deps.wakeAtFunc(*x.r.NextAttemptAt)
 		}
-		if x.after != nil {
-			r.after.Go(x.after)
+		if x.report != nil {
+			r.deps.reportFunc(*x.report)
 		}
 	}
 	if wake {
-		r.e.disp.wakeNow()
+		r.deps.wakeNowFunc()
 	}
 }
 
@@ -158,7 +175,7 @@ func (r *recorder) try(xs []recorded) ([]recorded, error) {
 		return xs, err
 	case len(xs) == 1:
 		a := xs[0].r.Attempt
-		r.e.log.Error("recording an attempt failed; its delivery will be sent again when its lease ends",
+		r.deps.log.Error("recording an attempt failed; its delivery will be sent again when its lease ends",
 			"delivery_id", a.DeliveryID, "attempt_id", a.ID, "error", err)
 		return nil, nil
 	}
@@ -180,7 +197,7 @@ func (r *recorder) complete(xs []recorded) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
-	return r.e.store.CompleteAttempts(ctx, rs)
+	return r.deps.store.CompleteAttempts(ctx, rs)
 }
 
 // retryable reports whether a failed write may succeed if tried again as
@@ -210,7 +227,7 @@ func (e *Engine) complete(ep *herald.Endpoint, c *store.Claim, att *herald.Attem
 	if v.Status == herald.DeliveryExhausted {
 		// Reported once stored, so that the report's reader finds the
 		// delivery exhausted.
-		x.after = func() { e.emitExhausted(ep, c.Delivery, c.Event, att) }
+		x.report = exhausted(ep, c.Delivery, c.Event, att)
 	}
 	e.rec.add(x)
 	e.logAttempt(ep, c.Delivery, att, v)

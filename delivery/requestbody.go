@@ -6,9 +6,6 @@ import (
 	"github.com/herald-dev/herald"
 )
 
-// RequestBodyMax is how much of a templated request body an attempt keeps.
-const RequestBodyMax = 64 << 10
-
 // keepRequestBody sets the attempt's record of a body that is not the
 // envelope (a body template's output, at most bodytemplate.MaxOutput): its
 // first RequestBodyMax bytes, cut on a character boundary, and whether it

@@ -10,9 +10,6 @@ import (
 	"github.com/herald-dev/herald"
 )
 
-// Jitter is the spread applied to each scheduled delay: ±20 %.
-const Jitter = 0.2
-
 // verdict is what an attempt means for its delivery.
 type verdict struct {
 	Status  string     // succeeded, pending or exhausted

@@ -20,11 +20,6 @@ const routeTTL = 2 * time.Second
 // typeTTL is the same for event types (schemas, strict projects).
 const typeTTL = 10 * time.Second
 
-// OperationalPrefix starts the types of Herald's own events. They reach
-// only endpoints whose event_types name them with a pattern that starts with
-// it, never catch-all endpoints.
-const OperationalPrefix = "herald."
-
 // routeCache holds endpoints for routing, one set per (project, tenant):
 // a project's project-wide endpoints under tenant "", each tenant's own
 // under its id. An event's candidates are its project's project-wide set
@@ -149,14 +144,14 @@ func (c *routeCache) putEndpointLocked(id string, ce *cachedEndpoint) {
 	c.byID[id] = ce
 }
 
-// EndpointsChanged tells the engine that the project's endpoints changed
+// endpointsChanged tells the engine that the project's endpoints changed
 // (call after an endpoint create, update, delete or health reset, or a
 // tenant's delete, once the change is stored). The engine asks the store
 // which routing sets changed since it last looked (RoutingChanges) and
 // drops those alone: in a project of many tenants, one customer's edit
 // does not send every other tenant's events to the store. When it cannot
 // tell, it drops every set of the project.
-func (e *Engine) EndpointsChanged(projectID string) {
+func (e *Engine) endpointsChanged(projectID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if !e.checkProject(ctx, projectID, false) {
@@ -170,12 +165,12 @@ func (e *Engine) EndpointsChanged(projectID string) {
 	e.disp.endpointsChanged()
 }
 
-// TenantEndpointsChanged drops the cached routing of one tenant's
+// tenantEndpointsChanged drops the cached routing of one tenant's
 // endpoints, or with tenantID "" of the project-wide ones (call after an
 // endpoint of it is created, updated or deleted, or the tenant deleted).
 // The other tenants' sets stay: in a project of many tenants, one
 // customer's edit does not send every other's events to the store.
-func (e *Engine) TenantEndpointsChanged(projectID, tenantID string) {
+func (e *Engine) tenantEndpointsChanged(projectID, tenantID string) {
 	e.health.forget(projectID)
 	e.invalidate(projectID, tenantID)
 }
@@ -283,12 +278,12 @@ func (e *Engine) checkProject(ctx context.Context, projectID string, background 
 	return true
 }
 
-// Endpoints returns the endpoints an event of tenantID ("" = none) in the
+// endpointsFor returns the endpoints an event of tenantID ("" = none) in the
 // project can reach: the project-wide ones, then the tenant's own, never
 // another tenant's (see herald.Endpoint.Reaches). They come from the
 // route cache and are shared with the dispatcher: do not modify them.
 // Synchronous hook runs select their endpoints from these.
-func (e *Engine) Endpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+func (e *Engine) endpointsFor(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
 	wide, own, err := e.candidates(ctx, projectID, tenantID)
 	if err != nil || len(own) == 0 {
 		return wide, err
@@ -432,7 +427,7 @@ func (e *Engine) matches(ep *herald.Endpoint, ev *herald.Event, now time.Time) b
 	if !ep.Reaches(ev.TenantID) || ep.Status == herald.EndpointDisabled || !ep.ActiveAt(now) {
 		return false
 	}
-	if !MatchType(ep.EventTypes, ev.Type) || !matchChannels(ep.Channels, ev.Channels) {
+	if !matchType(ep.EventTypes, ev.Type) || !matchChannels(ep.Channels, ev.Channels) {
 		return false
 	}
 	if ep.Filter != "" {
@@ -451,11 +446,11 @@ func (e *Engine) matches(ep *herald.Endpoint, ev *herald.Event, now time.Time) b
 	return true
 }
 
-// MatchType reports whether an endpoint subscribed to patterns receives
+// matchType reports whether an endpoint subscribed to patterns receives
 // events of type typ: no patterns means every type, otherwise an exact name
 // or a trailing wildcard ("user.*"). Herald's own types (herald.…) match
 // only patterns that themselves begin with "herald.".
-func MatchType(patterns []string, typ string) bool {
+func matchType(patterns []string, typ string) bool {
 	operational := strings.HasPrefix(typ, OperationalPrefix)
 	if len(patterns) == 0 {
 		return !operational
@@ -506,9 +501,9 @@ func (c *typeCache) init() {
 	c.gen = make(map[string]uint64)
 }
 
-// EventTypesChanged drops cached event types and schemas of the project
+// eventTypesChanged drops cached event types and schemas of the project
 // (call after any event type create, update or delete).
-func (e *Engine) EventTypesChanged(projectID string) {
+func (e *Engine) eventTypesChanged(projectID string) {
 	c := &e.types
 	c.mu.Lock()
 	delete(c.m, projectID)

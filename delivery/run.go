@@ -18,7 +18,7 @@ const (
 // flight finish (cut off after DrainTimeout and handed back), queued claims
 // are handed back, and the recorder writes its last results.
 func (e *Engine) run(ctx context.Context) error {
-	e.rec = newRecorder(e)
+	e.rec = newRecorder(e.recDeps)
 	go e.rec.run()
 	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSends()
@@ -39,6 +39,7 @@ func (e *Engine) run(ctx context.Context) error {
 	e.log.Info("delivery engine draining", "timeout", e.cfg.DrainTimeout)
 	e.disp.stop(e.cfg.DrainTimeout, cancelSends)
 	e.rec.close()
+	e.ops.wait() // the operational events the last results reported
 	e.leave()
 	return nil
 }

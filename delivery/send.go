@@ -28,15 +28,8 @@ import (
 // not trusted: whatever it sends, the stored attempt is valid UTF-8 and at
 // most this big, so that one receiver cannot make another's results
 // unstorable or fill the database.
+// (ResponseBodyMax, ResponseHeadersMax and ErrorMax, in engine.go.)
 const (
-	// ResponseBodyMax is how much of a response body is read and kept.
-	ResponseBodyMax = 64 << 10
-	// ResponseHeadersMax bounds the response headers kept, names and
-	// values together; the shortest are kept first (Retry-After among them).
-	ResponseHeadersMax = 64 << 10
-	// ErrorMax bounds an attempt's error text (a redirect's Location, a
-	// transport error quoting what the receiver sent).
-	ErrorMax = 2 << 10
 	// responseHeaderReadMax is how much of a response's header the client
 	// reads at all; beyond it the attempt fails (class connection).
 	responseHeaderReadMax = 1 << 20
@@ -64,8 +57,8 @@ type envelope struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
-// Envelope returns the default JSON body of ev as sent to endpoints.
-func Envelope(ev *herald.Event) ([]byte, error) {
+// encodeEnvelope returns the default JSON body of ev (see Envelope).
+func encodeEnvelope(ev *herald.Event) ([]byte, error) {
 	ts := ev.CreatedAt
 	if ts.IsZero() {
 		ts = ev.OccurredAt
@@ -97,7 +90,7 @@ func Envelope(ev *herald.Event) ([]byte, error) {
 // body renders the request body of ev for ep: the envelope, or the output of
 // the endpoint's body template over it.
 func (e *Engine) body(ctx context.Context, ep *herald.Endpoint, ev *herald.Event) ([]byte, error) {
-	raw, err := Envelope(ev)
+	raw, err := encodeEnvelope(ev)
 	if err != nil {
 		return nil, err
 	}
@@ -113,18 +106,7 @@ func (e *Engine) body(ctx context.Context, ep *herald.Endpoint, ev *herald.Event
 	return t.RenderJSON(ctx, raw)
 }
 
-// Send makes one signed request (no storage): used by the dispatcher, hooks
-// and tests. It never returns nil; failures are described by the attempt's
-// ErrorClass and Error. The attempt's DeliveryID is left for the caller.
-// What the attempt keeps of the answer is valid UTF-8 and bounded
-// (ResponseBodyMax, ResponseHeadersMax, ErrorMax); the result's Body is
-// the body's bytes as received.
-func (e *Engine) Send(ctx context.Context, r SendRequest) *SendResult {
-	res := e.send(ctx, r)
-	keepable(res.Attempt)
-	return res
-}
-
+// send is Send, before the attempt is made keepable.
 func (e *Engine) send(ctx context.Context, r SendRequest) *SendResult {
 	ep, ev := r.Endpoint, r.Event
 	start := e.now()
