@@ -17,12 +17,12 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/api"
 	"github.com/herald-dev/herald/client"
-	"github.com/herald-dev/herald/delivery"
-	"github.com/herald-dev/herald/hook"
-	"github.com/herald-dev/herald/netguard"
-	"github.com/herald-dev/herald/store/sqlite"
+	"github.com/herald-dev/herald/internal/api"
+	"github.com/herald-dev/herald/internal/delivery"
+	"github.com/herald-dev/herald/internal/hook"
+	"github.com/herald-dev/herald/internal/netguard"
+	"github.com/herald-dev/herald/internal/store/sqlite"
 	"github.com/herald-dev/herald/webhook"
 )
 

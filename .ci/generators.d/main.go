@@ -1,6 +1,6 @@
 // Command clients is built by .ci/generators against the clients that
 // oapi-codegen (package oapi) and ogen (package ogenclient) generate from
-// api/openapi.json. With a Herald URL and its admin key as arguments it
+// internal/api/openapi.json. With a Herald URL and its admin key as arguments it
 // also runs: each client creates a project, an endpoint, sends an event
 // with nested data, reads the event's deliveries and clears a field with
 // null.

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/api"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/api"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // Where the admin key in force comes from, as `serve` logs it.

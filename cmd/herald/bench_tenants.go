@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/delivery"
 	"github.com/herald-dev/herald/webhook"
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"io"
 	"net"
 	"net/http"
@@ -16,8 +17,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/herald-dev/herald/store/postgres"
 )
 
 // These tests run several real `herald serve` processes on one real
@@ -35,7 +34,7 @@ func clusterDB(t *testing.T) string {
 	if base == "" {
 		t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
 	}
-	url, drop, err := postgres.CreateTestDatabase(context.Background(), base)
+	url, drop, err := pgtest.CreateTestDatabase(context.Background(), base)
 	if err != nil {
 		t.Fatal(err)
 	}

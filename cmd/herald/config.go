@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/delivery"
 )
 
 // Config is everything `herald serve` takes, from flags and HERALD_*

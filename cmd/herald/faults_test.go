@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,7 +18,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/herald-dev/herald/store/postgres"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -188,7 +188,7 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 	if base == "" {
 		t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
 	}
-	dbURL, drop, err := postgres.CreateTestDatabase(context.Background(), base)
+	dbURL, drop, err := pgtest.CreateTestDatabase(context.Background(), base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestBadBytesAreRefusedPerEvent(t *testing.T) {
 			if base == "" {
 				t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
 			}
-			dbURL, drop, err := postgres.CreateTestDatabase(context.Background(), base)
+			dbURL, drop, err := pgtest.CreateTestDatabase(context.Background(), base)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/herald-dev/herald/store/postgres"
+	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"io"
 	"net"
 	"net/http"
@@ -350,7 +350,7 @@ func TestTwoProcessesOnPostgresSurviveAKill(t *testing.T) {
 	if base == "" {
 		t.Skip("set HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run the PostgreSQL tests")
 	}
-	url, drop, err := postgres.CreateTestDatabase(context.Background(), base)
+	url, drop, err := pgtest.CreateTestDatabase(context.Background(), base)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/bodytemplate"
-	"github.com/herald-dev/herald/filter"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/bodytemplate"
+	"github.com/herald-dev/herald/internal/filter"
+	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/webhook"
 )
 

@@ -5,9 +5,9 @@ import (
 	"errors"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/delivery"
-	"github.com/herald-dev/herald/hook"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/delivery"
+	"github.com/herald-dev/herald/internal/hook"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // Ingest validates, routes and stores events of p (delivery.Engine.Ingest,

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // RequestKeyLease is how long a request holding an Idempotency-Key may run

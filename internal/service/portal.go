@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // The customer portal's rules. A portal session stands for one tenant of

@@ -7,7 +7,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/service"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/store"
 	"github.com/stretchr/testify/require"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // Project returns the project id; ENOTFOUND "project not found" when there

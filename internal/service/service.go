@@ -22,10 +22,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/herald-dev/herald/delivery"
-	"github.com/herald-dev/herald/hook"
-	"github.com/herald-dev/herald/netguard"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/delivery"
+	"github.com/herald-dev/herald/internal/hook"
+	"github.com/herald-dev/herald/internal/netguard"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // Config configures a Service.

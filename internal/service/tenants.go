@@ -5,7 +5,7 @@ import (
 	"maps"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/store"
 )
 
 // tenantCleanups run after a tenant is deleted, each given the project and

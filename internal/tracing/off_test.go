@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/tracing"
-	"github.com/herald-dev/herald/store"
 	"github.com/stretchr/testify/require"
 )
 

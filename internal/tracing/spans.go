@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/store"
+	"github.com/herald-dev/herald/internal/store"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"

@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/api"
-	"github.com/herald-dev/herald/delivery"
+	"github.com/herald-dev/herald/internal/api"
+	"github.com/herald-dev/herald/internal/delivery"
+	"github.com/herald-dev/herald/internal/netguard"
+	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/store/sqlite"
 	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/herald-dev/herald/internal/tracing/tracingtest"
-	"github.com/herald-dev/herald/netguard"
-	"github.com/herald-dev/herald/store"
-	"github.com/herald-dev/herald/store/sqlite"
 	"github.com/stretchr/testify/require"
 )
 
