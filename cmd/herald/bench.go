@@ -79,6 +79,9 @@ type benchResult struct {
 	RecoverS         float64 `json:"recover_s,omitempty"`
 	DrainSinceUpPerS float64 `json:"drain_since_up_per_s,omitempty"`
 	RSSMB            float64 `json:"server_rss_mb,omitempty"`
+	// CPUPerEventUS is the process's CPU time per accepted event (tenants
+	// scenario: server, load generator and receiver together).
+	CPUPerEventUS float64 `json:"cpu_us_per_event,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
@@ -328,6 +331,9 @@ func printResult(w io.Writer, r *benchResult) {
 	}
 	if r.RSSMB > 0 {
 		fmt.Fprintf(w, "  RSS: %.0f MB\n", r.RSSMB)
+	}
+	if r.CPUPerEventUS > 0 {
+		fmt.Fprintf(w, "  CPU: %.0f µs per event\n", r.CPUPerEventUS)
 	}
 }
 

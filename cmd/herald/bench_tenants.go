@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -89,6 +93,8 @@ func tenantLoad(ctx context.Context, a *app, p *herald.Project, rcv *benchReceiv
 	rcv.reset(0, false)
 	res := &benchResult{Scenario: name, Events: sc.n, Deliveries: sc.n}
 	var accepted, rejected, next atomic.Int64
+	stopProfile := startPhaseProfile(name)
+	cpu0 := processCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range sc.c {
@@ -121,6 +127,8 @@ func tenantLoad(ctx context.Context, a *app, p *herald.Project, rcv *benchReceiv
 	u, all := rcv.counts()
 	res.Delivered, res.Duplicates, res.Lost = u, all-u, res.Accepted-u
 	res.DeliverPerS = float64(u) / time.Since(start).Seconds()
+	res.CPUPerEventUS = (processCPU() - cpu0).Seconds() * 1e6 / float64(max(res.Accepted, 1))
+	stopProfile()
 	res.RSSMB = rssMB(rssPID)
 	res.P50ms, res.P90ms, res.P99ms, res.MaxMs = rcv.percentiles()
 	return res
@@ -174,4 +182,35 @@ func createTenantEndpoints(ctx context.Context, out io.Writer, a *app, projectID
 	default:
 		return ctx.Err()
 	}
+}
+
+// processCPU is the user and system CPU time of this process so far: the
+// embedded server with its load generator and receiver. Per event it is
+// the steadier measure on a shared machine, where wall time moves with
+// the other work.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startPhaseProfile writes a CPU profile of one phase of the scenario to
+// $HERALD_BENCH_CPUPROFILE-<phase>.pprof when that variable is set; the
+// returned function ends it.
+func startPhaseProfile(phase string) func() {
+	prefix := os.Getenv("HERALD_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(prefix + "-" + strings.NewReplacer("/", "-", "×", "x").Replace(phase) + ".pprof")
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }

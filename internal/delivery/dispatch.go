@@ -710,9 +710,22 @@ func (d *dispatcher) done(l *lane, c *store.Claim, release bool) {
 	if len(l.queue) > 0 {
 		d.startLocked(l)
 	}
+	d.dropIdleLocked(l)
 	d.mu.Unlock()
 	if wake {
 		d.wakeNow()
+	}
+}
+
+// dropIdleLocked forgets a lane that holds nothing and has no state worth
+// keeping (not blocked, no rate limiter), so that the lanes the claim loop
+// walks are the endpoints with work, not every endpoint ever sent to: with
+// many tenants most endpoints get an event now and then, and each claim
+// walked them all. Its goroutine, if still running, finds it empty and
+// ends; the endpoint's next delivery makes a new lane. d.mu is held.
+func (d *dispatcher) dropIdleLocked(l *lane) {
+	if l.load() == 0 && !l.blocked && !l.starved && l.limiter == nil && d.lanes[l.id] == l {
+		delete(d.lanes, l.id)
 	}
 }
 

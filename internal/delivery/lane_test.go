@@ -293,3 +293,30 @@ func TestAutoDisableAfterFailingForDisableAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleLanesForgotten: once an endpoint's deliveries are sent, its lane
+// goes, so that the lanes the claim loop walks are those with work rather
+// than every endpoint ever sent to (a project of many tenants); the next
+// delivery makes a new one.
+func TestIdleLanesForgotten(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	rc := newReceiver(t, nil)
+	const endpoints = 20
+	for range endpoints {
+		b.endpoint(rc.URL, nil)
+	}
+	b.run(b.e)
+	lanes := func() int {
+		b.e.disp.mu.Lock()
+		defer b.e.disp.mu.Unlock()
+		return len(b.e.disp.lanes)
+	}
+	for round := 1; round <= 2; round++ {
+		if _, err := b.e.Ingest(b.ctx, b.project, []EventInput{{Type: "user.created", Data: json.RawMessage(`{}`)}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "all delivered", func() bool { return rc.count() == round*endpoints })
+		waitFor(t, "no lanes left", func() bool { return lanes() == 0 })
+	}
+}

@@ -160,10 +160,12 @@ func (db *DB) ProjectEndpoints(ctx context.Context, projectID string) ([]*herald
 	return collect(rows, scanEndpoint)
 }
 
+const tenantEndpointsSQL = `SELECT ` + endpointCols + ` FROM endpoints WHERE project_id = ? AND tenant_id = ? ORDER BY id`
+
 // TenantEndpoints returns the endpoints of one tenant ("": the
 // project-wide ones), oldest first.
 func (db *DB) TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE project_id = ? AND tenant_id = ? ORDER BY id`, projectID, tenantID)
+	rows, err := db.stmts.tenantEndpoints.QueryContext(ctx, projectID, tenantID)
 	if err != nil {
 		return nil, err
 	}

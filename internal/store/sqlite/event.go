@@ -21,10 +21,15 @@ type statements struct {
 	claim, claimWindow, claimExpired, paused, otherPending, lease, cancelDead, claimEvents *sql.Stmt
 	keyPut, eventIns, deliveryIns, attemptIns                                              *bulk
 	complete                                                                               *bulk
+	// tenantEndpoints is prepared on the reader pool (each connection
+	// prepares it once): routing loads a tenant's endpoints the first time
+	// one of its events arrives, and with many tenants parsing the query
+	// each time cost more than running it.
+	tenantEndpoints *sql.Stmt
 }
 
 func (s *statements) close() {
-	for _, st := range []*sql.Stmt{s.keyGet, s.eventGet, s.deliveryCount, s.claim, s.claimWindow, s.claimExpired, s.paused, s.otherPending, s.lease, s.cancelDead, s.claimEvents} {
+	for _, st := range []*sql.Stmt{s.keyGet, s.eventGet, s.deliveryCount, s.claim, s.claimWindow, s.claimExpired, s.paused, s.otherPending, s.lease, s.cancelDead, s.claimEvents, s.tenantEndpoints} {
 		if st != nil {
 			st.Close()
 		}
@@ -89,6 +94,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		deliveryIns: pb(`INSERT INTO deliveries (`+deliveryCols+`) VALUES `, ``, 19),
 		attemptIns:  pb(`INSERT INTO attempts (`+attemptCols+`) VALUES `, ``, 18),
 		complete:    pb(completeHead, completeTail, 8),
+	}
+	if err == nil {
+		db.stmts.tenantEndpoints, err = db.r.PrepareContext(ctx, tenantEndpointsSQL)
 	}
 	return err
 }
