@@ -114,7 +114,6 @@ func withOgen(ctx context.Context, base, admin string) error {
 	if !ok {
 		return fmt.Errorf("create endpoint: %T", epRes)
 	}
-	ep := &created.Response
 	var cleared ogenclient.OptNilDateTime
 	cleared.SetToNull()
 	upRes, err := c.UpdateEndpoint(ctx, &ogenclient.EndpointUpdate{ActiveUntil: cleared},
