@@ -379,11 +379,9 @@ func checkText(v *Validation, loc, s string, max int) {
 // make a huge error.
 func Clip(s string) string {
 	const max = 100
-	if !IsText(s) {
-		// Quoted back in JSON, an invalid byte or a NUL would make the
-		// error itself unreadable to strict parsers.
-		s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-	}
+	// Quoted back in JSON, an invalid byte or a NUL would make the error
+	// itself unreadable to strict parsers.
+	s = Text(s)
 	if len(s) <= max {
 		return s
 	}
@@ -394,6 +392,15 @@ func Clip(s string) string {
 // must be able to keep what is accepted (PostgreSQL's text holds neither
 // invalid UTF-8 nor NUL), and what is served back must parse as JSON.
 const NotText = "must be valid UTF-8 text without NUL characters"
+
+// Text returns s with each invalid byte sequence and each NUL replaced by
+// U+FFFD: what both stores can keep and strict JSON parsers can read.
+func Text(s string) string {
+	if IsText(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
 
 // IsText reports whether s is valid UTF-8 without NUL.
 func IsText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }

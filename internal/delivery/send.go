@@ -321,16 +321,7 @@ func keepable(att *herald.Attempt) {
 }
 
 // validText returns s as valid UTF-8 of at most max bytes.
-func validText(s string, max int) string { return cut(validUTF8(s), max) }
-
-// validUTF8 returns s with each invalid byte sequence, and each NUL (which
-// PostgreSQL's text cannot hold), replaced by U+FFFD.
-func validUTF8(s string) string {
-	if herald.IsText(s) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+func validText(s string, max int) string { return cut(herald.Text(s), max) }
 
 // cut returns at most max bytes of valid UTF-8 s, cut at a character
 // boundary.
@@ -361,8 +352,8 @@ func boundHeaders(h map[string]string, max int) map[string]string {
 	clean := make(map[string]string, len(h))
 	keys := make([]string, 0, len(h))
 	for k, v := range h {
-		k = validUTF8(k)
-		clean[k] = validUTF8(v)
+		k = herald.Text(k)
+		clean[k] = herald.Text(v)
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b string) int {
