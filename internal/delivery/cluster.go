@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"hash/fnv"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,8 +38,9 @@ const joinPoll = 100 * time.Millisecond
 // heartbeat is older than now + forever.
 const forever = 100 * 365 * 24 * time.Hour
 
-// members is this process's view of the cluster.
+// members is this process's view of the cluster, kept by its heartbeats.
 type members struct {
+	deps    membersDeps
 	started time.Time
 	mu      sync.Mutex
 	live    []*store.Process // at the last heartbeat, oldest first
@@ -47,25 +49,52 @@ type members struct {
 	regOnce sync.Once
 }
 
+// membersDeps is what the heartbeats use: the store's process table and
+// claim takeover, the clock, the logger, this process's identity, and the
+// dispatcher's functions they call.
+type membersDeps struct {
+	store      clusterStore
+	now        func() time.Time
+	log        *slog.Logger
+	registerer prometheus.Registerer
+
+	owner, address       string
+	heartbeat, deadAfter time.Duration
+	exclusive            bool
+
+	wakeNowFunc        func()     // claims taken over: claim now
+	notifyFunc         func()     // and tell the other processes
+	membersChangedFunc func()     // the shares changed
+	holdingFunc        func() int // deliveries this process holds
+	collector          prometheus.Collector
+}
+
+type clusterStore interface {
+	TakeOver(ctx context.Context, owner string, deadBefore, now time.Time) (int, error)
+	ListProcesses(ctx context.Context, since time.Time) ([]*store.Process, error)
+	Heartbeat(ctx context.Context, p *store.Process) error
+	RemoveProcess(ctx context.Context, id string) error
+}
+
 // join records this process and takes over what dead processes held. When
 // others are alive it then waits, beating every joinPoll, until every one
 // of them sees it (their rows' Sees, written after they have taken it into
 // their shares), or DeadAfter passes: only then may it dispatch.
-func (e *Engine) join(ctx context.Context) {
-	e.members.regOnce.Do(func() {
-		if e.cfg.Registerer != nil {
-			_ = e.cfg.Registerer.Register(clusterCollector{members: &e.members, disp: e.disp})
+func (m *members) join(ctx context.Context) {
+	m.regOnce.Do(func() {
+		if m.deps.registerer != nil && m.deps.collector != nil {
+			_ = m.deps.registerer.Register(m.deps.collector)
 		}
 	})
-	e.members.started = e.now()
-	deadline := time.Now().Add(e.cfg.DeadAfter)
+	m.started = m.deps.now()
+	deadline := time.Now().Add(m.deps.deadAfter)
 	for {
-		e.beat(ctx)
-		if !e.members.others.Load() || e.seenByAll() {
+		m.beat(ctx)
+		if !m.others.Load() || m.seenByAll() {
 			return
 		}
 		if time.Now().After(deadline) {
-			e.log.Warn("joining the cluster: not every process sees this one yet; dispatching anyway")
+			m.deps.log.Warn("joining the cluster: not every process sees this one yet; dispatching anyway")
 			return
 		}
 		select {
@@ -78,11 +107,11 @@ func (e *Engine) join(ctx context.Context) {
 
 // seenByAll reports whether every other live process, at its last
 // heartbeat, saw this one.
-func (e *Engine) seenByAll() bool {
-	e.members.mu.Lock()
-	defer e.members.mu.Unlock()
-	for _, p := range e.members.live {
-		if p.ID != e.cfg.Owner && !slices.Contains(p.Sees, e.cfg.Owner) {
+func (m *members) seenByAll() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.live {
+		if p.ID != m.deps.owner && !slices.Contains(p.Sees, m.deps.owner) {
 			return false
 		}
 	}
@@ -93,36 +122,35 @@ func (e *Engine) seenByAll() bool {
 // alive (and so this process's shares), then write this process's row with
 // what it saw — in that order, so that a row that sees a process promises
 // shares that make room for it.
-func (e *Engine) beat(ctx context.Context) {
-	now := e.now()
-	st := e.store
-	since := now.Add(-e.cfg.DeadAfter)
+func (m *members) beat(ctx context.Context) {
+	now := m.deps.now()
+	st, owner := m.deps.store, m.deps.owner
+	since := now.Add(-m.deps.deadAfter)
 	deadBefore := since
-	if e.cfg.Exclusive {
+	if m.deps.exclusive {
 		deadBefore = now.Add(forever)
 	}
-	n, err := st.TakeOver(ctx, e.cfg.Owner, deadBefore, now)
+	n, err := st.TakeOver(ctx, owner, deadBefore, now)
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {
-			e.log.Warn("taking over the claims of stopped processes failed", "error", err)
+			m.deps.log.Warn("taking over the claims of stopped processes failed", "error", err)
 		}
 	case n > 0:
-		e.log.Info("took over the claims of stopped processes", "deliveries", n)
-		e.disp.wakeNow()
-		e.notes.notify()
+		m.deps.log.Info("took over the claims of stopped processes", "deliveries", n)
+		m.deps.wakeNowFunc()
+		m.deps.notifyFunc()
 	}
-	m := &e.members
 	live, err := st.ListProcesses(ctx, since)
 	if err != nil {
 		if ctx.Err() == nil {
-			e.log.Warn("reading the cluster's processes failed", "error", err)
+			m.deps.log.Warn("reading the cluster's processes failed", "error", err)
 		}
 	} else {
 		others := false
-		ids := []string{e.cfg.Owner} // alive, whether its row was read or not
+		ids := []string{owner} // alive, whether its row was read or not
 		for _, p := range live {
-			if p.ID != e.cfg.Owner {
+			if p.ID != owner {
 				others = true
 				ids = append(ids, p.ID)
 			}
@@ -135,17 +163,17 @@ func (e *Engine) beat(ctx context.Context) {
 		m.mu.Unlock()
 		m.others.Store(others)
 		if changed {
-			e.log.Info("cluster changed", "processes", len(ids), "cluster_mode", others)
-			e.disp.membersChanged()
+			m.deps.log.Info("cluster changed", "processes", len(ids), "cluster_mode", others)
+			m.deps.membersChangedFunc()
 		}
 	}
 	m.mu.Lock()
 	sees := m.ids
 	m.mu.Unlock()
-	err = st.Heartbeat(ctx, &store.Process{ID: e.cfg.Owner, Address: e.cfg.Address,
-		StartedAt: m.started, HeartbeatAt: now, InFlight: e.disp.holding(), Sees: sees})
+	err = st.Heartbeat(ctx, &store.Process{ID: owner, Address: m.deps.address,
+		StartedAt: m.started, HeartbeatAt: now, InFlight: m.deps.holdingFunc(), Sees: sees})
 	if err != nil && ctx.Err() == nil {
-		e.log.Warn("heartbeat failed", "error", err)
+		m.deps.log.Warn("heartbeat failed", "error", err)
 	}
 }
 
@@ -182,21 +210,21 @@ func (m *members) share(endpointID string, total int, self string) int {
 }
 
 // heartbeats beats every Heartbeat until ctx ends.
-func (e *Engine) heartbeats(ctx context.Context) { every(ctx, e.cfg.Heartbeat, e.beat) }
+func (m *members) heartbeats(ctx context.Context) { every(ctx, m.deps.heartbeat, m.beat) }
 
 // leave removes this process's row after a clean stop (its claims were
 // finished or handed back).
-func (e *Engine) leave() {
+func (m *members) leave() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.store.RemoveProcess(ctx, e.cfg.Owner); err != nil {
-		e.log.Warn("removing this process from the cluster failed", "error", err)
+	if err := m.deps.store.RemoveProcess(ctx, m.deps.owner); err != nil {
+		m.deps.log.Warn("removing this process from the cluster failed", "error", err)
 	}
 }
 
-// processes is Processes (engine.go).
-func (e *Engine) processes(ctx context.Context) ([]*store.Process, error) {
-	return e.store.ListProcesses(ctx, e.now().Add(-e.cfg.DeadAfter))
+// processes is Processes (engine.go): the live processes, read now.
+func (m *members) processes(ctx context.Context) ([]*store.Process, error) {
+	return m.deps.store.ListProcesses(ctx, m.deps.now().Add(-m.deps.deadAfter))
 }
 
 // clusterCollector exports the processes seen at the last heartbeat.

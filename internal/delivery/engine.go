@@ -8,7 +8,7 @@
 // component, unexported. One event's path, in order:
 //
 //  1. ingest (ingest.go): Engine.Ingest validates each event and routes it
-//     to its endpoints through the route cache (route.go). Deliveries the
+//     to its endpoints through the router (route.go). Deliveries the
 //     dispatcher has room for are created already leased to this process.
 //  2. commit (commit.go): the group commit stores many callers' events and
 //     deliveries in one store.InsertEvents transaction; Ingest returns once
@@ -87,7 +87,7 @@ type Config struct {
 	// Registerer receives the engine's metrics; nil = not registered.
 	Registerer prometheus.Registerer
 	// RouteCacheMax bounds the endpoints the route cache holds in routing
-	// sets, and again by id (see routeCache); 0 = RouteCacheMaxDefault. A
+	// sets, and again by id (see router); 0 = RouteCacheMaxDefault. A
 	// cached endpoint takes about 1 KB.
 	RouteCacheMax int
 	// Address is where this process serves, shown to the other processes
@@ -222,7 +222,7 @@ type Engine struct {
 
 	templates compiledCache[*bodytemplate.Template]
 	filters   compiledCache[*filter.Filter]
-	routes    routeCache
+	routes    *router
 	types     typeCache
 
 	commit committer
@@ -248,8 +248,7 @@ func New(cfg Config, st store.Store) (*Engine, error) {
 	}
 	cfg.setDefaults()
 	e := &Engine{cfg: cfg, store: st, log: cfg.Logger, now: cfg.Now, client: newClient(&cfg)}
-	e.routes.init(cfg.RouteCacheMax)
-	e.types.init()
+	e.types.init(st)
 	e.wire()
 	return e, nil
 }
@@ -352,7 +351,7 @@ func (e *Engine) TenantEndpointsChanged(projectID, tenantID string) {
 
 // EventTypesChanged drops cached event types and schemas of the project
 // (call after any event type create, update or delete).
-func (e *Engine) EventTypesChanged(projectID string) { e.eventTypesChanged(projectID) }
+func (e *Engine) EventTypesChanged(projectID string) { e.types.changed(projectID) }
 
 // Endpoints returns the endpoints an event of tenantID ("" = none) in the
 // project can reach: the project-wide ones, then the tenant's own, never
@@ -360,7 +359,7 @@ func (e *Engine) EventTypesChanged(projectID string) { e.eventTypesChanged(proje
 // route cache and are shared with the dispatcher: do not modify them.
 // Synchronous hook runs select their endpoints from these.
 func (e *Engine) Endpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
-	return e.endpointsFor(ctx, projectID, tenantID)
+	return e.routes.endpointsFor(ctx, projectID, tenantID)
 }
 
 // MatchType reports whether an endpoint subscribed to patterns receives
@@ -372,7 +371,7 @@ func MatchType(patterns []string, typ string) bool { return matchType(patterns, 
 // Processes lists the live processes on the database (heard from within
 // DeadAfter), oldest first, as GET /v1/cluster shows them.
 func (e *Engine) Processes(ctx context.Context) ([]*store.Process, error) {
-	return e.processes(ctx)
+	return e.members.processes(ctx)
 }
 
 // ObserveHookRun records a finished synchronous hook run: whether it

@@ -110,7 +110,7 @@ func (e *Engine) validate(ctx context.Context, p *herald.Project, in *EventInput
 	}
 
 	if !internal {
-		ct, err := e.eventType(ctx, p.ID, in.Type)
+		ct, err := e.types.get(ctx, p.ID, in.Type)
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 			e.log.Error("writing endpoint health failed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID, "error", err)
 		}
 		e.log.Info("endpoint resumed by an operator: circuit breaker closed", oplog.ProjectID, ep.ProjectID, oplog.EndpointID, ep.ID)
-		e.invalidate(ep.ProjectID, ep.TenantID) // the cached status changed
+		e.routes.invalidate(ep.ProjectID, ep.TenantID) // the cached status changed
 	}
 	e.disp.kick(ep.ID)
 	e.wakeAll()

@@ -2,12 +2,14 @@ package delivery
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/store"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -20,7 +22,7 @@ const routeTTL = 2 * time.Second
 // typeTTL is the same for event types (schemas, strict projects).
 const typeTTL = 10 * time.Second
 
-// routeCache holds endpoints for routing, one set per (project, tenant):
+// router holds endpoints for routing, one set per (project, tenant):
 // a project's project-wide endpoints under tenant "", each tenant's own
 // under its id. An event's candidates are its project's project-wide set
 // and, for a tenant's event, that tenant's set: routing reads two small
@@ -48,7 +50,9 @@ const typeTTL = 10 * time.Second
 // A change drops entries by generation, not by walking them: a set or an
 // endpoint remembers the generations of its project and of its tenant set
 // when it was loaded, and counts as missing once either has moved.
-type routeCache struct {
+type router struct {
+	deps routerDeps
+
 	mu      sync.Mutex
 	sets    map[setKey]*routeSet
 	setEps  int // endpoints held by sets, for the bound
@@ -87,7 +91,28 @@ type cachedEndpoint struct {
 	loaded time.Time        // ep == nil: asked again after routeTTL
 }
 
-func (c *routeCache) init(max int) {
+// routerDeps is what the router uses: the store's routing reads, the
+// logger, and what to call when a background check dropped sets (the
+// dispatcher's lanes re-read their endpoints).
+type routerDeps struct {
+	store       routeStore
+	log         *slog.Logger
+	changedFunc func()
+}
+
+type routeStore interface {
+	RoutingChanges(ctx context.Context, projectID string, since int64) (*store.RoutingChanges, error)
+	TenantEndpoints(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error)
+	GetEndpointByID(ctx context.Context, id string) (*herald.Endpoint, error)
+}
+
+func newRouter(max int, deps routerDeps) *router {
+	c := &router{deps: deps}
+	c.init(max)
+	return c
+}
+
+func (c *router) init(max int) {
 	c.sets = make(map[setKey]*routeSet)
 	c.byID = make(map[string]*cachedEndpoint)
 	c.watches = make(map[string]*projectWatch)
@@ -96,11 +121,11 @@ func (c *routeCache) init(max int) {
 	c.max = max
 }
 
-func (c *routeCache) gensLocked(k setKey) gens { return gens{c.pgen[k.project], c.tgen[k]} }
+func (c *router) gensLocked(k setKey) gens { return gens{c.pgen[k.project], c.tgen[k]} }
 
 // currentLocked reports whether ce was loaded under the generations in
 // force.
-func (c *routeCache) currentLocked(ce *cachedEndpoint) bool {
+func (c *router) currentLocked(ce *cachedEndpoint) bool {
 	if ce.ep == nil {
 		return ce.allGen == c.allGen
 	}
@@ -109,7 +134,7 @@ func (c *routeCache) currentLocked(ce *cachedEndpoint) bool {
 
 // putSetLocked stores a set, dropping random ones first when the sets
 // would hold more than max endpoints.
-func (c *routeCache) putSetLocked(k setKey, rs *routeSet) {
+func (c *router) putSetLocked(k setKey, rs *routeSet) {
 	if old := c.sets[k]; old != nil {
 		c.setEps -= len(old.eps)
 	}
@@ -130,7 +155,7 @@ func (c *routeCache) putSetLocked(k setKey, rs *routeSet) {
 
 // putEndpointLocked stores an endpoint by id, dropping random ones first
 // when full.
-func (c *routeCache) putEndpointLocked(id string, ce *cachedEndpoint) {
+func (c *router) putEndpointLocked(id string, ce *cachedEndpoint) {
 	if _, ok := c.byID[id]; !ok && len(c.byID) >= c.max {
 		n := len(c.byID)/8 + 1
 		for old := range c.byID {
@@ -154,8 +179,7 @@ func (c *routeCache) putEndpointLocked(id string, ce *cachedEndpoint) {
 func (e *Engine) endpointsChanged(projectID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if !e.checkProject(ctx, projectID, false) {
-		c := &e.routes
+	if c := e.routes; !c.checkProject(ctx, projectID, false) {
 		c.mu.Lock()
 		c.pgen[projectID]++
 		c.allGen++
@@ -172,19 +196,18 @@ func (e *Engine) endpointsChanged(projectID string) {
 // customer's edit does not send every other's events to the store.
 func (e *Engine) tenantEndpointsChanged(projectID, tenantID string) {
 	e.health.forget(projectID)
-	e.invalidate(projectID, tenantID)
+	e.routes.invalidate(projectID, tenantID)
 }
 
 // invalidate drops one set and its endpoints by id.
-func (e *Engine) invalidate(projectID, tenantID string) {
-	c := &e.routes
+func (c *router) invalidate(projectID, tenantID string) {
 	c.mu.Lock()
 	c.dropSetLocked(setKey{projectID, tenantID})
 	c.mu.Unlock()
-	e.disp.endpointsChanged()
+	c.deps.changedFunc()
 }
 
-func (c *routeCache) dropSetLocked(k setKey) {
+func (c *router) dropSetLocked(k setKey) {
 	c.tgen[k]++
 	c.allGen++
 	if rs := c.sets[k]; rs != nil {
@@ -196,13 +219,12 @@ func (c *routeCache) dropSetLocked(k setKey) {
 // watch makes sure the project's routing version is known before a set of
 // it is loaded, and asks the store what changed since, at most once per
 // routeTTL, in the background.
-func (e *Engine) watch(ctx context.Context, projectID string) error {
-	c := &e.routes
+func (c *router) watch(ctx context.Context, projectID string) error {
 	c.mu.Lock()
 	if w := c.watches[projectID]; w != nil {
 		if time.Since(w.checked) >= routeTTL && !w.checking {
 			w.checking = true
-			go e.checkProject(context.WithoutCancel(ctx), projectID, true)
+			go c.checkProject(context.WithoutCancel(ctx), projectID, true)
 		}
 		c.mu.Unlock()
 		return nil
@@ -210,7 +232,7 @@ func (e *Engine) watch(ctx context.Context, projectID string) error {
 	c.mu.Unlock()
 	_, err, _ := c.loads.Do("w:"+projectID, func() (any, error) {
 		now := time.Now()
-		rc, err := e.store.RoutingChanges(context.WithoutCancel(ctx), projectID, -1)
+		rc, err := c.deps.store.RoutingChanges(context.WithoutCancel(ctx), projectID, -1)
 		if err != nil {
 			return nil, err
 		}
@@ -232,8 +254,7 @@ func (e *Engine) watch(ctx context.Context, projectID string) error {
 // the version last seen; it reports whether it could (false: not watched,
 // or the store did not answer). background: the watch's periodic check,
 // which clears its checking flag.
-func (e *Engine) checkProject(ctx context.Context, projectID string, background bool) bool {
-	c := &e.routes
+func (c *router) checkProject(ctx context.Context, projectID string, background bool) bool {
 	c.mu.Lock()
 	w := c.watches[projectID]
 	if w == nil {
@@ -243,7 +264,7 @@ func (e *Engine) checkProject(ctx context.Context, projectID string, background 
 	version := w.version
 	c.mu.Unlock()
 	now := time.Now()
-	rc, err := e.store.RoutingChanges(ctx, projectID, version)
+	rc, err := c.deps.store.RoutingChanges(ctx, projectID, version)
 	c.mu.Lock()
 	if background {
 		w.checking, w.checked = false, now
@@ -251,7 +272,7 @@ func (e *Engine) checkProject(ctx context.Context, projectID string, background 
 	if err != nil {
 		c.mu.Unlock()
 		if !herald.IsNotFound(err) {
-			e.log.Warn("reading routing changes failed", "project_id", projectID, "error", err)
+			c.deps.log.Warn("reading routing changes failed", "project_id", projectID, "error", err)
 		}
 		return false
 	}
@@ -273,7 +294,7 @@ func (e *Engine) checkProject(ctx context.Context, projectID string, background 
 	}
 	c.mu.Unlock()
 	if changed && background {
-		e.disp.endpointsChanged()
+		c.deps.changedFunc()
 	}
 	return true
 }
@@ -283,8 +304,8 @@ func (e *Engine) checkProject(ctx context.Context, projectID string, background 
 // another tenant's (see herald.Endpoint.Reaches). They come from the
 // route cache and are shared with the dispatcher: do not modify them.
 // Synchronous hook runs select their endpoints from these.
-func (e *Engine) endpointsFor(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
-	wide, own, err := e.candidates(ctx, projectID, tenantID)
+func (c *router) endpointsFor(ctx context.Context, projectID, tenantID string) ([]*herald.Endpoint, error) {
+	wide, own, err := c.candidates(ctx, projectID, tenantID)
 	if err != nil || len(own) == 0 {
 		return wide, err
 	}
@@ -293,20 +314,19 @@ func (e *Engine) endpointsFor(ctx context.Context, projectID, tenantID string) (
 
 // candidates returns the project-wide endpoints and, for a tenant, the
 // tenant's own.
-func (e *Engine) candidates(ctx context.Context, projectID, tenantID string) (wide, own []*herald.Endpoint, err error) {
-	if wide, err = e.routeSet(ctx, setKey{projectID, ""}); err != nil || tenantID == "" {
+func (c *router) candidates(ctx context.Context, projectID, tenantID string) (wide, own []*herald.Endpoint, err error) {
+	if wide, err = c.routeSet(ctx, setKey{projectID, ""}); err != nil || tenantID == "" {
 		return wide, nil, err
 	}
-	own, err = e.routeSet(ctx, setKey{projectID, tenantID})
+	own, err = c.routeSet(ctx, setKey{projectID, tenantID})
 	return wide, own, err
 }
 
 // routeSet returns the set k, from the cache when it has it.
-func (e *Engine) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
-	if err := e.watch(ctx, k.project); err != nil {
+func (c *router) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
+	if err := c.watch(ctx, k.project); err != nil {
 		return nil, err
 	}
-	c := &e.routes
 	c.mu.Lock()
 	if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
 		c.mu.Unlock()
@@ -315,7 +335,7 @@ func (e *Engine) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, er
 	c.mu.Unlock()
 	v, err, _ := c.loads.Do("s:"+k.project+"\x00"+k.tenant, func() (any, error) {
 		// Shared by every caller waiting: not ended by the first one leaving.
-		return e.loadSet(context.WithoutCancel(ctx), k)
+		return c.loadSet(context.WithoutCancel(ctx), k)
 	})
 	if err != nil {
 		return nil, err
@@ -325,12 +345,11 @@ func (e *Engine) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, er
 
 // loadSet reads the set k and caches it, with its endpoints by id, unless
 // a change was made meanwhile (the next caller loads again).
-func (e *Engine) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
-	c := &e.routes
+func (c *router) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, error) {
 	c.mu.Lock()
 	g := c.gensLocked(k)
 	c.mu.Unlock()
-	eps, err := e.store.TenantEndpoints(ctx, k.project, k.tenant)
+	eps, err := c.deps.store.TenantEndpoints(ctx, k.project, k.tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -348,35 +367,33 @@ func (e *Engine) loadSet(ctx context.Context, k setKey) ([]*herald.Endpoint, err
 // endpoint returns an endpoint by id, cached like routes; nil when it no
 // longer exists.
 //
-// Its project is watched as routing's are (see routeCache), so that
+// Its project is watched as routing's are (see router), so that
 // another process's change reaches the dispatcher within routeTTL too; an
 // endpoint not found is asked for again after any change made here.
-func (e *Engine) endpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
-	c := &e.routes
+func (c *router) endpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c.mu.Lock()
 	if ce, ok := c.byID[id]; ok && c.currentLocked(ce) && (ce.ep != nil || time.Since(ce.loaded) < routeTTL) {
 		c.mu.Unlock()
 		if ce.ep != nil {
-			if err := e.watch(ctx, ce.ep.ProjectID); err != nil {
+			if err := c.watch(ctx, ce.ep.ProjectID); err != nil {
 				return nil, err
 			}
 		}
 		return ce.ep, nil
 	}
 	c.mu.Unlock()
-	v, err, _ := c.loads.Do("e:"+id, func() (any, error) { return e.loadEndpoint(context.WithoutCancel(ctx), id) })
+	v, err, _ := c.loads.Do("e:"+id, func() (any, error) { return c.loadEndpoint(context.WithoutCancel(ctx), id) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*herald.Endpoint), nil
 }
 
-func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
-	c := &e.routes
+func (c *router) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint, error) {
 	c.mu.Lock()
 	all := c.allGen
 	c.mu.Unlock()
-	ep, err := e.store.GetEndpointByID(ctx, id)
+	ep, err := c.deps.store.GetEndpointByID(ctx, id)
 	if herald.IsNotFound(err) {
 		ep, err = nil, nil
 	}
@@ -384,7 +401,7 @@ func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint,
 		return nil, err
 	}
 	if ep != nil {
-		if err := e.watch(ctx, ep.ProjectID); err != nil {
+		if err := c.watch(ctx, ep.ProjectID); err != nil {
 			return nil, err
 		}
 	}
@@ -408,7 +425,7 @@ func (e *Engine) loadEndpoint(ctx context.Context, id string) (*herald.Endpoint,
 // The candidates are the project-wide endpoints and, for an event of a
 // tenant, that tenant's: never another tenant's.
 func (e *Engine) route(ctx context.Context, ev *herald.Event, now time.Time) ([]*herald.Endpoint, error) {
-	wide, own, err := e.candidates(ctx, ev.ProjectID, ev.TenantID)
+	wide, own, err := e.routes.candidates(ctx, ev.ProjectID, ev.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -484,6 +501,9 @@ func matchChannels(want, have []string) bool {
 // typeCache holds each project's event types as looked up by ingest, with
 // their compiled schemas.
 type typeCache struct {
+	store interface {
+		GetEventType(ctx context.Context, projectID, name string) (*herald.EventType, error)
+	}
 	mu  sync.Mutex
 	m   map[string]map[string]*cachedType // project → name
 	gen map[string]uint64
@@ -496,23 +516,24 @@ type cachedType struct {
 	loaded    time.Time
 }
 
-func (c *typeCache) init() {
+func (c *typeCache) init(st store.Store) {
+	c.store = st
 	c.m = make(map[string]map[string]*cachedType)
 	c.gen = make(map[string]uint64)
 }
 
-// eventTypesChanged drops cached event types and schemas of the project
-// (call after any event type create, update or delete).
-func (e *Engine) eventTypesChanged(projectID string) {
-	c := &e.types
+// changed drops cached event types and schemas of the project (call after
+// any event type create, update or delete).
+func (c *typeCache) changed(projectID string) {
 	c.mu.Lock()
 	delete(c.m, projectID)
 	c.gen[projectID]++
 	c.mu.Unlock()
 }
 
-func (e *Engine) eventType(ctx context.Context, projectID, name string) (*cachedType, error) {
-	c := &e.types
+// get returns the project's event type name as ingest sees it, with its
+// compiled schema; an unknown type is cached too (et nil).
+func (c *typeCache) get(ctx context.Context, projectID, name string) (*cachedType, error) {
 	now := time.Now()
 	c.mu.Lock()
 	if ct, ok := c.m[projectID][name]; ok && now.Sub(ct.loaded) < typeTTL {
@@ -522,7 +543,7 @@ func (e *Engine) eventType(ctx context.Context, projectID, name string) (*cached
 	gen := c.gen[projectID]
 	c.mu.Unlock()
 
-	et, err := e.store.GetEventType(ctx, projectID, name)
+	et, err := c.store.GetEventType(ctx, projectID, name)
 	if herald.IsNotFound(err) {
 		et, err = nil, nil
 	}

@@ -26,8 +26,8 @@ func (e *Engine) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	// Joining a cluster: the others must see this process (and shrink
 	// their shares) before it dispatches (cluster.go).
-	e.join(ctx)
-	wg.Go(func() { e.heartbeats(ctx) })
+	e.members.join(ctx)
+	wg.Go(func() { e.members.heartbeats(ctx) })
 	e.disp.start(ctx, sendCtx)
 	wg.Go(func() { e.disp.claimLoop(ctx) })
 	wg.Go(func() { e.maintain(ctx) })
@@ -40,7 +40,7 @@ func (e *Engine) run(ctx context.Context) error {
 	e.disp.stop(e.cfg.DrainTimeout, cancelSends)
 	e.rec.close()
 	e.ops.wait() // the operational events the last results reported
-	e.leave()
+	e.members.leave()
 	return nil
 }
 

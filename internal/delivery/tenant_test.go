@@ -265,11 +265,11 @@ func TestRouteCacheIsBounded(t *testing.T) {
 				t.Fatalf("round %d, %s: deliveries to %v, want %v", round, tn, ids, sorted(wide.ID, id))
 			}
 			for _, ep := range []string{wide.ID, id} {
-				if got, err := b.e.endpoint(b.ctx, ep); err != nil || got == nil || got.ID != ep {
+				if got, err := b.e.routes.endpoint(b.ctx, ep); err != nil || got == nil || got.ID != ep {
 					t.Fatalf("endpoint %s by id: %v, %v", ep, got, err)
 				}
 			}
-			c := &b.e.routes
+			c := b.e.routes
 			c.mu.Lock()
 			setEps, byID := c.setEps, len(c.byID)
 			c.mu.Unlock()

@@ -38,10 +38,11 @@ func newClient(cfg *Config) *http.Client {
 func (e *Engine) wire() {
 	cfg, st := &e.cfg, e.store
 	notifier, _ := st.(store.Notifier)
+	e.routes = newRouter(cfg.RouteCacheMax, routerDeps{store: st, log: e.log})
 	e.health = newHealthBook(healthDeps{
 		store: st, now: e.now, log: e.log,
 		disableAfter: cfg.DisableAfter, breakerThreshold: cfg.BreakerThreshold, breakerCooldown: cfg.BreakerCooldown,
-		routeChangedFunc: e.invalidate,
+		routeChangedFunc: e.routes.invalidate,
 	})
 	e.m = newMetrics(cfg.Registerer, e.health, e.now)
 	e.commit.deps = committerDeps{store: st, tracer: cfg.Tracer,
@@ -52,8 +53,13 @@ func (e *Engine) wire() {
 		store: st, notifier: notifier, now: e.now, log: e.log,
 		owner: cfg.Owner, lease: cfg.Lease, pollInterval: cfg.PollInterval, workers: cfg.Workers,
 		members: &e.members, health: e.health,
-		endpointFunc: e.endpoint, sendFunc: e.Send, completeFunc: e.complete,
+		endpointFunc: e.routes.endpoint, sendFunc: e.Send, completeFunc: e.complete,
 	})
+	e.routes.deps.changedFunc = e.disp.endpointsChanged
+	e.members.deps = membersDeps{store: st, now: e.now, log: e.log, registerer: cfg.Registerer,
+		owner: cfg.Owner, address: cfg.Address, heartbeat: cfg.Heartbeat, deadAfter: cfg.DeadAfter, exclusive: cfg.Exclusive,
+		wakeNowFunc: e.disp.wakeNow, notifyFunc: e.notes.notify, membersChangedFunc: e.disp.membersChanged,
+		holdingFunc: e.disp.holding, collector: clusterCollector{members: &e.members, disp: e.disp}}
 	e.health.deps.releaseQueuedFunc = e.disp.releaseQueued
 	e.health.deps.kickFunc = e.disp.kick
 	e.health.deps.reportFunc = e.ops.add
