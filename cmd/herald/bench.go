@@ -95,12 +95,22 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	recvAddr := fs.String("receiver", "127.0.0.1:0", "address of the built-in receiver")
 	pid := fs.Int("pid", 0, "with --url: the server's pid, to report its RSS")
 	jsonOut := fs.Bool("json", false, "print results as JSON lines")
-	tenants := fs.Int("tenants", 0, "tenants of the tenants scenario (0 = its default, 100000)")
+	tenantsFlag := fs.String("tenants", "", "tenants of the tenants scenario (default 100000), or a comma list run one after the other (1000,100000)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *key == "" {
 		*key = os.Getenv("HERALD_KEY")
+	}
+	var tenantCounts []int
+	if *tenantsFlag != "" {
+		for _, f := range strings.Split(*tenantsFlag, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || v < 1 {
+				return fmt.Errorf("--tenants: %q is not a positive number of tenants", f)
+			}
+			tenantCounts = append(tenantCounts, v)
+		}
 	}
 
 	rcv, err := startBenchReceiver(*recvAddr)
@@ -162,12 +172,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if *c > 0 {
 			sc.c = *c
 		}
-		if *tenants > 0 && sc.tenants > 0 {
-			sc.tenants = *tenants
-		}
 		var results []*benchResult
 		if sc.tenants > 0 {
-			results, err = runTenantScenario(ctx, stdout, embedded, base, adminKey, rcv, sc, rssPID)
+			results, err = runTenantScenario(ctx, stdout, embedded, base, adminKey, rcv, sc, rssPID, tenantCounts)
 		} else {
 			var res *benchResult
 			res, err = runScenario(ctx, stdout, base, adminKey, rcv, sc, rssPID)
