@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"strings"
 	"sync"
@@ -54,11 +55,11 @@ func TestFailedAttemptsAndExhaustionAreLoggedWithSharedKeys(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	b := setup(t, func(c *Config) { c.Logger = logs.logger() })
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	ep := b.endpoint(rc.URL+"/hook?token=s3cret", nil) // two quick retries
 	b.run(b.e)
 	ev := b.ingest("user.created", `{}`).Event
-	waitFor(t, "the delivery exhausted and its line written", func() bool {
+	testkit.WaitFor(t, "the delivery exhausted and its line written", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: ev.ID})
 		return ds[0].Status == herald.DeliveryExhausted && len(logs.lines(t, "delivery exhausted")) == 1
 	})
@@ -94,8 +95,8 @@ func TestOneDeadEndpointCannotFloodTheLog(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	b := setup(t, func(c *Config) { c.Logger = logs.logger(); c.BreakerThreshold = 1000 })
-	rc := newReceiver(t, status(503))
-	other := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(503))
+	other := testkit.NewReceiver(t, testkit.Status(500))
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) {
 		ep.RetrySchedule = []herald.Duration{herald.Duration(time.Millisecond), herald.Duration(time.Millisecond), herald.Duration(time.Millisecond)}
 		ep.EventTypes = []string{"dead.*"}
@@ -107,7 +108,7 @@ func TestOneDeadEndpointCannotFloodTheLog(t *testing.T) {
 		b.ingest("dead.letter", `{}`)
 	}
 	b.ingest("other.thing", `{}`)
-	waitFor(t, "every delivery exhausted", func() bool {
+	testkit.WaitFor(t, "every delivery exhausted", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 11
 	})
 	// 30 failed attempts went to the dead endpoint; its lines stop after
@@ -137,11 +138,11 @@ func TestTemplateErrorIsLogged(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	b := setup(t, func(c *Config) { c.Logger = logs.logger() })
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.BodyTemplate = `error("no body for you")` })
 	b.run(b.e)
 	ev := b.ingest("user.created", `{}`).Event
-	waitFor(t, "a template error line", func() bool {
+	testkit.WaitFor(t, "a template error line", func() bool {
 		return len(logs.lines(t, "delivery attempt failed: body template error")) > 0
 	})
 	line := logs.lines(t, "delivery attempt failed: body template error")[0]

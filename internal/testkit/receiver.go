@@ -93,3 +93,6 @@ func (rc *Receiver) Count() int {
 
 // MaxInFlight is the most requests the Receiver was serving at once.
 func (rc *Receiver) MaxInFlight() int64 { return rc.maxSeen.Load() }
+
+// InFlight is the number of requests the Receiver is serving now.
+func (rc *Receiver) InFlight() int64 { return rc.inFlight.Load() }
