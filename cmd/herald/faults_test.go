@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -88,7 +89,7 @@ func TestSQLiteFileDeletedIsNoticed(t *testing.T) {
 	}
 	code, ra := ingestAnswer(t, srv, project, key, 10)
 	unavailable(t, "ingest after the file was deleted", code, ra)
-	waitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
 	if log := srv.log.String(); !strings.Contains(log, "database file was deleted") {
 		t.Errorf("nothing logged about the deleted file:\n%s", log)
 	}
@@ -106,7 +107,7 @@ func TestSQLiteFileReplacedIsNoticed(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
 	code, ra := ingestAnswer(t, srv, project, key, 10)
 	unavailable(t, "ingest after the file was replaced", code, ra)
 	if log := srv.log.String(); !strings.Contains(log, "database file was replaced") {
@@ -172,11 +173,11 @@ func TestSQLiteDiskFullAnswers503(t *testing.T) {
 	if !full {
 		t.Fatal("ingest never failed on a full disk")
 	}
-	waitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "/readyz 200 once there is room", func() bool { return readyz(srv) == http.StatusOK })
+	testkit.WaitFor(t, "/readyz 200 once there is room", func() bool { return readyz(srv) == http.StatusOK })
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Errorf("ingest once there is room: %d", code)
 	}
@@ -205,7 +206,7 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 		t.Errorf("/readyz while PostgreSQL refuses sessions: %d, want 503", got)
 	}
 	restore()
-	waitFor(t, "/readyz 200 once PostgreSQL is back", func() bool { return readyz(srv) == http.StatusOK })
+	testkit.WaitFor(t, "/readyz 200 once PostgreSQL is back", func() bool { return readyz(srv) == http.StatusOK })
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Errorf("ingest once PostgreSQL is back: %d", code)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -156,42 +157,24 @@ func call(t *testing.T, addr, key, method, path string, body any, out any) int {
 
 // receiver counts deliveries by webhook-id.
 type receiver struct {
-	mu   sync.Mutex
-	seen map[string]int
-	srv  *http.Server
-	url  string
+	*testkit.Receiver
+	url string
 }
 
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
-	r := &receiver{seen: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		io.Copy(io.Discard, req.Body)
-		r.mu.Lock()
-		r.seen[req.Header.Get("webhook-id")]++
-		r.mu.Unlock()
-		w.WriteHeader(204)
-	})}
-	go r.srv.Serve(ln)
-	t.Cleanup(func() { r.srv.Close() })
-	r.url = "http://" + ln.Addr().String() + "/hook"
-	return r
+	rc := testkit.NewReceiver(t, testkit.Status(204))
+	return &receiver{Receiver: rc, url: rc.URL + "/hook"}
 }
 
 func (r *receiver) counts() (unique, total int, missing func(ids []string) []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range r.seen {
+	snapshot := map[string]int{}
+	for _, req := range r.Requests() {
+		snapshot[req.Header.Get("webhook-id")]++
+	}
+	for _, n := range snapshot {
 		unique++
 		total += n
-	}
-	snapshot := make(map[string]int, len(r.seen))
-	for k, v := range r.seen {
-		snapshot[k] = v
 	}
 	return unique, total, func(ids []string) []string {
 		var m []string
