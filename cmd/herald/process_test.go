@@ -254,29 +254,22 @@ func loadUntil(t *testing.T, addrs []string, project, key string, stop <-chan st
 // waitAccepted waits until the load has had n events accepted in all.
 func waitAccepted(t *testing.T, counter *atomic.Int64, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for counter.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d events accepted in a minute, want %d", counter.Load(), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%d events accepted", n), func() bool { return counter.Load() >= n })
 }
 
 func waitDelivered(t *testing.T, rcv *receiver, ids []string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var m []string
+	defer func() { // runs also when WaitWithin fails the test: name the missing
+		if len(m) > 0 {
+			t.Logf("%d of %d accepted events never delivered, e.g. %v", len(m), len(ids), m[:min(5, len(m))])
+		}
+	}()
+	testkit.WaitWithin(t, timeout, fmt.Sprintf("all %d accepted events delivered", len(ids)), func() bool {
 		_, _, missing := rcv.counts()
-		m := missing(ids)
-		if len(m) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d accepted events never delivered, e.g. %v", len(m), len(ids), m[:min(5, len(m))])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		m = missing(ids)
+		return len(m) == 0
+	})
 }
 
 // Every event that got a 202 is delivered, even when the server is killed
