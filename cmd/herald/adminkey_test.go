@@ -139,8 +139,8 @@ func TestServeBannerFollowsLogFormatJSON(t *testing.T) {
 	cmd := exec.Command(heraldBinary(t), "serve", "--log-format", "json", "--addr", addr,
 		"--database", "sqlite:"+filepath.Join(t.TempDir(), "herald.db"))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no HERALD_ADMIN_KEY: the generated key is printed too
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &stdout}, &lockedWriter{w: &stderr}
+	var stdout, stderr testkit.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

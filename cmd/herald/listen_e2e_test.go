@@ -14,9 +14,9 @@ import (
 
 // runListenUntilCleanup runs `herald listen` with args until the test
 // ends and waits until it accepts connections on addr.
-func runListenUntilCleanup(t *testing.T, addr string, args ...string) *listenBuffer {
+func runListenUntilCleanup(t *testing.T, addr string, args ...string) *testkit.Buffer {
 	t.Helper()
-	out := &listenBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runListen(ctx, append([]string{"--addr", addr}, args...), out) }()

@@ -57,7 +57,7 @@ type serverProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	log  *bytes.Buffer
+	log  *testkit.Buffer
 	done chan struct{}
 }
 
@@ -85,8 +85,8 @@ func startServer(t *testing.T, database string, extraEnv ...string) *serverProc 
 		"HERALD_LEASE=3s",
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	p := &serverProc{t: t, cmd: cmd, addr: addr, log: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout = &lockedWriter{w: p.log}
+	p := &serverProc{t: t, cmd: cmd, addr: addr, log: &testkit.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = p.log
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -117,17 +117,6 @@ func (p *serverProc) kill() {
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.done
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // call makes one API request and decodes the JSON answer into out.

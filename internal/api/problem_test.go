@@ -108,7 +108,7 @@ func TestRequestIDIsGeneratedWhenAbsentOrInvalid(t *testing.T) {
 
 func TestRequestIDIsInTheLogLine(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := setup(t, func(c *Config) { c.Logger = logger })
 	b.do("GET", "/v1/projects", b.admin, nil, RequestIDHeader, "trace-me-42").requireStatus(t, http.StatusOK)

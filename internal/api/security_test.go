@@ -219,7 +219,7 @@ func TestLimiterKeepsOnlyRecentlyUsedKeys(t *testing.T) {
 func TestSecretsAreNeverLoggedAndAttemptsRedactCredentials(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
 	require.NoError(t, err)

@@ -1,12 +1,10 @@
 package delivery
 
 import (
-	"bytes"
 	"encoding/json"
 	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +13,13 @@ import (
 )
 
 // logBuffer collects JSON log lines; safe for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logBuffer struct{ testkit.Buffer }
 
 // lines returns the decoded lines whose msg starts with prefix.
 func (l *logBuffer) lines(t *testing.T, prefix string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, raw := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, raw := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if raw == "" {
 			continue
 		}
@@ -84,9 +71,7 @@ func TestFailedAttemptsAndExhaustionAreLoggedWithSharedKeys(t *testing.T) {
 	if lvl := failed[0]["level"]; lvl != "INFO" {
 		t.Errorf("failed attempt at %v, want INFO", lvl)
 	}
-	logs.mu.Lock()
-	defer logs.mu.Unlock()
-	if strings.Contains(logs.buf.String(), "s3cret") {
+	if strings.Contains(logs.String(), "s3cret") {
 		t.Error("the log carries the endpoint's query string")
 	}
 }
