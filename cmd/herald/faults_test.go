@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +17,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 )
 
 // These tests take the storage away from a running `herald serve` (the real
@@ -199,7 +196,7 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Fatalf("ingest before: %d", code)
 	}
-	restore := refuseSessions(t, dbURL)
+	restore := pgtest.RefuseSessions(t, dbURL)
 	code, ra := ingestAnswer(t, srv, project, key, 10)
 	unavailable(t, "ingest while PostgreSQL refuses sessions", code, ra)
 	if got := readyz(srv); got != http.StatusServiceUnavailable {
@@ -209,36 +206,6 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 	testkit.WaitFor(t, "/readyz 200 once PostgreSQL is back", func() bool { return readyz(srv) == http.StatusOK })
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Errorf("ingest once PostgreSQL is back: %d", code)
-	}
-}
-
-// refuseSessions makes the PostgreSQL database at dbURL refuse new
-// sessions and ends its current ones, as a restart does; restore ends
-// that.
-func refuseSessions(t *testing.T, dbURL string) (restore func()) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS false", name))
-	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
-	return func() {
-		exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS true", name))
-		admin.Close(ctx)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/herald-dev/herald/internal/testkit"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -279,7 +278,7 @@ func TestRecorderOutlastsAPostgresOutage(t *testing.T) {
 	}
 	testkit.WaitFor(t, "every delivery sent", func() bool { return rc.Count() == n })
 
-	restore := blockDatabase(t, dbURL)
+	restore := pgtest.RefuseSessions(t, dbURL)
 	answer() // the answers come while the database is away
 	outage := 4 * time.Second
 	time.Sleep(outage) // the outage itself, not a wait for a condition
@@ -381,33 +380,4 @@ func privatePostgres(t *testing.T) (base string, stop, start func()) {
 	start()
 	t.Cleanup(func() { exec.Command(pgctl, "-D", data, "-m", "immediate", "stop").Run() })
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), stop, start
-}
-
-// blockDatabase makes the PostgreSQL database at dbURL refuse new sessions
-// and terminates its current ones; restore lets sessions in again.
-func blockDatabase(t *testing.T, dbURL string) (restore func()) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS false", name))
-	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
-	return func() {
-		exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS true", name))
-		admin.Close(ctx)
-	}
 }
