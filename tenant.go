@@ -52,17 +52,7 @@ func (t *Tenant) Validate() error {
 		CheckTenantID(&v, "path.tenant_id", t.ID)
 	}
 	checkText(&v, "body.name", t.Name, TenantNameMaxLen)
-	if len(t.Metadata) > MetadataMaxLen {
-		v.Add("body.metadata", nil, "at most %d keys", MetadataMaxLen)
-	}
-	for k, val := range t.Metadata {
-		if k == "" || len(k) > MetadataKeyMaxLen {
-			v.Add("body.metadata", Clip(k), "keys are 1 to %d characters", MetadataKeyMaxLen)
-		}
-		if len(val) > MetadataValueMaxLen {
-			v.Add("body.metadata."+Clip(k), nil, "values are at most %d characters", MetadataValueMaxLen)
-		}
-	}
+	validateMetadata(&v, t.Metadata)
 	return v.Err()
 }
 

@@ -256,10 +256,17 @@ func (e *Endpoint) Validate() error {
 	validateAuth(&v, e.Auth)
 	validateHeaders(&v, e.Headers)
 
-	if len(e.Metadata) > MetadataMaxLen {
+	validateMetadata(&v, e.Metadata)
+	return v.Err()
+}
+
+// validateMetadata checks the metadata of an endpoint or a tenant, at
+// "body.metadata".
+func validateMetadata(v *Validation, md map[string]string) {
+	if len(md) > MetadataMaxLen {
 		v.Add("body.metadata", nil, "at most %d keys", MetadataMaxLen)
 	}
-	for k, val := range e.Metadata {
+	for k, val := range md {
 		if k == "" || len(k) > MetadataKeyMaxLen {
 			v.Add("body.metadata", Clip(k), "keys are 1 to %d characters", MetadataKeyMaxLen)
 		}
@@ -267,7 +274,6 @@ func (e *Endpoint) Validate() error {
 			v.Add("body.metadata."+Clip(k), nil, "values are at most %d characters", MetadataValueMaxLen)
 		}
 	}
-	return v.Err()
 }
 
 func validateURL(v *Validation, raw string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -117,61 +118,31 @@ func requireLocation(t *testing.T, err error, location string) {
 	t.Fatalf("no field error at %q; errors at %v", location, locs)
 }
 
-// eventually polls cond for up to a minute.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// receiver is a webhook receiver on loopback that checks each request's
-// signature with the secrets it is given and answers status.
+// receiver is a webhook receiver on loopback that answers status and
+// checks each request's signature with the secrets it is given.
 type receiver struct {
+	*testkit.Receiver
 	url string
 
-	mu       sync.Mutex
-	status   int
-	secrets  []string
-	requests []received
+	mu      sync.Mutex
+	secrets []string
 }
 
 // received is one request as the receiver saw it.
 type received struct {
 	header http.Header
 	body   []byte
-	valid  map[string]bool // secret → did it verify
+	valid  map[string]bool // secret → does it verify
 }
 
 func newReceiver(t *testing.T, status int) *receiver {
 	t.Helper()
-	rc := &receiver{status: status}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		got := received{header: r.Header.Clone(), body: body, valid: map[string]bool{}}
-		for _, s := range rc.secrets {
-			got.valid[s] = webhook.Verify(s, r.Header, body) == nil
-		}
-		rc.requests = append(rc.requests, got)
-		status := rc.status
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(ts.Close)
-	rc.url = ts.URL + "/webhooks"
+	rc := &receiver{Receiver: testkit.NewReceiver(t, testkit.Status(status))}
+	rc.url = rc.URL + "/webhooks"
 	return rc
 }
 
-func (rc *receiver) setStatus(s int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.status = s
-}
+func (rc *receiver) setStatus(s int) { rc.SetRespond(testkit.Status(s)) }
 
 func (rc *receiver) trust(secrets ...string) {
 	rc.mu.Lock()
@@ -179,10 +150,20 @@ func (rc *receiver) trust(secrets ...string) {
 	rc.secrets = append(rc.secrets, secrets...)
 }
 
+// all is every request so far, each checked against the trusted secrets.
 func (rc *receiver) all() []received {
 	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.requests...)
+	secrets := append([]string(nil), rc.secrets...)
+	rc.mu.Unlock()
+	var out []received
+	for _, r := range rc.Requests() {
+		got := received{header: r.Header, body: r.Body, valid: map[string]bool{}}
+		for _, s := range secrets {
+			got.valid[s] = webhook.Verify(s, r.Header, r.Body) == nil
+		}
+		out = append(out, got)
+	}
+	return out
 }
 
 func TestIntegrationProjectsAndAPIKeys(t *testing.T) {
@@ -522,7 +503,7 @@ func TestIntegrationEventsAndDeliveries(t *testing.T) {
 
 	// The event arrives signed; its delivery and attempt are logged.
 	var dlv *client.Delivery
-	eventually(t, "the delivery to succeed", func() bool {
+	testkit.WaitFor(t, "the delivery to succeed", func() bool {
 		ev, err := c.GetEvent(ctx, "shop", sent.ID)
 		require.NoError(t, err)
 		if len(ev.Deliveries) != 1 {
@@ -586,7 +567,7 @@ func TestIntegrationEventsAndDeliveries(t *testing.T) {
 	replay, err := c.ReplayEvent(ctx, "shop", sent.ID, client.Replay{EndpointID: ep.ID})
 	require.NoError(t, err)
 	require.Equal(t, 1, replay.Deliveries)
-	eventually(t, "the replay to arrive", func() bool {
+	testkit.WaitFor(t, "the replay to arrive", func() bool {
 		n := 0
 		for _, r := range rc.all() {
 			if r.header.Get(webhook.HeaderID) == sent.ID {
@@ -616,7 +597,7 @@ func TestIntegrationRecoverRequeuesExhaustedDeliveries(t *testing.T) {
 	sent, err := c.SendEvent(ctx, "shop", client.EventInput{Type: "order.paid", Data: map[string]any{}})
 	require.NoError(t, err)
 	var dlvID string
-	eventually(t, "the delivery to be exhausted", func() bool {
+	testkit.WaitFor(t, "the delivery to be exhausted", func() bool {
 		page, err := c.ListDeliveries(ctx, "shop", client.DeliveryListOptions{EventID: sent.ID, Status: client.DeliveryExhausted})
 		require.NoError(t, err)
 		if len(page.Data) == 1 {
@@ -634,7 +615,7 @@ func TestIntegrationRecoverRequeuesExhaustedDeliveries(t *testing.T) {
 	res, err := c.RecoverEndpoint(ctx, "shop", ep.ID, client.Recovery{Since: time.Now().Add(-time.Hour)})
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Requeued)
-	eventually(t, "the recovered delivery to succeed", func() bool {
+	testkit.WaitFor(t, "the recovered delivery to succeed", func() bool {
 		d, err := c.GetDelivery(ctx, "shop", dlvID)
 		require.NoError(t, err)
 		return d.Status == client.DeliverySucceeded

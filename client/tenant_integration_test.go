@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"slices"
 	"strings"
@@ -96,8 +97,8 @@ func TestIntegrationTenants(t *testing.T) {
 	require.Empty(t, batch.Data[1].TenantID)
 	require.Equal(t, 1, batch.Data[1].Deliveries, "a project-wide event reaches only project-wide endpoints")
 
-	eventually(t, "the wide endpoint to receive the three events", func() bool { return len(rWide.all()) == 3 })
-	eventually(t, "acme and globex to receive theirs", func() bool { return len(rAcme.all()) == 1 && len(rGlobex.all()) == 1 })
+	testkit.WaitFor(t, "the wide endpoint to receive the three events", func() bool { return len(rWide.all()) == 3 })
+	testkit.WaitFor(t, "acme and globex to receive theirs", func() bool { return len(rAcme.all()) == 1 && len(rGlobex.all()) == 1 })
 	var env struct {
 		TenantID string          `json:"tenant_id"`
 		Data     json.RawMessage `json:"data"`
@@ -112,7 +113,7 @@ func TestIntegrationTenants(t *testing.T) {
 	require.Equal(t, res.ID, evs.Data[0].ID)
 	require.Equal(t, "acme", evs.Data[0].TenantID)
 
-	eventually(t, "acme's delivery to succeed", func() bool {
+	testkit.WaitFor(t, "acme's delivery to succeed", func() bool {
 		ds, err := c.ListDeliveries(ctx, "shop", client.DeliveryListOptions{TenantID: "acme", Status: client.DeliverySucceeded})
 		require.NoError(t, err)
 		return len(ds.Data) == 1
@@ -211,7 +212,7 @@ func TestIntegrationScopedAPIKeys(t *testing.T) {
 	ec := newClient(t, b.url, brief.Key)
 	_, err = ec.GetProject(ctx, "shop")
 	require.NoError(t, err)
-	eventually(t, "the key to expire", func() bool {
+	testkit.WaitFor(t, "the key to expire", func() bool {
 		_, err := ec.GetProject(ctx, "shop")
 		return err != nil
 	})

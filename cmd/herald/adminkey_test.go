@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // openApp wires Herald on database as serve does, with the admin key
@@ -139,8 +139,8 @@ func TestServeBannerFollowsLogFormatJSON(t *testing.T) {
 	cmd := exec.Command(heraldBinary(t), "serve", "--log-format", "json", "--addr", addr,
 		"--database", "sqlite:"+filepath.Join(t.TempDir(), "herald.db"))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no HERALD_ADMIN_KEY: the generated key is printed too
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &stdout}, &lockedWriter{w: &stderr}
+	var stdout, stderr testkit.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,20 +152,14 @@ func TestServeBannerFollowsLogFormatJSON(t *testing.T) {
 			<-done
 		}
 	})
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testkit.WaitFor(t, "herald serve to be ready", func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("herald serve not ready after a minute")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, stderr.String())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -11,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // These tests run the CLI against a real Herald in this process: the same
@@ -111,17 +111,6 @@ func cliProject(t *testing.T, url, slug string) map[string]string {
 	env := cliEnv(url, key)
 	env["HERALD_PROJECT"] = slug
 	return env
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute) // generous: a busy machine is slow, not wrong
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestCLIE2EProjects(t *testing.T) {
@@ -251,7 +240,7 @@ func TestCLIE2EEventsAndDeliveries(t *testing.T) {
 
 	// Wait until both deliveries are recorded as succeeded, reading them as
 	// a user would: the receiver's answer comes before the record of it.
-	waitFor(t, "both deliveries to succeed", func() bool {
+	testkit.WaitFor(t, "both deliveries to succeed", func() bool {
 		return len(items(t, cliJSON(t, env, "deliveries", "list", "--endpoint", epID, "--status", "succeeded"))) == 2
 	})
 	ds := items(t, cliJSON(t, env, "deliveries", "list", "--event", evID))
@@ -424,7 +413,7 @@ func TestCLIE2EEventsReplayAndBatch(t *testing.T) {
 		t.Fatalf("events batch printed %v", batch)
 	}
 	evID := results[0].(map[string]any)["id"].(string)
-	waitFor(t, "the batch's four deliveries", func() bool {
+	testkit.WaitFor(t, "the batch's four deliveries", func() bool {
 		return len(items(t, cliJSON(t, env, "deliveries", "list", "--status", "succeeded"))) == 4
 	})
 
@@ -436,7 +425,7 @@ func TestCLIE2EEventsReplayAndBatch(t *testing.T) {
 	if one["deliveries"] != 1.0 {
 		t.Fatalf("events replay --endpoint printed %v, want 1 delivery", one)
 	}
-	waitFor(t, "the replays to be delivered", func() bool {
+	testkit.WaitFor(t, "the replays to be delivered", func() bool {
 		return len(items(t, cliJSON(t, env, "deliveries", "list", "--event", evID, "--status", "succeeded"))) == 5
 	})
 	if msg := cliFails(t, env, "events", "replay", "evt_missing"); !strings.HasPrefix(msg, "404") {

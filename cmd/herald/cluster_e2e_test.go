@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -163,18 +164,6 @@ func (r *clusterReceiver) answered(path string) []int {
 	return is
 }
 
-// waitUntil polls cond until it holds or timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // clusterProject creates a project through addr and an endpoint per spec
 // (the receiver's path → the endpoint's fields); it returns the project id
 // and key.
@@ -256,7 +245,7 @@ func startCluster(t *testing.T, url string, n int, env ...string) []*serverProc 
 	for range n {
 		ps = append(ps, startServer(t, url, append([]string{clusterLease}, env...)...))
 	}
-	waitUntil(t, time.Minute, "the processes never all saw each other", func() bool {
+	testkit.WaitFor(t, "the processes to all see each other", func() bool {
 		for _, p := range ps {
 			if !seesCluster(t, p, n) || !inClusterMode(p) {
 				return false
@@ -282,7 +271,7 @@ func TestClusterHoldsMaxInFlightAndRateLimitAtTheReceiver(t *testing.T) {
 	for i := range n {
 		postEvent(t, ps[i%2].addr, project, key, i)
 	}
-	waitUntil(t, 60*time.Second, "not every event reached both endpoints", func() bool {
+	testkit.WaitFor(t, "every event at both endpoints", func() bool {
 		return len(rcv.answered("/concurrency")) >= n && len(rcv.answered("/rate")) >= n
 	})
 
@@ -327,7 +316,7 @@ func attemptsInProgress(t *testing.T, p *serverProc, rcv *clusterReceiver, n int
 	for i := range n {
 		postEvent(t, p.addr, project, key, i)
 	}
-	waitUntil(t, time.Minute, "the attempts never reached the receiver", func() bool {
+	testkit.WaitFor(t, "the attempts at the receiver", func() bool {
 		return len(rcv.arrivals("/free")) == n && len(rcv.arrivals("/ordered")) == 1
 	})
 }
@@ -348,14 +337,14 @@ func TestClusterKilledProcessDeliveriesArriveBeforeTheirLease(t *testing.T) {
 	const n = 5
 	attemptsInProgress(t, a, rcv, n)
 	b := startServer(t, url, longLease)
-	waitUntil(t, time.Minute, "b never joined", func() bool { return seesCluster(t, b, 2) })
+	testkit.WaitFor(t, "b to join", func() bool { return seesCluster(t, b, 2) })
 
 	rcv.mu.Lock()
 	rcv.hold = false // what comes after the kill is answered at once
 	rcv.mu.Unlock()
 	a.kill()
 	killed := time.Now()
-	waitUntil(t, time.Minute, "the killed process's deliveries were not all sent again", func() bool {
+	testkit.WaitFor(t, "the killed process's deliveries all sent again", func() bool {
 		return len(rcv.answered("/free")) == n && len(rcv.answered("/ordered")) == n
 	})
 	// The design takes at most DeadAfter (10 s) + a heartbeat (2 s).
@@ -380,7 +369,7 @@ func TestClusterLiveProcessLongAttemptIsNotTakenOver(t *testing.T) {
 	for i := range n {
 		postEvent(t, ps[i%2].addr, project, key, i)
 	}
-	waitUntil(t, time.Minute, "the attempts never reached the receiver", func() bool { return len(rcv.arrivals("/slow")) == n })
+	testkit.WaitFor(t, "the attempts at the receiver", func() bool { return len(rcv.arrivals("/slow")) == n })
 	// Held 15 s: past DeadAfter (10 s) and several heartbeats.
 	held := time.Now()
 	for time.Since(held) < 15*time.Second {
@@ -390,7 +379,7 @@ func TestClusterLiveProcessLongAttemptIsNotTakenOver(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	close(rcv.release)
-	waitUntil(t, time.Minute, "the held attempts were not answered", func() bool { return len(rcv.answered("/slow")) == n })
+	testkit.WaitFor(t, "the held attempts answered", func() bool { return len(rcv.answered("/slow")) == n })
 	if got := len(rcv.arrivals("/slow")); got != n {
 		t.Fatalf("%d requests for %d deliveries", got, n)
 	}
@@ -409,7 +398,7 @@ func TestClusterOrderedEndpointKeepsOrderAcrossProcesses(t *testing.T) {
 		want[i] = i
 		postEvent(t, ps[i%2].addr, project, key, i)
 	}
-	waitUntil(t, 60*time.Second, "not every event reached the ordered endpoint", func() bool {
+	testkit.WaitFor(t, "every event at the ordered endpoint", func() bool {
 		return len(rcv.answered("/ordered")) >= n
 	})
 	if got := rcv.answered("/ordered"); !slices.Equal(got, want) {
@@ -451,12 +440,12 @@ func TestClusterEndpointShowsWhoIsAlive(t *testing.T) {
 	}
 
 	ps[1].kill()
-	waitUntil(t, time.Minute, "the killed process stayed in GET /v1/cluster", func() bool {
+	testkit.WaitFor(t, "the killed process gone from GET /v1/cluster", func() bool {
 		var c clusterProcesses
 		call(t, ps[0].addr, testAdminKey, "GET", "/v1/cluster", nil, &c)
 		return len(c.Data) == 1 && c.Data[0].Address == ps[0].addr
 	})
-	waitUntil(t, time.Minute, "herald_cluster_processes did not fall to 1", func() bool { return seesCluster(t, ps[0], 1) })
+	testkit.WaitFor(t, "herald_cluster_processes to fall to 1", func() bool { return seesCluster(t, ps[0], 1) })
 }
 
 // A second `herald serve` on an SQLite file in use refuses to start, and
@@ -501,7 +490,7 @@ func TestSQLiteFileServesOneProcessAndARestartTakesOver(t *testing.T) {
 	fresh.Close()
 	startServer(t, db, clusterLease)
 	ready := time.Now()
-	waitUntil(t, time.Minute, "the restart did not send its predecessor's claims at once", func() bool {
+	testkit.WaitFor(t, "the restart to send its predecessor's claims at once", func() bool {
 		return len(rcv.answered("/free")) == n && len(rcv.answered("/ordered")) == n
 	})
 	t.Logf("sent again %v after the restart was ready", time.Since(ready).Round(time.Millisecond))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -217,7 +218,7 @@ func TestCLIE2EEndpointsRecoverAndStats(t *testing.T) {
 	id := cliJSON(t, env, "endpoints", "create", "--url", rcv.url, "--retry-schedule", "none")["id"].(string)
 	evID := cliJSON(t, env, "events", "send", "--type", "order.paid")["id"].(string)
 
-	waitFor(t, "the delivery to be exhausted", func() bool {
+	testkit.WaitFor(t, "the delivery to be exhausted", func() bool {
 		return len(items(t, cliJSON(t, env, "deliveries", "list", "--event", evID, "--status", "exhausted"))) == 1
 	})
 	rcv.set(http.StatusNoContent, "")
@@ -225,7 +226,7 @@ func TestCLIE2EEndpointsRecoverAndStats(t *testing.T) {
 	if rec["requeued"] != 1.0 {
 		t.Fatalf("recover printed %v", rec)
 	}
-	waitFor(t, "the recovered delivery to succeed", func() bool {
+	testkit.WaitFor(t, "the recovered delivery to succeed", func() bool {
 		return len(items(t, cliJSON(t, env, "deliveries", "list", "--event", evID, "--status", "succeeded"))) == 1
 	})
 

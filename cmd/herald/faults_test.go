@@ -5,11 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
 )
 
 // These tests take the storage away from a running `herald serve` (the real
@@ -88,7 +86,7 @@ func TestSQLiteFileDeletedIsNoticed(t *testing.T) {
 	}
 	code, ra := ingestAnswer(t, srv, project, key, 10)
 	unavailable(t, "ingest after the file was deleted", code, ra)
-	waitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
 	if log := srv.log.String(); !strings.Contains(log, "database file was deleted") {
 		t.Errorf("nothing logged about the deleted file:\n%s", log)
 	}
@@ -106,7 +104,7 @@ func TestSQLiteFileReplacedIsNoticed(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
 	code, ra := ingestAnswer(t, srv, project, key, 10)
 	unavailable(t, "ingest after the file was replaced", code, ra)
 	if log := srv.log.String(); !strings.Contains(log, "database file was replaced") {
@@ -172,11 +170,11 @@ func TestSQLiteDiskFullAnswers503(t *testing.T) {
 	if !full {
 		t.Fatal("ingest never failed on a full disk")
 	}
-	waitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
+	testkit.WaitFor(t, "/readyz 503", func() bool { return readyz(srv) == http.StatusServiceUnavailable })
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "/readyz 200 once there is room", func() bool { return readyz(srv) == http.StatusOK })
+	testkit.WaitFor(t, "/readyz 200 once there is room", func() bool { return readyz(srv) == http.StatusOK })
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Errorf("ingest once there is room: %d", code)
 	}
@@ -198,46 +196,16 @@ func TestPostgresOutageAnswers503(t *testing.T) {
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Fatalf("ingest before: %d", code)
 	}
-	restore := refuseSessions(t, dbURL)
+	restore := pgtest.RefuseSessions(t, dbURL)
 	code, ra := ingestAnswer(t, srv, project, key, 10)
 	unavailable(t, "ingest while PostgreSQL refuses sessions", code, ra)
 	if got := readyz(srv); got != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while PostgreSQL refuses sessions: %d, want 503", got)
 	}
 	restore()
-	waitFor(t, "/readyz 200 once PostgreSQL is back", func() bool { return readyz(srv) == http.StatusOK })
+	testkit.WaitFor(t, "/readyz 200 once PostgreSQL is back", func() bool { return readyz(srv) == http.StatusOK })
 	if code, _ := ingestAnswer(t, srv, project, key, 10); code != 202 {
 		t.Errorf("ingest once PostgreSQL is back: %d", code)
-	}
-}
-
-// refuseSessions makes the PostgreSQL database at dbURL refuse new
-// sessions and ends its current ones, as a restart does; restore ends
-// that.
-func refuseSessions(t *testing.T, dbURL string) (restore func()) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS false", name))
-	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
-	return func() {
-		exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS true", name))
-		admin.Close(ctx)
 	}
 }
 

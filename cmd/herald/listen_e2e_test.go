@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net"
 	"net/http"
 	"strings"
@@ -13,9 +14,9 @@ import (
 
 // runListenUntilCleanup runs `herald listen` with args until the test
 // ends and waits until it accepts connections on addr.
-func runListenUntilCleanup(t *testing.T, addr string, args ...string) *listenBuffer {
+func runListenUntilCleanup(t *testing.T, addr string, args ...string) *testkit.Buffer {
 	t.Helper()
-	out := &listenBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runListen(ctx, append([]string{"--addr", addr}, args...), out) }()
@@ -25,7 +26,7 @@ func runListenUntilCleanup(t *testing.T, addr string, args ...string) *listenBuf
 			t.Errorf("herald listen: %v", err)
 		}
 	})
-	waitFor(t, "herald listen to accept connections", func() bool {
+	testkit.WaitFor(t, "herald listen to accept connections", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("herald listen stopped: %v\n%s", err, out)
@@ -73,7 +74,7 @@ func TestListenE2EReportsAHeraldDeliveryAsValid(t *testing.T) {
 	sent := cliJSON(t, env, "events", "send", "--type", "order.paid", "--data", `{"order_id":"1001","total":"42.00"}`)
 	evID := sent["id"].(string)
 	var block string
-	waitFor(t, "herald listen to print the delivery", func() bool {
+	testkit.WaitFor(t, "herald listen to print the delivery", func() bool {
 		block = listenBlock(out.String(), evID)
 		return block != ""
 	})
@@ -91,7 +92,7 @@ func TestListenE2EReportsAHeraldDeliveryAsValid(t *testing.T) {
 		}
 	}
 	// Herald saw the 200 too.
-	waitFor(t, "the delivery to be recorded as succeeded", func() bool {
+	testkit.WaitFor(t, "the delivery to be recorded as succeeded", func() bool {
 		ds := items(t, cliJSON(t, env, "deliveries", "list", "--event", evID))
 		return len(ds) == 1 && ds[0]["status"] == "succeeded"
 	})
@@ -122,7 +123,7 @@ func TestListenE2EAnswerDrivesHeraldsRetries(t *testing.T) {
 	sent := cliJSON(t, env, "events", "send", "--type", "user.created", "--data", `{"user_id":"u_1"}`)
 	evID := sent["id"].(string)
 	var dlv map[string]any
-	waitFor(t, "the failed attempt to be recorded", func() bool {
+	testkit.WaitFor(t, "the failed attempt to be recorded", func() bool {
 		ds := items(t, cliJSON(t, env, "deliveries", "list", "--event", evID))
 		if len(ds) != 1 || ds[0]["attempts"] != 1.0 {
 			return false

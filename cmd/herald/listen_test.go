@@ -1,48 +1,29 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald/webhook"
 )
 
-// listenBuffer is an io.Writer safe for the receiver's goroutines.
-type listenBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *listenBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *listenBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startListen runs the receiver on a free loopback port until the test
 // ends, and returns its URL and output.
-func startListen(t *testing.T, opts listenOptions) (string, *listenBuffer) {
+func startListen(t *testing.T, opts listenOptions) (string, *testkit.Buffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &listenBuffer{}
+	out := &testkit.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serveListen(ctx, ln, opts, out) }()
@@ -211,7 +192,7 @@ func TestListenStopsWhenContextIsCancelled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out listenBuffer
+	var out testkit.Buffer
 	go func() { done <- runListen(ctx, []string{"--addr", "127.0.0.1:0"}, &out) }()
 	cancel()
 	select {
@@ -232,7 +213,7 @@ func TestListenRefusesBadFlags(t *testing.T) {
 		{"--forward", "localhost:3000"},
 		{"extra"},
 	} {
-		var out listenBuffer
+		var out testkit.Buffer
 		if err := runListen(context.Background(), args, &out); err == nil {
 			t.Errorf("runListen(%q) accepted", args)
 		}

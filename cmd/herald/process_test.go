@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -56,7 +57,7 @@ type serverProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	log  *bytes.Buffer
+	log  *testkit.Buffer
 	done chan struct{}
 }
 
@@ -84,8 +85,8 @@ func startServer(t *testing.T, database string, extraEnv ...string) *serverProc 
 		"HERALD_LEASE=3s",
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	p := &serverProc{t: t, cmd: cmd, addr: addr, log: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout = &lockedWriter{w: p.log}
+	p := &serverProc{t: t, cmd: cmd, addr: addr, log: &testkit.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = p.log
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -118,17 +119,6 @@ func (p *serverProc) kill() {
 	}
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
 // call makes one API request and decodes the JSON answer into out.
 func call(t *testing.T, addr, key, method, path string, body any, out any) int {
 	t.Helper()
@@ -156,42 +146,24 @@ func call(t *testing.T, addr, key, method, path string, body any, out any) int {
 
 // receiver counts deliveries by webhook-id.
 type receiver struct {
-	mu   sync.Mutex
-	seen map[string]int
-	srv  *http.Server
-	url  string
+	*testkit.Receiver
+	url string
 }
 
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
-	r := &receiver{seen: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		io.Copy(io.Discard, req.Body)
-		r.mu.Lock()
-		r.seen[req.Header.Get("webhook-id")]++
-		r.mu.Unlock()
-		w.WriteHeader(204)
-	})}
-	go r.srv.Serve(ln)
-	t.Cleanup(func() { r.srv.Close() })
-	r.url = "http://" + ln.Addr().String() + "/hook"
-	return r
+	rc := testkit.NewReceiver(t, testkit.Status(204))
+	return &receiver{Receiver: rc, url: rc.URL + "/hook"}
 }
 
 func (r *receiver) counts() (unique, total int, missing func(ids []string) []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, n := range r.seen {
+	snapshot := map[string]int{}
+	for _, req := range r.Requests() {
+		snapshot[req.Header.Get("webhook-id")]++
+	}
+	for _, n := range snapshot {
 		unique++
 		total += n
-	}
-	snapshot := make(map[string]int, len(r.seen))
-	for k, v := range r.seen {
-		snapshot[k] = v
 	}
 	return unique, total, func(ids []string) []string {
 		var m []string
@@ -271,29 +243,22 @@ func loadUntil(t *testing.T, addrs []string, project, key string, stop <-chan st
 // waitAccepted waits until the load has had n events accepted in all.
 func waitAccepted(t *testing.T, counter *atomic.Int64, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for counter.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d events accepted in a minute, want %d", counter.Load(), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("%d events accepted", n), func() bool { return counter.Load() >= n })
 }
 
 func waitDelivered(t *testing.T, rcv *receiver, ids []string, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var m []string
+	defer func() { // runs also when WaitWithin fails the test: name the missing
+		if len(m) > 0 {
+			t.Logf("%d of %d accepted events never delivered, e.g. %v", len(m), len(ids), m[:min(5, len(m))])
+		}
+	}()
+	testkit.WaitWithin(t, timeout, fmt.Sprintf("all %d accepted events delivered", len(ids)), func() bool {
 		_, _, missing := rcv.counts()
-		m := missing(ids)
-		if len(m) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d accepted events never delivered, e.g. %v", len(m), len(ids), m[:min(5, len(m))])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		m = missing(ids)
+		return len(m) == 0
+	})
 }
 
 // Every event that got a 202 is delivered, even when the server is killed

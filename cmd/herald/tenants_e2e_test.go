@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestCLIE2ETenants(t *testing.T) {
 	if ev["tenant_id"] != "acme" {
 		t.Fatalf("events send --tenant printed %v", ev)
 	}
-	waitFor(t, "acme's delivery", func() bool { _, n, _ := rcvA.counts(); return n == 1 })
+	testkit.WaitFor(t, "acme's delivery", func() bool { _, n, _ := rcvA.counts(); return n == 1 })
 	if _, n, _ := rcvB.counts(); n != 0 {
 		t.Fatal("another tenant's endpoint received acme's event")
 	}
@@ -143,7 +144,7 @@ func TestCLIE2ECluster(t *testing.T) {
 	t.Parallel()
 	url := startHerald(t)
 	var list []map[string]any
-	waitFor(t, "the process's first heartbeat", func() bool {
+	testkit.WaitFor(t, "the process's first heartbeat", func() bool {
 		list = items(t, cliJSON(t, cliEnv(url, e2eAdminKey), "cluster"))
 		return len(list) == 1
 	})

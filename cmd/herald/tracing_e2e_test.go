@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -87,19 +88,11 @@ func TestServeTracesToOTLPAndFlushesOnShutdown(t *testing.T) {
 	post("/v1/projects/"+p.ID+"/events", eventTrace, `{"type":"order.paid","data":{"n":1}}`)
 	post("/v1/projects/"+p.ID+"/hooks/user.signup", hookTrace, `{"data":{"email":"a@example.com"}}`)
 
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testkit.WaitFor(t, "3 requests at the receiver (the event, the hook call, the hook's queued delivery)", func() bool {
 		mu.Lock()
-		n := len(parents)
-		mu.Unlock()
-		if n >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %d requests, want 3 (the event, the hook call, the hook's queued delivery)", n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(parents) >= 3
+	})
 	mu.Lock()
 	traces := map[string]bool{}
 	for _, tp := range parents {

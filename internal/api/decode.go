@@ -38,6 +38,22 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
+// decodeBody reads the request body as the JSON object "body" (an empty
+// body is an empty object when emptyOK), lets fields take the fields it
+// knows, refuses the others by name, and returns every error at once.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, emptyOK bool, fields func(o *object)) error {
+	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var v herald.Validation
+	if o, ok := decodeObject(body, "body", &v, emptyOK); ok {
+		fields(o)
+		o.done()
+	}
+	return v.Err()
+}
+
 // object decodes one JSON object field by field, so that every error can
 // name its field ("body.timeout"), unknown fields are refused by name, and
 // PATCH can tell an absent field from a null one. Errors accumulate in v;

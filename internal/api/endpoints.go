@@ -22,7 +22,8 @@ func viewEndpoint(ep *herald.Endpoint) endpointView {
 
 // decodeEndpoint applies the fields present in o to ep. For a PATCH
 // (patch true) ep is a copy of the stored endpoint: absent fields keep
-// their value, null resets a field to its default.
+// their value, null resets a field to its default. The caller refuses the
+// fields left unread (decodeBody).
 func decodeEndpoint(o *object, ep *herald.Endpoint, patch bool) {
 	str := func(name string, dst *string) {
 		if o.null(name) {
@@ -128,7 +129,6 @@ func decodeEndpoint(o *object, ep *herald.Endpoint, patch bool) {
 		o.get("secret", &ep.Secret)
 	}
 	o.readOnly("id", "project_id", "status", "disabled_reason", "created_at", "updated_at")
-	o.done()
 }
 
 // decodeAuth reads {"basic":{"username","password"}} or {"bearer":"…"},
@@ -151,16 +151,10 @@ func decodeAuth(o *object) (*herald.Auth, bool) {
 }
 
 func (s *Server) createEndpoint(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	ep := &herald.Endpoint{Enabled: true}
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		decodeEndpoint(o, ep, false)
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.CreateEndpoint(r.Context(), c.project.ID, ep); err != nil {
@@ -226,16 +220,8 @@ func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	ep := service.CloneEndpoint(old)
-	var v herald.Validation
-	if o, ok := decodeObject(body, "body", &v, false); ok {
-		decodeEndpoint(o, ep, true)
-	}
-	if err := v.Err(); err != nil {
+	if err := s.decodeBody(w, r, false, func(o *object) { decodeEndpoint(o, ep, true) }); err != nil {
 		return err
 	}
 	if ep, err = s.svc.UpdateEndpoint(r.Context(), old, ep); err != nil {
@@ -278,22 +264,15 @@ func (s *Server) rotateEndpointSecret(w http.ResponseWriter, r *http.Request, c 
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	var rot service.Rotation
-	if o, ok := decodeObject(body, "body", &v, true); ok {
+	if err := s.decodeBody(w, r, true, func(o *object) {
 		o.get("secret", &rot.Secret)
 		var grace herald.Duration
 		if o.get("grace_period", &grace) {
 			d := grace.D()
 			rot.GracePeriod = &d
 		}
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.RotateSecret(r.Context(), ep, rot); err != nil {
@@ -308,17 +287,10 @@ func (s *Server) testEndpoint(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	eventType := ""
-	if o, ok := decodeObject(body, "body", &v, true); ok {
+	if err := s.decodeBody(w, r, true, func(o *object) {
 		o.get("type", &eventType)
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	att, err := s.svc.TestEndpoint(r.Context(), ep, eventType)
@@ -334,18 +306,11 @@ func (s *Server) recoverEndpoint(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	var since, until time.Time
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		o.get("since", &since)
 		o.get("until", &until)
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	n, err := s.svc.RecoverEndpoint(r.Context(), ep, since, until)
@@ -406,17 +371,10 @@ func (s *Server) endpointStats(w http.ResponseWriter, r *http.Request, c *call) 
 // answers 200 {}. The same URL subscribed again to the same type is not
 // duplicated.
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	rawURL := ""
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		o.get("url", &rawURL)
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.Subscribe(r.Context(), c.project.ID, r.PathValue("event_type"), rawURL); err != nil {

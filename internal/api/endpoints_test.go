@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -315,14 +316,14 @@ func TestRotateSecretKeepsPreviousDuringGrace(t *testing.T) {
 func TestTestEndpointReturnsTheAttempt(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rc := newReceiver(t, http.StatusOK)
+	rc := testkit.NewReceiver(t, testkit.Status(http.StatusOK))
 	p, key := b.project("shop")
 	m := b.endpoint(p, key, map[string]any{"url": rc.URL + "/hook"})
 	path := "/v1/projects/" + p + "/endpoints/" + m["id"].(string) + "/test"
 	a := b.do("POST", path, key, nil).requireStatus(t, http.StatusOK).obj(t)
 	assert.EqualValues(t, 200, a["response_status"])
 	assert.Equal(t, "test", a["trigger"])
-	assert.EqualValues(t, 1, rc.count.Load())
+	assert.EqualValues(t, 1, rc.Count())
 
 	b.do("POST", path, key, map[string]any{"type": "not a type"}).requireField(t, "body.type")
 	b.do("POST", "/v1/projects/"+p+"/endpoints/ep_nope/test", key, nil).requireStatus(t, http.StatusNotFound)

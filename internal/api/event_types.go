@@ -8,13 +8,8 @@ import (
 )
 
 func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	et := &herald.EventType{ProjectID: c.project.ID}
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		o.get("name", &et.Name)
 		o.get("description", &et.Description)
 		if raw, ok := o.raw("schema"); ok {
@@ -24,9 +19,7 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request, c *call
 			et.Example = raw
 		}
 		o.readOnly("created_at", "updated_at")
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.CreateEventType(r.Context(), et); err != nil {
@@ -69,12 +62,7 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		if o.null("description") {
 			et.Description = ""
 		}
@@ -92,12 +80,10 @@ func (s *Server) updateEventType(w http.ResponseWriter, r *http.Request, c *call
 		}
 		var name string
 		if o.get("name", &name) && name != et.Name {
-			v.Add("body.name", herald.Clip(name), "an event type cannot be renamed (create another)")
+			o.v.Add("body.name", herald.Clip(name), "an event type cannot be renamed (create another)")
 		}
 		o.readOnly("created_at", "updated_at")
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.UpdateEventType(r.Context(), et); err != nil {

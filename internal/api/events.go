@@ -256,17 +256,10 @@ func (s *Server) replayEvent(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	endpointID := ""
-	if o, ok := decodeObject(body, "body", &v, true); ok {
+	if err := s.decodeBody(w, r, true, func(o *object) {
 		o.get("endpoint_id", &endpointID)
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	n, err := s.svc.ReplayEvent(r.Context(), ev, endpointID)
@@ -354,15 +347,7 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
-	if o, ok := decodeObject(body, "body", &v, true); ok {
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	if err := s.decodeBody(w, r, true, func(*object) {}); err != nil {
 		return err
 	}
 	att, err := s.svc.RetryDelivery(r.Context(), d)

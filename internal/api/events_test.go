@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -237,7 +238,7 @@ func TestReplayEvent(t *testing.T) {
 func TestDeliveriesAndRetry(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rc := newReceiver(t, http.StatusOK)
+	rc := testkit.NewReceiver(t, testkit.Status(http.StatusOK))
 	p, key := b.project("shop")
 	ep := b.endpoint(p, key, map[string]any{"url": rc.URL + "/hook"})
 	ev := b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "a", "data": map[string]any{}}).requireStatus(t, http.StatusAccepted).obj(t)
@@ -250,7 +251,7 @@ func TestDeliveriesAndRetry(t *testing.T) {
 	id := d["id"].(string)
 
 	// The dispatcher delivers it.
-	eventually(t, "the delivery to succeed", func() bool {
+	testkit.WaitFor(t, "the delivery to succeed", func() bool {
 		got := b.do("GET", base+"/"+id, key, nil).requireStatus(t, http.StatusOK).obj(t)
 		return got["status"] == "succeeded"
 	})

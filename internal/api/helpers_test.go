@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,37 +180,6 @@ func (b *bundle) project(slug string) (string, string) {
 func (b *bundle) endpoint(project, key string, body map[string]any) map[string]any {
 	b.t.Helper()
 	return b.do("POST", "/v1/projects/"+project+"/endpoints", key, body).requireStatus(b.t, 201).obj(b.t)
-}
-
-// receiver is a webhook receiver on loopback answering status.
-type receiver struct {
-	URL   string
-	count atomic.Int64
-}
-
-func newReceiver(t *testing.T, status int) *receiver {
-	t.Helper()
-	rc := &receiver{}
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		rc.count.Add(1)
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(ts.Close)
-	rc.URL = ts.URL
-	return rc
-}
-
-// eventually polls cond for up to a minute.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"sort"
 	"strings"
@@ -31,7 +32,7 @@ func TestHostileInputNeverGives500(t *testing.T) {
 		}
 	})
 	runner = hook.New(b.engine, hook.Config{Logger: discard})
-	rc := newReceiver(t, http.StatusOK)
+	rc := testkit.NewReceiver(t, testkit.Status(http.StatusOK))
 	p, key := b.project("shop")
 	ep := b.endpoint(p, key, map[string]any{"url": rc.URL})
 	ev := b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "a", "data": map[string]any{}}).requireStatus(t, http.StatusAccepted).obj(t)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -92,7 +93,7 @@ func TestIdempotencyKeyRepeatCreatesOneEndpoint(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, b *bundle) {
 		p, key := b.project("shop")
-		rc := newReceiver(t, 200)
+		rc := testkit.NewReceiver(t, testkit.Status(200))
 		body := map[string]any{"url": rc.URL, "name": "orders"}
 		first := b.do("POST", "/v1/projects/"+p+"/endpoints", key, body, "Idempotency-Key", "create-1").requireStatus(t, 201)
 		require.Empty(t, first.Header.Get("Idempotent-Replayed"))
@@ -114,7 +115,7 @@ func TestIdempotencyKeyWithAnotherBodyOrRouteIsAConflict(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, b *bundle) {
 		p, key := b.project("shop")
-		rc := newReceiver(t, 200)
+		rc := testkit.NewReceiver(t, testkit.Status(200))
 		b.do("POST", "/v1/projects/"+p+"/endpoints", key, map[string]any{"url": rc.URL}, "Idempotency-Key", "k").requireStatus(t, 201)
 		res := b.do("POST", "/v1/projects/"+p+"/endpoints", key, map[string]any{"url": rc.URL + "/other"}, "Idempotency-Key", "k").requireStatus(t, 409)
 		require.Equal(t, ProblemTypeBase+herald.KindIdempotencyConflict, res.problem(t).Type)
@@ -128,7 +129,7 @@ func TestIdempotencyKeyConcurrentPairCreatesOneEndpoint(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, b *bundle) {
 		p, key := b.project("shop")
-		rc := newReceiver(t, 200)
+		rc := testkit.NewReceiver(t, testkit.Status(200))
 		body := mustJSON(t, map[string]any{"url": rc.URL})
 		for round := range 5 {
 			idem := fmt.Sprint("pair-", round)
@@ -173,7 +174,7 @@ func TestIdempotencyKeyOfAFailedRequestIsNotRemembered(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, b *bundle) {
 		p, key := b.project("shop")
-		rc := newReceiver(t, 200)
+		rc := testkit.NewReceiver(t, testkit.Status(200))
 		b.do("POST", "/v1/projects/"+p+"/endpoints", key, map[string]any{"url": "not a url"}, "Idempotency-Key", "k").requireField(t, "body.url")
 		res := b.do("POST", "/v1/projects/"+p+"/endpoints", key, map[string]any{"url": rc.URL}, "Idempotency-Key", "k").requireStatus(t, 201)
 		require.Empty(t, res.Header.Get("Idempotent-Replayed"), "the corrected request ran")
@@ -184,7 +185,7 @@ func TestIdempotencyKeyOfAFailedRequestIsNotRemembered(t *testing.T) {
 func TestIdempotencyKeyIsPerProject(t *testing.T) {
 	t.Parallel()
 	b := serveOn(t, openSQLite(t))
-	rc := newReceiver(t, 200)
+	rc := testkit.NewReceiver(t, testkit.Status(200))
 	p1, k1 := b.project("one")
 	p2, k2 := b.project("two")
 	body := map[string]any{"url": rc.URL}
@@ -214,7 +215,7 @@ func TestIdempotencyKeyRepeatOfReplayRetryRecoverAndEventTypeActsOnce(t *testing
 	onEachStore(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
 		p, key := b.project("shop")
-		rc := newReceiver(t, 500)
+		rc := testkit.NewReceiver(t, testkit.Status(500))
 		ep := b.endpoint(p, key, map[string]any{"url": rc.URL, "retry_schedule": []string{"1h"}})
 		ev := b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "order.paid", "data": map[string]any{}}).requireStatus(t, 202).obj(t)
 		evID := ev["id"].(string)
@@ -223,7 +224,7 @@ func TestIdempotencyKeyRepeatOfReplayRetryRecoverAndEventTypeActsOnce(t *testing
 			require.NoError(t, err)
 			return ds
 		}
-		eventually(t, "the first attempt", func() bool { ds := deliveries(); return len(ds) == 1 && ds[0].Attempts == 1 })
+		testkit.WaitFor(t, "the first attempt", func() bool { ds := deliveries(); return len(ds) == 1 && ds[0].Attempts == 1 })
 
 		// Replay: one new delivery, however many repeats.
 		for i := range 2 {
@@ -236,7 +237,7 @@ func TestIdempotencyKeyRepeatOfReplayRetryRecoverAndEventTypeActsOnce(t *testing
 		// Retry: one attempt, however many repeats.
 		ds := deliveries()
 		d := ds[len(ds)-1]
-		eventually(t, "the replay's first attempt", func() bool {
+		testkit.WaitFor(t, "the replay's first attempt", func() bool {
 			got, err := b.store.GetDelivery(ctx, p, d.ID)
 			require.NoError(t, err)
 			return got.Attempts >= 1
@@ -309,7 +310,7 @@ func TestIdempotencyKeySDKRetryAfterADroppedAnswerCreatesOneEndpoint(t *testing.
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, b *bundle) {
 		p, key := b.project("shop")
-		rc := newReceiver(t, 200)
+		rc := testkit.NewReceiver(t, testkit.Status(200))
 		target, err := url.Parse(b.url)
 		require.NoError(t, err)
 		proxy := &dropFirstAnswer{target: target}

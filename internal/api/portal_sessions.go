@@ -13,13 +13,8 @@ import (
 // portal branding.
 
 func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	var in service.PortalSessionInput
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		o.get("tenant_id", &in.TenantID)
 		var d herald.Duration
 		if o.get("expires_in", &d) {
@@ -29,9 +24,7 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request, c *
 		o.get("read_only", &in.ReadOnly)
 		o.get("event_types", &in.EventTypes)
 		o.get("locale", &in.Locale)
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	ps, token, err := s.svc.CreatePortalSession(r.Context(), c.project.ID, in)
@@ -67,20 +60,13 @@ func (s *Server) getPortalSettings(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (s *Server) putPortalSettings(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	ps := &herald.PortalSettings{}
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		o.get("display_name", &ps.DisplayName)
 		o.get("logo_url", &ps.LogoURL)
 		o.get("accent_color", &ps.AccentColor)
 		o.get("allowed_origins", &ps.AllowedOrigins)
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.SetPortalSettings(r.Context(), c.project.ID, ps); err != nil {

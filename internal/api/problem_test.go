@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -107,10 +108,10 @@ func TestRequestIDIsGeneratedWhenAbsentOrInvalid(t *testing.T) {
 
 func TestRequestIDIsInTheLogLine(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := setup(t, func(c *Config) { c.Logger = logger })
 	b.do("GET", "/v1/projects", b.admin, nil, RequestIDHeader, "trace-me-42").requireStatus(t, http.StatusOK)
-	eventually(t, "the access log line", func() bool { return strings.Contains(buf.String(), "request_id=trace-me-42") })
+	testkit.WaitFor(t, "the access log line", func() bool { return strings.Contains(buf.String(), "request_id=trace-me-42") })
 	assert.Contains(t, buf.String(), "route=/v1/projects")
 }

@@ -15,20 +15,13 @@ type projectView struct {
 }
 
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	p := &herald.Project{}
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		o.get("name", &p.Name)
 		o.get("id", &p.ID)
 		o.get("strict_event_types", &p.StrictEventTypes)
 		o.readOnly("created_at", "updated_at", "api_key")
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	key, err := s.svc.CreateProject(r.Context(), p)
@@ -68,12 +61,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
-	if o, ok := decodeObject(body, "body", &v, false); ok {
+	if err := s.decodeBody(w, r, false, func(o *object) {
 		if o.null("name") {
 			p.Name = ""
 		}
@@ -85,9 +73,7 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, c *call) 
 			o.get("strict_event_types", &p.StrictEventTypes)
 		}
 		o.readOnly("id", "created_at", "updated_at", "api_key")
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	if err := s.svc.UpdateProject(r.Context(), p); err != nil {
@@ -108,13 +94,8 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, c *call) 
 // API keys.
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	var in service.APIKeyInput
-	if o, ok := decodeObject(body, "body", &v, true); ok {
+	if err := s.decodeBody(w, r, true, func(o *object) {
 		o.get("name", &in.Name)
 		o.get("scopes", &in.Scopes)
 		o.get("tenant_id", &in.TenantID)
@@ -123,9 +104,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, c *call) e
 			in.ExpiresAt = &t
 		}
 		o.readOnly("id", "key", "prefix", "project_id", "created_at")
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	k, key, err := s.svc.CreateAPIKey(r.Context(), c.project.ID, in)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 func TestAttemptShowsTheTemplatedRequestBody(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	rc := newReceiver(t, http.StatusOK)
+	rc := testkit.NewReceiver(t, testkit.Status(http.StatusOK))
 	p, key := b.project("shop")
 	tpl := b.endpoint(p, key, map[string]any{"url": rc.URL + "/tpl", "body_template": `{kind: .type, n: .data.n}`})
 	plain := b.endpoint(p, key, map[string]any{"url": rc.URL + "/plain"})
@@ -22,7 +23,7 @@ func TestAttemptShowsTheTemplatedRequestBody(t *testing.T) {
 	base := "/v1/projects/" + p + "/deliveries"
 	attempt := func(ep map[string]any) map[string]any {
 		var att map[string]any
-		eventually(t, "an attempt to "+ep["url"].(string), func() bool {
+		testkit.WaitFor(t, "an attempt to "+ep["url"].(string), func() bool {
 			list := b.do("GET", base+"?endpoint_id="+ep["id"].(string), key, nil).requireStatus(t, http.StatusOK).obj(t)
 			if len(list["data"].([]any)) == 0 {
 				return false

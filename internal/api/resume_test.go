@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -27,7 +28,7 @@ func TestEnablingAnEndpointClosesItsBreaker(t *testing.T) {
 	for range 10 { // the default threshold: the breaker opens
 		b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "a", "data": map[string]any{}}).requireStatus(t, http.StatusAccepted)
 	}
-	eventually(t, "the breaker to open", func() bool {
+	testkit.WaitFor(t, "the breaker to open", func() bool {
 		return b.do("GET", path, key, nil).requireStatus(t, http.StatusOK).obj(t)["status"] == herald.EndpointFailing
 	})
 
@@ -35,7 +36,7 @@ func TestEnablingAnEndpointClosesItsBreaker(t *testing.T) {
 	code.Store(http.StatusOK)
 	b.do("PATCH", path, key, map[string]any{"enabled": true}).requireStatus(t, http.StatusOK)
 	ev := b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "a", "data": map[string]any{}}).requireStatus(t, http.StatusAccepted).obj(t)
-	eventually(t, "the new event delivered well before the breaker's cooldown", func() bool {
+	testkit.WaitFor(t, "the new event delivered well before the breaker's cooldown", func() bool {
 		ds, _, err := b.store.ListDeliveries(t.Context(), p, store.DeliveryFilter{EventID: ev["id"].(string)}, store.Page{Limit: 10})
 		require.NoError(t, err)
 		return len(ds) == 1 && ds[0].Status == herald.DeliverySucceeded

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -178,7 +179,7 @@ func TestATenantBoundKeySeesOnlyItsTenant(t *testing.T) {
 	base := "/v1/projects/" + ts.p
 	evA := b.do("POST", base+"/events", ts.key, map[string]any{"type": "a", "data": map[string]any{}, "tenant_id": "a"}).requireStatus(t, http.StatusAccepted).obj(t)
 	evB := b.do("POST", base+"/events", ts.key, map[string]any{"type": "a", "data": map[string]any{}, "tenant_id": "b"}).requireStatus(t, http.StatusAccepted).obj(t)
-	eventually(t, "deliveries", func() bool { return ts.rwide.count.Load() == 2 })
+	testkit.WaitFor(t, "deliveries", func() bool { return ts.rwide.Count() == 2 })
 	ka := b.apiKey(ts.p, ts.key, map[string]any{"tenant_id": "a"})["key"].(string)
 
 	eps := b.do("GET", base+"/endpoints", ka, nil).requireStatus(t, http.StatusOK).obj(t)["data"].([]any)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -218,7 +219,7 @@ func TestLimiterKeepsOnlyRecentlyUsedKeys(t *testing.T) {
 func TestSecretsAreNeverLoggedAndAttemptsRedactCredentials(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "herald.db"), sqlite.Options{})
 	require.NoError(t, err)
@@ -265,17 +266,10 @@ func TestSecretsAreNeverLoggedAndAttemptsRedactCredentials(t *testing.T) {
 	test := b.do("POST", "/v1/projects/"+p+"/endpoints/"+bearerEp["id"].(string)+"/test", key, nil).requireStatus(t, http.StatusOK)
 
 	var deliveries []any
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testkit.WaitFor(t, "three succeeded deliveries (the event's two, and the test's ping)", func() bool {
 		deliveries = b.do("GET", "/v1/projects/"+p+"/deliveries?status=succeeded", key, nil).obj(t)["data"].([]any)
-		if len(deliveries) == 3 { // the event's two, and the test's ping
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries did not succeed: %s", b.do("GET", "/v1/projects/"+p+"/deliveries", key, nil).Body)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(deliveries) == 3
+	})
 	var attempts []map[string]any
 	var bodies []string
 	for _, d := range deliveries {

@@ -1,17 +1,16 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/herald-dev/herald"
@@ -67,7 +66,7 @@ func TestRateLimitPerKeyAnswers429WithRetryAfter(t *testing.T) {
 
 func TestInternalErrorsHideTheirCause(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	b := setup(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 		c.Hooks = func(context.Context, *herald.Project, string, []byte) (any, error) {
@@ -129,7 +128,7 @@ func TestMetricsByRoutePattern(t *testing.T) {
 
 func TestLogsNeverContainKeysOrSecrets(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	b := setup(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -199,24 +198,6 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	onDisk, err := os.ReadFile("openapi.json")
 	require.NoError(t, err)
 	assert.Equal(t, onDisk, r.Body)
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestUIIsMountedUnderUI(t *testing.T) {

@@ -11,19 +11,12 @@ import (
 // putTenant creates or updates the tenant of the path: 201 when created,
 // 200 when updated; the body {"name"?, "metadata"?} may be empty.
 func (s *Server) putTenant(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	var v herald.Validation
 	t := &herald.Tenant{ProjectID: c.project.ID, ID: r.PathValue("tenant_id")}
-	if o, ok := decodeObject(body, "body", &v, true); ok {
+	if err := s.decodeBody(w, r, true, func(o *object) {
 		o.get("name", &t.Name)
 		o.get("metadata", &t.Metadata)
 		o.readOnly("id", "project_id", "created_at", "updated_at")
-		o.done()
-	}
-	if err := v.Err(); err != nil {
+	}); err != nil {
 		return err
 	}
 	created, err := s.svc.PutTenant(r.Context(), t)

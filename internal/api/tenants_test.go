@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"testing"
 
@@ -97,11 +98,11 @@ func TestAnEndpointsTenantCannotChange(t *testing.T) {
 type tenantSetup struct {
 	p, key        string
 	a, b, wide    map[string]any
-	ra, rb, rwide *receiver
+	ra, rb, rwide *testkit.Receiver
 }
 
 func newTenantSetup(t *testing.T, b *bundle) *tenantSetup {
-	ts := &tenantSetup{ra: newReceiver(t, 200), rb: newReceiver(t, 200), rwide: newReceiver(t, 200)}
+	ts := &tenantSetup{ra: testkit.NewReceiver(t, testkit.Status(200)), rb: testkit.NewReceiver(t, testkit.Status(200)), rwide: testkit.NewReceiver(t, testkit.Status(200))}
 	ts.p, ts.key = b.project("shop")
 	ts.a = b.endpoint(ts.p, ts.key, map[string]any{"url": ts.ra.URL, "tenant_id": "a"})
 	ts.b = b.endpoint(ts.p, ts.key, map[string]any{"url": ts.rb.URL, "tenant_id": "b"})
@@ -123,8 +124,8 @@ func TestEventsOfATenantReachItsAndProjectWideEndpointsAndListsFilterByTenant(t 
 	}}).requireStatus(t, http.StatusAccepted).obj(t)["data"].([]any)
 	assert.Equal(t, "b", batch[0].(map[string]any)["tenant_id"])
 	assert.NotContains(t, batch[1], "tenant_id")
-	eventually(t, "deliveries", func() bool {
-		return ts.ra.count.Load() == 1 && ts.rb.count.Load() == 1 && ts.rwide.count.Load() == 3
+	testkit.WaitFor(t, "deliveries", func() bool {
+		return ts.ra.Count() == 1 && ts.rb.Count() == 1 && ts.rwide.Count() == 3
 	})
 
 	ids := func(path string) []string {
@@ -148,10 +149,10 @@ func TestDeletingATenantDeletesItsEndpointsAndCancelsTheirDeliveries(t *testing.
 	t.Parallel()
 	b := setup(t)
 	p, key := b.project("shop")
-	down := newReceiver(t, http.StatusServiceUnavailable) // keeps the delivery pending between retries
+	down := testkit.NewReceiver(t, testkit.Status(http.StatusServiceUnavailable)) // keeps the delivery pending between retries
 	ep := b.endpoint(p, key, map[string]any{"url": down.URL, "tenant_id": "acme", "retry_schedule": []string{"1h"}})
 	ev := b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "a", "data": map[string]any{}, "tenant_id": "acme"}).requireStatus(t, http.StatusAccepted).obj(t)
-	eventually(t, "a first attempt", func() bool { return down.count.Load() >= 1 })
+	testkit.WaitFor(t, "a first attempt", func() bool { return down.Count() >= 1 })
 
 	b.do("DELETE", "/v1/projects/"+p+"/tenants/acme", key, nil).requireStatus(t, http.StatusNoContent)
 	b.do("GET", "/v1/projects/"+p+"/tenants/acme", key, nil).requireStatus(t, http.StatusNotFound)
@@ -172,10 +173,10 @@ func TestAHookRunForATenantCallsItsHooksNeverAnothers(t *testing.T) {
 		b.do("PATCH", "/v1/projects/"+ts.p+"/endpoints/"+ep["id"].(string), ts.key, map[string]any{"response_mode": "wait", "event_types": []string{"user.created"}}).requireStatus(t, http.StatusOK)
 	}
 	b.do("POST", "/v1/projects/"+ts.p+"/hooks/user.created", ts.key, map[string]any{"data": map[string]any{}, "tenant_id": "a"}).requireStatus(t, http.StatusOK)
-	assert.EqualValues(t, 1, ts.ra.count.Load())
-	assert.EqualValues(t, 1, ts.rwide.count.Load())
-	assert.EqualValues(t, 0, ts.rb.count.Load(), "another tenant's hook is never called")
-	eventually(t, "the stored run, which carries its tenant", func() bool {
+	assert.EqualValues(t, 1, ts.ra.Count())
+	assert.EqualValues(t, 1, ts.rwide.Count())
+	assert.EqualValues(t, 0, ts.rb.Count(), "another tenant's hook is never called")
+	testkit.WaitFor(t, "the stored run, which carries its tenant", func() bool {
 		evs, _, err := b.store.ListEvents(context.Background(), ts.p, store.EventFilter{TenantID: "a"}, store.Page{Limit: 10})
 		return err == nil && len(evs) == 1
 	})

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func BenchmarkIngest(b *testing.B) {
 // reused connection.
 func BenchmarkSend(b *testing.B) {
 	tb := setup(b, nil)
-	rc := newReceiver(b, nil)
+	rc := testkit.NewReceiver(b, nil)
 	ep := &herald.Endpoint{ID: "ep_bench", URL: rc.URL, Enabled: true, Secret: webhook.NewSecret(), Timeout: herald.Duration(5 * time.Second)}
 	ev := testEvent(tb.project.ID)
 	b.ReportAllocs()
@@ -59,7 +60,7 @@ func BenchmarkPipeline(b *testing.B) {
 	tb := setup(b, nil)
 	cs := &countingStore{Store: tb.st}
 	tb.st, tb.e = cs, tb.engine(cs, func(c *Config) { c.PollInterval = time.Second })
-	rc := newReceiver(b, nil)
+	rc := testkit.NewReceiver(b, nil)
 	tb.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 64 })
 	tb.run(tb.e)
 	data := json.RawMessage(`{"user_id":"u_1"}`)
@@ -73,7 +74,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		}
 	})
-	for rc.count() < b.N {
+	for rc.Count() < b.N {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,13 +32,13 @@ func sendData(t *testing.T, b *testBundle, url, tpl, data string) *SendResult {
 func TestSendBodyTemplatePassesNumbersThroughExactly(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	data := `{"big":12345678901234567890,"neg":-98765432109876543210,"price":1.10,"sci":1e2,"small":7}`
 	res := sendData(t, b, rc.URL, `{data: .data, next: (.data.big + 1)}`, data)
 	if !res.Attempt.Succeeded() {
 		t.Fatalf("attempt failed: %+v", res.Attempt)
 	}
-	body := string(rc.requests()[0].Body)
+	body := string(rc.Requests()[0].Body)
 	for _, want := range []string{`"big":12345678901234567890`, `"neg":-98765432109876543210`,
 		`"price":1.10`, `"sci":1e2`, `"small":7`, `"next":12345678901234567891`} {
 		if !strings.Contains(body, want) {
@@ -79,7 +80,7 @@ func TestIngestRunawayFilterSkipsOnlyItsEndpoint(t *testing.T) {
 func TestSendRunawayTemplateFailsAsTemplateError(t *testing.T) {
 	rss := peakrss.Measure(t, func() {
 		b := setup(t, nil)
-		rc := newReceiver(t, nil)
+		rc := testkit.NewReceiver(t, nil)
 		for _, tpl := range []string{`"x" * 1000000000`, `reduce range(40) as $i ("x"; . + .)`} {
 			var wg sync.WaitGroup
 			for range 3 {
@@ -97,7 +98,7 @@ func TestSendRunawayTemplateFailsAsTemplateError(t *testing.T) {
 			}
 			wg.Wait()
 		}
-		if n := rc.count(); n != 0 {
+		if n := rc.Count(); n != 0 {
 			t.Errorf("receiver got %d requests, want none", n)
 		}
 	})

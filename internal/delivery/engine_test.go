@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strconv"
 	"sync"
@@ -21,7 +22,7 @@ func TestDeliveryRetriesUntilSuccess(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	b := setup(t, func(c *Config) { c.Registerer = reg })
-	rc := newReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
+	rc := testkit.NewReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
 		if n < 3 {
 			w.WriteHeader(500)
 		}
@@ -32,11 +33,11 @@ func TestDeliveryRetriesUntilSuccess(t *testing.T) {
 	if res.Deliveries != 1 {
 		t.Fatalf("deliveries = %d, want 1", res.Deliveries)
 	}
-	waitFor(t, "delivery succeeded", func() bool {
+	testkit.WaitFor(t, "delivery succeeded", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return len(ds) == 1 && ds[0].Status == herald.DeliverySucceeded
 	})
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) != 3 {
 		t.Fatalf("requests = %d, want 3", len(reqs))
 	}
@@ -93,15 +94,15 @@ func TestDeliveryRetriesUntilSuccess(t *testing.T) {
 func TestDeliveryExhaustedAfterLastAttemptEmitsOperationalEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, status(500))
-	ops := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, testkit.Status(500))
+	ops := testkit.NewReceiver(t, nil)
 	b.endpoint(rc.URL, nil)
 	b.endpoint(ops.URL, func(ep *herald.Endpoint) { ep.EventTypes = []string{EventDeliveryExhausted} })
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "exhausted event delivered", func() bool { return ops.count() == 1 })
-	if rc.count() != 3 {
-		t.Errorf("attempts = %d, want 3 (schedule of 2 + 1)", rc.count())
+	testkit.WaitFor(t, "exhausted event delivered", func() bool { return ops.Count() == 1 })
+	if rc.Count() != 3 {
+		t.Errorf("attempts = %d, want 3 (schedule of 2 + 1)", rc.Count())
 	}
 	d := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 	if len(d) != 1 || d[0].Status != herald.DeliveryExhausted || d[0].Attempts != 3 {
@@ -111,7 +112,7 @@ func TestDeliveryExhaustedAfterLastAttemptEmitsOperationalEvent(t *testing.T) {
 		Type string         `json:"type"`
 		Data map[string]any `json:"data"`
 	}
-	json.Unmarshal(ops.requests()[0].Body, &env)
+	json.Unmarshal(ops.Requests()[0].Body, &env)
 	if env.Type != EventDeliveryExhausted || env.Data["delivery_id"] != d[0].ID {
 		t.Errorf("operational event = %+v", env)
 	}
@@ -120,11 +121,11 @@ func TestDeliveryExhaustedAfterLastAttemptEmitsOperationalEvent(t *testing.T) {
 func TestGoneDisablesEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, status(410))
+	rc := testkit.NewReceiver(t, testkit.Status(410))
 	ep := b.endpoint(rc.URL, nil)
 	b.run(b.e)
 	b.ingest("user.created", `{}`)
-	waitFor(t, "endpoint disabled, in the store and in the engine's routing", func() bool {
+	testkit.WaitFor(t, "endpoint disabled, in the store and in the engine's routing", func() bool {
 		got, err := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
 		eps, rerr := b.e.Endpoints(b.ctx, b.project.ID, "")
 		return err == nil && got.Status == herald.EndpointDisabled &&
@@ -134,8 +135,8 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if got.Enabled || got.DisabledReason != "endpoint answered 410 Gone" {
 		t.Errorf("endpoint enabled=%v reason=%q", got.Enabled, got.DisabledReason)
 	}
-	if rc.count() != 1 {
-		t.Errorf("requests = %d, want 1 (no retry after 410)", rc.count())
+	if rc.Count() != 1 {
+		t.Errorf("requests = %d, want 1 (no retry after 410)", rc.Count())
 	}
 	// A disabled endpoint receives nothing new.
 	if res := b.ingest("user.created", `{}`); res.Deliveries != 0 {
@@ -396,7 +397,7 @@ func TestAtLeastOnceAcrossACrash(t *testing.T) {
 	b := setup(t, func(c *Config) { c.Lease, c.DrainTimeout = 500*time.Millisecond, 50*time.Millisecond })
 	hang := make(chan struct{})
 	defer close(hang)
-	rc := newReceiver(t, func(n int, _ *http.Request, _ http.ResponseWriter) {
+	rc := testkit.NewReceiver(t, func(n int, _ *http.Request, _ http.ResponseWriter) {
 		if n == 1 {
 			<-hang // the first process dies while this request is out
 		}
@@ -404,7 +405,7 @@ func TestAtLeastOnceAcrossACrash(t *testing.T) {
 	b.endpoint(rc.URL, nil)
 	stop1 := b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "first request", func() bool { return rc.count() == 1 })
+	testkit.WaitFor(t, "first request", func() bool { return rc.Count() == 1 })
 	// The process loses its database (as a crash would): it can neither
 	// record the attempt nor hand the lease back.
 	b.db.Close()
@@ -417,11 +418,11 @@ func TestAtLeastOnceAcrossACrash(t *testing.T) {
 	defer db2.Close()
 	e2 := b.engine(db2, func(c *Config) { c.Lease = 500 * time.Millisecond })
 	b.run(e2)
-	waitFor(t, "redelivery", func() bool {
+	testkit.WaitFor(t, "redelivery", func() bool {
 		d, _, err := db2.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{EventID: res.Event.ID}, store.Page{Limit: 10})
 		return err == nil && len(d) == 1 && d[0].Status == herald.DeliverySucceeded
 	})
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) < 2 || reqs[1].Header.Get("webhook-id") != res.Event.ID {
 		t.Errorf("redelivery did not carry the same webhook-id")
 	}
@@ -431,7 +432,7 @@ func TestDrainOnStopFinishesAndRecordsInFlightAttempts(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	arrived := make(chan struct{}, 1)
-	rc := newReceiver(t, func(int, *http.Request, http.ResponseWriter) {
+	rc := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) {
 		arrived <- struct{}{}
 		time.Sleep(200 * time.Millisecond)
 	})
@@ -451,12 +452,12 @@ func TestDrainHandsBackUnsentClaims(t *testing.T) {
 	b := setup(t, func(c *Config) { c.DrainTimeout = 100 * time.Millisecond })
 	hang := make(chan struct{})
 	defer close(hang)
-	rc := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-hang })
+	rc := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-hang })
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 1; ep.Timeout = herald.Duration(time.Minute) })
 	stop := b.run(b.e)
 	b.ingest("a", `{}`)
 	b.ingest("b", `{}`) // waits in the lane behind the first
-	waitFor(t, "first request", func() bool { return rc.count() == 1 })
+	testkit.WaitFor(t, "first request", func() bool { return rc.Count() == 1 })
 	// The attempt in flight outlives the drain timeout: it is cut off, and
 	// it and the queued claim go back to the database, due now.
 	stop()
@@ -494,7 +495,7 @@ func TestRetentionPurgesOldEvents(t *testing.T) {
 func TestBacklogInTheDatabaseDrainsWithoutWaitingForThePoll(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.PollInterval = time.Hour })
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	b.endpoint(rc.URL, nil)
 	const n = 100
 	in := make([]EventInput, n)
@@ -506,5 +507,5 @@ func TestBacklogInTheDatabaseDrainsWithoutWaitingForThePoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.run(b.e)
-	waitFor(t, "backlog delivered", func() bool { return rc.count() == n })
+	testkit.WaitFor(t, "backlog delivered", func() bool { return rc.Count() == n })
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -20,7 +21,7 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 	b := setup(t, nil)
 	// The first request succeeds (this engine caches the endpoint, healthy);
 	// every later one fails.
-	rc := newReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
+	rc := testkit.NewReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
 		if n > 1 {
 			w.WriteHeader(500)
 		}
@@ -28,7 +29,7 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 	ep := b.endpoint(rc.URL, nil)
 	b.run(b.e)
 	first := b.ingest("user.created", `{}`)
-	waitFor(t, "first delivery", func() bool {
+	testkit.WaitFor(t, "first delivery", func() bool {
 		return b.deliveries(store.DeliveryFilter{EventID: first.Event.ID})[0].Status == herald.DeliverySucceeded
 	})
 
@@ -37,14 +38,14 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "the failure recorded", func() bool {
+	testkit.WaitFor(t, "the failure recorded", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return ds[0].Attempts == 1
 	})
 	// The retry was scheduled before now, 20 ms after the failure.
 	retryDue := time.Now().Add(ep.RetrySchedule[0].D())
 	// The health write of the failure comes after the result: give it time.
-	waitFor(t, "failing status written", func() bool {
+	testkit.WaitFor(t, "failing status written", func() bool {
 		got, err := b.st.GetEndpointByID(b.ctx, ep.ID)
 		return err == nil && got.ConsecutiveFailures == 1
 	})
@@ -57,12 +58,12 @@ func TestFirstFailureKeepsAnotherProcesssPause(t *testing.T) {
 	}
 	// The retry (due in 20 ms) waits for the pause in this process too: its
 	// breaker holds the other's pause, so no lane sends to the endpoint.
-	waitFor(t, "this process's breaker to take on the pause", func() bool {
+	testkit.WaitFor(t, "this process's breaker to take on the pause", func() bool {
 		return b.e.health.paused(ep.ID, time.Now())
 	})
-	waitFor(t, "the retry to fall due", func() bool { return time.Now().After(retryDue) })
+	testkit.WaitFor(t, "the retry to fall due", func() bool { return time.Now().After(retryDue) })
 	d := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})[0]
-	if n := rc.count(); n != 2 || d.Status != herald.DeliveryPending || d.Attempts != 1 {
+	if n := rc.Count(); n != 2 || d.Status != herald.DeliveryPending || d.Attempts != 1 {
 		t.Fatalf("%d requests, delivery %s after %d attempts; want 2 requests and the retry pending: it must wait for the pause",
 			n, d.Status, d.Attempts)
 	}

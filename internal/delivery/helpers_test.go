@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,80 +138,6 @@ func (b *testBundle) deliveries(f store.DeliveryFilter) []*herald.Delivery {
 		b.t.Fatal(err)
 	}
 	return ds
-}
-
-// waitFor polls cond until it holds, failing the test after a minute: long
-// enough for any condition that is certain to come true on a loaded machine.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// received is one request seen by a receiver.
-type received struct {
-	Header http.Header
-	Body   []byte
-	At     time.Time
-}
-
-// receiver is a real HTTP server that records requests and answers with
-// what respond returns (default 200).
-type receiver struct {
-	*httptest.Server
-	mu       sync.Mutex
-	reqs     []received
-	respond  atomic.Value // func(n int, r *http.Request, w http.ResponseWriter)
-	inFlight atomic.Int64
-	maxSeen  atomic.Int64
-}
-
-func newReceiver(t testing.TB, respond func(n int, r *http.Request, w http.ResponseWriter)) *receiver {
-	rc := &receiver{}
-	if respond == nil {
-		respond = func(int, *http.Request, http.ResponseWriter) {}
-	}
-	rc.respond.Store(respond)
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur := rc.inFlight.Add(1)
-		defer rc.inFlight.Add(-1)
-		for {
-			m := rc.maxSeen.Load()
-			if cur <= m || rc.maxSeen.CompareAndSwap(m, cur) {
-				break
-			}
-		}
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.reqs = append(rc.reqs, received{Header: r.Header.Clone(), Body: body, At: time.Now()})
-		n := len(rc.reqs)
-		rc.mu.Unlock()
-		rc.respond.Load().(func(int, *http.Request, http.ResponseWriter))(n, r, w)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) requests() []received {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]received(nil), rc.reqs...)
-}
-
-func (rc *receiver) count() int {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return len(rc.reqs)
-}
-
-// status answers every request with code.
-func status(code int) func(int, *http.Request, http.ResponseWriter) {
-	return func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(code) }
 }
 
 // testEvent is an event for Send tests, not stored.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -156,7 +157,7 @@ func TestHostileAnswersAreRecordedStorable(t *testing.T) {
 		}
 		b.run(b.e)
 		b.ingest("user.created", `{}`)
-		waitFor(t, "every delivery finished", func() bool { return b.finished(len(eps)) })
+		testkit.WaitFor(t, "every delivery finished", func() bool { return b.finished(len(eps)) })
 		attemptsStorable(t, b, eps)
 	})
 }
@@ -193,7 +194,7 @@ func FuzzReceiverAnswer(f *testing.F) {
 				t.Fatal(err, res)
 			}
 			var d *herald.Delivery
-			waitFor(t, "the delivery finished", func() bool {
+			testkit.WaitFor(t, "the delivery finished", func() bool {
 				ds, _, err := tg.b.st.ListDeliveries(tg.b.ctx, tg.b.project.ID, store.DeliveryFilter{EventID: res[0].Event.ID}, store.Page{Limit: 10})
 				if err == nil && len(ds) == 1 && (ds[0].Status == herald.DeliverySucceeded || ds[0].Status == herald.DeliveryExhausted) {
 					d = ds[0]

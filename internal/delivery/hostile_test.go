@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -173,11 +173,11 @@ func storable(t *testing.T, a *herald.Attempt) {
 func TestHostileRedirectIsRecordedAndSparesTheOthers(t *testing.T) {
 	t.Parallel()
 	eachStore(t, patient, func(t *testing.T, b *testBundle, _ string) {
-		hostile := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) {
+		hostile := testkit.NewReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) {
 			w.Header()["Location"] = []string{"/x\xff\xfe\xfd"}
 			w.WriteHeader(http.StatusFound)
 		})
-		healthy := newReceiver(t, nil)
+		healthy := testkit.NewReceiver(t, nil)
 		bad := b.endpoint(hostile.URL, once)
 		b.endpoint(healthy.URL, once)
 		b.run(b.e)
@@ -189,9 +189,9 @@ func TestHostileRedirectIsRecordedAndSparesTheOthers(t *testing.T) {
 		if _, err := b.e.Ingest(b.ctx, b.project, in); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "every delivery finished", func() bool { return b.finished(2 * n) })
+		testkit.WaitFor(t, "every delivery finished", func() bool { return b.finished(2 * n) })
 		seen := map[string]int{}
-		for _, r := range healthy.requests() {
+		for _, r := range healthy.Requests() {
 			seen[r.Header.Get("webhook-id")]++
 		}
 		if len(seen) != n {
@@ -224,7 +224,7 @@ func TestOneRefusedResultFailsAlone(t *testing.T) {
 	t.Parallel()
 	eachStore(t, nil, func(t *testing.T, b *testBundle, dsn string) {
 		refuseAttempts(t, dsn, "refuse me")
-		rc := newReceiver(t, nil)
+		rc := testkit.NewReceiver(t, nil)
 		b.endpoint(rc.URL, nil)
 		const n = 20
 		for range n {
@@ -268,7 +268,7 @@ func TestRecorderOutlastsAPostgresOutage(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	answer := func() { releaseOnce.Do(func() { close(release) }) }
-	rc := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { <-release })
+	rc := testkit.NewReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { <-release })
 	t.Cleanup(answer) // (before the receiver closes, should the test stop early)
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 100 })
 	b.run(b.e)
@@ -276,19 +276,19 @@ func TestRecorderOutlastsAPostgresOutage(t *testing.T) {
 	for range n {
 		b.ingest("user.created", `{}`)
 	}
-	waitFor(t, "every delivery sent", func() bool { return rc.count() == n })
+	testkit.WaitFor(t, "every delivery sent", func() bool { return rc.Count() == n })
 
-	restore := blockDatabase(t, dbURL)
+	restore := pgtest.RefuseSessions(t, dbURL)
 	answer() // the answers come while the database is away
 	outage := 4 * time.Second
 	time.Sleep(outage) // the outage itself, not a wait for a condition
 	restore()
 
-	waitFor(t, "every delivery recorded as succeeded", func() bool {
+	testkit.WaitFor(t, "every delivery recorded as succeeded", func() bool {
 		ds, _, err := b.st.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{Status: herald.DeliverySucceeded}, store.Page{Limit: 1000})
 		return err == nil && len(ds) == n
 	})
-	if got := rc.count(); got != n {
+	if got := rc.Count(); got != n {
 		t.Errorf("requests received = %d, want %d (none sent twice)", got, n)
 	}
 }
@@ -303,7 +303,7 @@ func TestRecorderOutlastsAPostgresRestart(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	answer := func() { releaseOnce.Do(func() { close(release) }) }
-	rc := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { <-release })
+	rc := testkit.NewReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { <-release })
 	t.Cleanup(answer)
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 100 })
 	b.run(b.e)
@@ -311,16 +311,16 @@ func TestRecorderOutlastsAPostgresRestart(t *testing.T) {
 	for range n {
 		b.ingest("user.created", `{}`)
 	}
-	waitFor(t, "every delivery sent", func() bool { return rc.count() == n })
+	testkit.WaitFor(t, "every delivery sent", func() bool { return rc.Count() == n })
 	stop()
 	answer()                    // the answers come while the server is down
 	time.Sleep(4 * time.Second) // the restart's length: the fault, not a wait for a condition
 	start()
-	waitFor(t, "every delivery recorded as succeeded", func() bool {
+	testkit.WaitFor(t, "every delivery recorded as succeeded", func() bool {
 		ds, _, err := b.st.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{Status: herald.DeliverySucceeded}, store.Page{Limit: 1000})
 		return err == nil && len(ds) == n
 	})
-	if got := rc.count(); got != n {
+	if got := rc.Count(); got != n {
 		t.Errorf("requests received = %d, want %d (none sent twice)", got, n)
 	}
 }
@@ -380,33 +380,4 @@ func privatePostgres(t *testing.T) (base string, stop, start func()) {
 	start()
 	t.Cleanup(func() { exec.Command(pgctl, "-D", data, "-m", "immediate", "stop").Run() })
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), stop, start
-}
-
-// blockDatabase makes the PostgreSQL database at dbURL refuse new sessions
-// and terminates its current ones; restore lets sessions in again.
-func blockDatabase(t *testing.T, dbURL string) (restore func()) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := admin.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS false", name))
-	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
-	return func() {
-		exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS true", name))
-		admin.Close(ctx)
-	}
 }

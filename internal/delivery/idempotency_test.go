@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"testing"
 
 	"github.com/herald-dev/herald"
@@ -12,7 +13,7 @@ import (
 func TestEnvelopeCarriesTheIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	plain, templated := newReceiver(t, nil), newReceiver(t, nil)
+	plain, templated := testkit.NewReceiver(t, nil), testkit.NewReceiver(t, nil)
 	b.endpoint(plain.URL, nil)
 	b.endpoint(templated.URL, func(ep *herald.Endpoint) { ep.BodyTemplate = `{key: .idempotency_key}` })
 	b.run(b.e)
@@ -24,10 +25,10 @@ func TestEnvelopeCarriesTheIdempotencyKey(t *testing.T) {
 	if err != nil || res[0].Err != nil || res[1].Err != nil {
 		t.Fatalf("ingest: %v %+v", err, res)
 	}
-	waitFor(t, "both events at both receivers", func() bool { return plain.count() == 2 && templated.count() == 2 })
+	testkit.WaitFor(t, "both events at both receivers", func() bool { return plain.Count() == 2 && templated.Count() == 2 })
 
 	keys := map[string]any{} // webhook-id → the envelope's idempotency_key (nil: absent)
-	for _, r := range plain.requests() {
+	for _, r := range plain.Requests() {
 		var env map[string]any
 		if err := json.Unmarshal(r.Body, &env); err != nil {
 			t.Fatal(err)
@@ -40,7 +41,7 @@ func TestEnvelopeCarriesTheIdempotencyKey(t *testing.T) {
 	if k, ok := keys[res[1].Event.ID]; !ok || k != nil {
 		t.Errorf("without a key the envelope has idempotency_key %v, want it omitted", k)
 	}
-	for _, r := range templated.requests() {
+	for _, r := range templated.Requests() {
 		want := `{"key":null}`
 		if r.Header.Get("webhook-id") == res[0].Event.ID {
 			want = `{"key":"order-42-paid"}`

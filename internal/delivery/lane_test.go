@@ -3,6 +3,7 @@ package delivery
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,7 @@ import (
 func TestMaxInFlightNeverExceeded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { time.Sleep(20 * time.Millisecond) })
+	rc := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) { time.Sleep(20 * time.Millisecond) })
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 3 })
 	b.run(b.e)
 	in := make([]EventInput, 40)
@@ -26,8 +27,8 @@ func TestMaxInFlightNeverExceeded(t *testing.T) {
 	if _, err := b.e.Ingest(b.ctx, b.project, in); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all delivered", func() bool { return rc.count() == 40 })
-	if m := rc.maxSeen.Load(); m > 3 {
+	testkit.WaitFor(t, "all delivered", func() bool { return rc.Count() == 40 })
+	if m := rc.MaxInFlight(); m > 3 {
 		t.Errorf("max concurrent requests = %d, want ≤ 3", m)
 	}
 }
@@ -35,7 +36,7 @@ func TestMaxInFlightNeverExceeded(t *testing.T) {
 func TestRateLimitNotExceeded(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	const perSecond, n = 20, 30
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RateLimit = perSecond })
 	b.run(b.e)
@@ -46,8 +47,8 @@ func TestRateLimitNotExceeded(t *testing.T) {
 	if _, err := b.e.Ingest(b.ctx, b.project, in); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all delivered", func() bool { return rc.count() == n })
-	reqs := rc.requests()
+	testkit.WaitFor(t, "all delivered", func() bool { return rc.Count() == n })
+	reqs := rc.Requests()
 	// n requests at perSecond take at least (n-1)/perSecond; allow 10 %.
 	span := reqs[n-1].At.Sub(reqs[0].At)
 	if min := time.Duration(float64(n-1) / perSecond * 0.9 * float64(time.Second)); span < min {
@@ -59,14 +60,14 @@ func TestOrderedEndpointDeliversInOrderDespiteFailures(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	var failedOnce atomic.Bool
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) {
 		ep.Ordered = true
 		ep.RetrySchedule = []herald.Duration{herald.Duration(30 * time.Millisecond), herald.Duration(30 * time.Millisecond)}
 	})
 	// The third event fails its first attempt: the fourth must wait.
-	rc.respond.Store(func(_ int, r *http.Request, w http.ResponseWriter) {
-		if r.Header.Get("webhook-attempt") == "1" && rc.lastBodyN() == 2 && failedOnce.CompareAndSwap(false, true) {
+	rc.SetRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+		if r.Header.Get("webhook-attempt") == "1" && lastBodyN(rc) == 2 && failedOnce.CompareAndSwap(false, true) {
 			w.WriteHeader(500)
 		}
 	})
@@ -75,11 +76,11 @@ func TestOrderedEndpointDeliversInOrderDespiteFailures(t *testing.T) {
 	for i := range n {
 		b.ingest("seq", fmt.Sprintf(`{"n":%d}`, i))
 	}
-	waitFor(t, "all delivered", func() bool {
+	testkit.WaitFor(t, "all delivered", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == n
 	})
 	var got []int
-	for _, r := range rc.requests() {
+	for _, r := range rc.Requests() {
 		var env struct {
 			Data struct{ N int } `json:"data"`
 		}
@@ -90,14 +91,14 @@ func TestOrderedEndpointDeliversInOrderDespiteFailures(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("request order %v, want %v", got, want)
 	}
-	if rc.maxSeen.Load() > 1 {
-		t.Errorf("ordered endpoint had %d requests in flight", rc.maxSeen.Load())
+	if rc.MaxInFlight() > 1 {
+		t.Errorf("ordered endpoint had %d requests in flight", rc.MaxInFlight())
 	}
 }
 
-// lastBodyN is the data.n of the latest request.
-func (rc *receiver) lastBodyN() int {
-	reqs := rc.requests()
+// lastBodyN is the data.n of the latest request rc got.
+func lastBodyN(rc *testkit.Receiver) int {
+	reqs := rc.Requests()
 	var env struct {
 		Data struct{ N int } `json:"data"`
 	}
@@ -110,11 +111,11 @@ func TestSlowEndpointDoesNotBlockAHealthyOne(t *testing.T) {
 	b := setup(t, func(c *Config) { c.Workers = 8 })
 	stuck := make(chan struct{})
 	var unstick sync.Once
-	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-stuck })
+	slow := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-stuck })
 	// Cleanups run last-in first-out: release the stuck handlers before the
 	// receiver's Close waits for them, also when the test fails early.
 	t.Cleanup(func() { unstick.Do(func() { close(stuck) }) })
-	fast := newReceiver(t, nil)
+	fast := testkit.NewReceiver(t, nil)
 	b.endpoint(slow.URL, func(ep *herald.Endpoint) { ep.MaxInFlight = 4; ep.Timeout = herald.Duration(time.Minute) })
 	b.endpoint(fast.URL, nil)
 	b.run(b.e)
@@ -124,12 +125,12 @@ func TestSlowEndpointDoesNotBlockAHealthyOne(t *testing.T) {
 	}
 	// Every delivery to the healthy endpoint arrives while the slow one
 	// holds all of its requests open.
-	waitFor(t, "healthy endpoint served", func() bool { return fast.count() == n })
-	if slow.inFlight.Load() == 0 {
+	testkit.WaitFor(t, "healthy endpoint served", func() bool { return fast.Count() == n })
+	if slow.InFlight() == 0 {
 		t.Errorf("the slow endpoint was not being served concurrently")
 	}
 	unstick.Do(func() { close(stuck) })
-	waitFor(t, "slow endpoint catches up", func() bool { return slow.count() == n })
+	testkit.WaitFor(t, "slow endpoint catches up", func() bool { return slow.Count() == n })
 }
 
 // A stuck endpoint's backlog, waiting in the database when the engine
@@ -141,9 +142,9 @@ func TestStuckBacklogLeavesRoomForAHealthyEndpoint(t *testing.T) {
 	b := setup(t, func(c *Config) { c.Workers = 8 })
 	stuck := make(chan struct{})
 	var unstick sync.Once
-	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-stuck })
+	slow := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-stuck })
 	t.Cleanup(func() { unstick.Do(func() { close(stuck) }) })
-	fast := newReceiver(t, nil)
+	fast := testkit.NewReceiver(t, nil)
 	b.endpoint(slow.URL, func(ep *herald.Endpoint) {
 		ep.EventTypes, ep.MaxInFlight, ep.Timeout = []string{"slow"}, 4, herald.Duration(time.Minute)
 	})
@@ -154,16 +155,16 @@ func TestStuckBacklogLeavesRoomForAHealthyEndpoint(t *testing.T) {
 		b.ingest("slow", `{}`)
 	}
 	b.run(b.e)
-	waitFor(t, "the slow endpoint's requests to be open", func() bool { return slow.inFlight.Load() == 4 })
+	testkit.WaitFor(t, "the slow endpoint's requests to be open", func() bool { return slow.InFlight() == 4 })
 	for range n {
 		b.ingest("fast", `{}`)
 	}
-	waitFor(t, "healthy endpoint served", func() bool { return fast.count() == n })
-	if got := slow.count(); got != 4 {
+	testkit.WaitFor(t, "healthy endpoint served", func() bool { return fast.Count() == n })
+	if got := slow.Count(); got != 4 {
 		t.Errorf("the slow endpoint got %d requests while stuck, want its max_in_flight 4", got)
 	}
 	unstick.Do(func() { close(stuck) })
-	waitFor(t, "slow endpoint catches up", func() bool { return slow.count() == n })
+	testkit.WaitFor(t, "slow endpoint catches up", func() bool { return slow.Count() == n })
 }
 
 func TestBreakerOpensProbesAndCloses(t *testing.T) {
@@ -171,12 +172,12 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	const cooldown = 300 * time.Millisecond
 	b := setup(t, func(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 3, cooldown })
 	// The first three attempts fail (the threshold); the probe succeeds.
-	rc := newReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
+	rc := testkit.NewReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
 		if n <= 3 {
 			w.WriteHeader(500)
 		}
 	})
-	ops := newReceiver(t, nil)
+	ops := testkit.NewReceiver(t, nil)
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) {
 		ep.RetrySchedule = make([]herald.Duration, 20)
 		for i := range ep.RetrySchedule {
@@ -187,29 +188,29 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
 
-	waitFor(t, "breaker opened: failing event", func() bool { return ops.count() == 1 })
+	testkit.WaitFor(t, "breaker opened: failing event", func() bool { return ops.Count() == 1 })
 	var env struct {
 		Data struct {
 			EndpointID          string `json:"endpoint_id"`
 			ConsecutiveFailures int    `json:"consecutive_failures"`
 		} `json:"data"`
 	}
-	json.Unmarshal(ops.requests()[0].Body, &env)
+	json.Unmarshal(ops.Requests()[0].Body, &env)
 	if env.Data.EndpointID != ep.ID || env.Data.ConsecutiveFailures != 3 {
 		t.Errorf("failing event data = %+v", env.Data)
 	}
-	waitFor(t, "delivery succeeded by the probe", func() bool {
+	testkit.WaitFor(t, "delivery succeeded by the probe", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return ds[0].Status == herald.DeliverySucceeded
 	})
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) != 4 {
 		t.Fatalf("requests = %d, want 3 failures and one probe", len(reqs))
 	}
 	if gap := reqs[3].At.Sub(reqs[2].At); gap < cooldown*9/10 {
 		t.Errorf("probe %s after the breaker opened, want after the %s cooldown", gap, cooldown)
 	}
-	waitFor(t, "breaker closed", func() bool {
+	testkit.WaitFor(t, "breaker closed", func() bool {
 		got, _ := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
 		return got.Status == herald.EndpointHealthy && got.ConsecutiveFailures == 0 && got.PausedUntil == nil
 	})
@@ -219,7 +220,7 @@ func TestBreakerProbeFailureReopens(t *testing.T) {
 	t.Parallel()
 	const cooldown = 200 * time.Millisecond
 	b := setup(t, func(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 2, cooldown })
-	rc := newReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
+	rc := testkit.NewReceiver(t, func(n int, _ *http.Request, w http.ResponseWriter) {
 		if n <= 3 { // two to open, then a failing probe
 			w.WriteHeader(500)
 		}
@@ -229,11 +230,11 @@ func TestBreakerProbeFailureReopens(t *testing.T) {
 	})
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "delivery succeeded", func() bool {
+	testkit.WaitFor(t, "delivery succeeded", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return ds[0].Status == herald.DeliverySucceeded
 	})
-	reqs := rc.requests()
+	reqs := rc.Requests()
 	if len(reqs) != 4 {
 		t.Fatalf("requests = %d, want 4", len(reqs))
 	}
@@ -242,7 +243,7 @@ func TestBreakerProbeFailureReopens(t *testing.T) {
 			t.Errorf("request %d came %s after the previous, want a cooldown (%s)", i+1, gap, cooldown)
 		}
 	}
-	waitFor(t, "breaker closed", func() bool {
+	testkit.WaitFor(t, "breaker closed", func() bool {
 		got, _ := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
 		return got.Status == herald.EndpointHealthy
 	})
@@ -251,25 +252,25 @@ func TestBreakerProbeFailureReopens(t *testing.T) {
 func TestAutoDisableAfterFailingForDisableAfter(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.DisableAfter = 200 * time.Millisecond; c.BreakerThreshold = 1000 })
-	rc := newReceiver(t, status(500))
-	ops := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, testkit.Status(500))
+	ops := testkit.NewReceiver(t, nil)
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) {
 		ep.RetrySchedule = make([]herald.Duration, 100)
 		for i := range ep.RetrySchedule {
 			ep.RetrySchedule[i] = herald.Duration(20 * time.Millisecond)
 		}
 	})
-	catchAll := newReceiver(t, nil)
+	catchAll := testkit.NewReceiver(t, nil)
 	b.endpoint(ops.URL, func(ep *herald.Endpoint) { ep.EventTypes = []string{"herald.*"} })
 	b.endpoint(catchAll.URL, func(ep *herald.Endpoint) { ep.EventTypes = []string{"*"} })
 	b.run(b.e)
 	b.ingest("user.created", `{}`)
-	waitFor(t, "endpoint disabled", func() bool {
+	testkit.WaitFor(t, "endpoint disabled", func() bool {
 		got, _ := b.st.GetEndpoint(b.ctx, b.project.ID, ep.ID)
 		return got.Status == herald.EndpointDisabled
 	})
-	waitFor(t, "disabled event delivered", func() bool {
-		for _, r := range ops.requests() {
+	testkit.WaitFor(t, "disabled event delivered", func() bool {
+		for _, r := range ops.Requests() {
 			var env struct {
 				Type string         `json:"type"`
 				Data map[string]any `json:"data"`
@@ -285,7 +286,7 @@ func TestAutoDisableAfterFailingForDisableAfter(t *testing.T) {
 	if got.Enabled || got.DisabledReason == "" {
 		t.Errorf("disabled endpoint: enabled=%v reason=%q", got.Enabled, got.DisabledReason)
 	}
-	for _, r := range catchAll.requests() {
+	for _, r := range catchAll.Requests() {
 		var env struct{ Type string }
 		json.Unmarshal(r.Body, &env)
 		if env.Type != "user.created" {
@@ -301,7 +302,7 @@ func TestAutoDisableAfterFailingForDisableAfter(t *testing.T) {
 func TestIdleLanesForgotten(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	const endpoints = 20
 	for range endpoints {
 		b.endpoint(rc.URL, nil)
@@ -316,7 +317,7 @@ func TestIdleLanesForgotten(t *testing.T) {
 		if _, err := b.e.Ingest(b.ctx, b.project, []EventInput{{Type: "user.created", Data: json.RawMessage(`{}`)}}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "all delivered", func() bool { return rc.count() == round*endpoints })
-		waitFor(t, "no lanes left", func() bool { return lanes() == 0 })
+		testkit.WaitFor(t, "all delivered", func() bool { return rc.Count() == round*endpoints })
+		testkit.WaitFor(t, "no lanes left", func() bool { return lanes() == 0 })
 	}
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -43,16 +44,16 @@ func TestFailedAttemptsAreCountedByOutcomeAndErrorClass(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	b := setup(t, func(c *Config) { c.Registerer = reg })
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	b.endpoint(rc.URL, nil) // three attempts: retry, retry, exhausted
 	b.endpoint("http://127.0.0.1:1/refused", func(ep *herald.Endpoint) { ep.RetrySchedule = nil })
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "both deliveries exhausted", func() bool {
+	testkit.WaitFor(t, "both deliveries exhausted", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return len(ds) == 2 && ds[0].Status == herald.DeliveryExhausted && ds[1].Status == herald.DeliveryExhausted
 	})
-	waitFor(t, "the metrics", func() bool {
+	testkit.WaitFor(t, "the metrics", func() bool {
 		got := gathered(t, reg)
 		return got["herald_attempt_failures_total{error_class=status,outcome=retry}"] == 2 &&
 			got["herald_attempt_failures_total{error_class=status,outcome=exhausted}"] == 1 &&
@@ -70,8 +71,8 @@ func TestEndpointsAreCountedByHealthState(t *testing.T) {
 		c.BreakerThreshold = 2
 		c.BreakerCooldown = time.Hour
 	})
-	ok := newReceiver(t, nil)
-	failing := newReceiver(t, status(500))
+	ok := testkit.NewReceiver(t, nil)
+	failing := testkit.NewReceiver(t, testkit.Status(500))
 	b.endpoint(ok.URL, func(ep *herald.Endpoint) { ep.EventTypes = []string{"ok"} })
 	b.endpoint(failing.URL, func(ep *herald.Endpoint) {
 		ep.EventTypes = []string{"bad"}
@@ -80,7 +81,7 @@ func TestEndpointsAreCountedByHealthState(t *testing.T) {
 	b.run(b.e)
 	b.ingest("ok", `{}`)
 	b.ingest("bad", `{}`)
-	waitFor(t, "one healthy and one open endpoint", func() bool {
+	testkit.WaitFor(t, "one healthy and one open endpoint", func() bool {
 		got := gathered(t, reg)
 		return got["herald_endpoints{state=healthy}"] == 1 && got["herald_endpoints{state=open}"] == 1 &&
 			got["herald_endpoints{state=disabled}"] == 0

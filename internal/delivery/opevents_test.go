@@ -3,8 +3,8 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +19,7 @@ import (
 // stored, and Run's drain (wait) returns only after that.
 func TestOperationalEventsQueueNeverBlocks(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.Buffer
 	b := setup(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -80,22 +80,4 @@ func TestOperationalEventsQueueNeverBlocks(t *testing.T) {
 	if stored != opQueueMax+1 {
 		t.Errorf("%d operational events stored, want %d (the one being ingested and the queue's bound)", stored, opQueueMax+1)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }

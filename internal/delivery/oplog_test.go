@@ -1,11 +1,10 @@
 package delivery
 
 import (
-	"bytes"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +13,13 @@ import (
 )
 
 // logBuffer collects JSON log lines; safe for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logBuffer struct{ testkit.Buffer }
 
 // lines returns the decoded lines whose msg starts with prefix.
 func (l *logBuffer) lines(t *testing.T, prefix string) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, raw := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	for _, raw := range strings.Split(strings.TrimSpace(l.String()), "\n") {
 		if raw == "" {
 			continue
 		}
@@ -54,11 +42,11 @@ func TestFailedAttemptsAndExhaustionAreLoggedWithSharedKeys(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	b := setup(t, func(c *Config) { c.Logger = logs.logger() })
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	ep := b.endpoint(rc.URL+"/hook?token=s3cret", nil) // two quick retries
 	b.run(b.e)
 	ev := b.ingest("user.created", `{}`).Event
-	waitFor(t, "the delivery exhausted and its line written", func() bool {
+	testkit.WaitFor(t, "the delivery exhausted and its line written", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: ev.ID})
 		return ds[0].Status == herald.DeliveryExhausted && len(logs.lines(t, "delivery exhausted")) == 1
 	})
@@ -83,9 +71,7 @@ func TestFailedAttemptsAndExhaustionAreLoggedWithSharedKeys(t *testing.T) {
 	if lvl := failed[0]["level"]; lvl != "INFO" {
 		t.Errorf("failed attempt at %v, want INFO", lvl)
 	}
-	logs.mu.Lock()
-	defer logs.mu.Unlock()
-	if strings.Contains(logs.buf.String(), "s3cret") {
+	if strings.Contains(logs.String(), "s3cret") {
 		t.Error("the log carries the endpoint's query string")
 	}
 }
@@ -94,8 +80,8 @@ func TestOneDeadEndpointCannotFloodTheLog(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	b := setup(t, func(c *Config) { c.Logger = logs.logger(); c.BreakerThreshold = 1000 })
-	rc := newReceiver(t, status(503))
-	other := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(503))
+	other := testkit.NewReceiver(t, testkit.Status(500))
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) {
 		ep.RetrySchedule = []herald.Duration{herald.Duration(time.Millisecond), herald.Duration(time.Millisecond), herald.Duration(time.Millisecond)}
 		ep.EventTypes = []string{"dead.*"}
@@ -107,7 +93,7 @@ func TestOneDeadEndpointCannotFloodTheLog(t *testing.T) {
 		b.ingest("dead.letter", `{}`)
 	}
 	b.ingest("other.thing", `{}`)
-	waitFor(t, "every delivery exhausted", func() bool {
+	testkit.WaitFor(t, "every delivery exhausted", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 11
 	})
 	// 30 failed attempts went to the dead endpoint; its lines stop after
@@ -137,11 +123,11 @@ func TestTemplateErrorIsLogged(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
 	b := setup(t, func(c *Config) { c.Logger = logs.logger() })
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.BodyTemplate = `error("no body for you")` })
 	b.run(b.e)
 	ev := b.ingest("user.created", `{}`).Event
-	waitFor(t, "a template error line", func() bool {
+	testkit.WaitFor(t, "a template error line", func() bool {
 		return len(logs.lines(t, "delivery attempt failed: body template error")) > 0
 	})
 	line := logs.lines(t, "delivery attempt failed: body template error")[0]

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"testing"
 	"time"
@@ -13,17 +14,17 @@ import (
 func TestRetryMakesAManualAttempt(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "exhausted", func() bool {
+	testkit.WaitFor(t, "exhausted", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return len(ds) == 1 && ds[0].Status == herald.DeliveryExhausted
 	})
 	d := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})[0]
 
-	rc.respond.Store(status(200))
+	rc.SetRespond(testkit.Status(200))
 	att, err := b.e.Retry(b.ctx, b.project.ID, d.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -43,12 +44,12 @@ func TestRetryMakesAManualAttempt(t *testing.T) {
 func TestReplayCreatesNewDeliveries(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc1, rc2 := newReceiver(t, nil), newReceiver(t, nil)
+	rc1, rc2 := testkit.NewReceiver(t, nil), testkit.NewReceiver(t, nil)
 	ep1 := b.endpoint(rc1.URL, nil)
 	b.endpoint(rc2.URL, nil)
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "first deliveries", func() bool { return rc1.count() == 1 && rc2.count() == 1 })
+	testkit.WaitFor(t, "first deliveries", func() bool { return rc1.Count() == 1 && rc2.Count() == 1 })
 
 	n, err := b.e.Replay(b.ctx, b.project.ID, res.Event.ID, "")
 	if err != nil || n != 2 {
@@ -58,8 +59,8 @@ func TestReplayCreatesNewDeliveries(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("replay to one: %d, %v", n, err)
 	}
-	waitFor(t, "replayed deliveries", func() bool { return rc1.count() == 3 && rc2.count() == 2 })
-	if id := rc1.requests()[2].Header.Get("webhook-id"); id != res.Event.ID {
+	testkit.WaitFor(t, "replayed deliveries", func() bool { return rc1.Count() == 3 && rc2.Count() == 2 })
+	if id := rc1.Requests()[2].Header.Get("webhook-id"); id != res.Event.ID {
 		t.Errorf("replay webhook-id = %q, want the event's", id)
 	}
 }
@@ -67,14 +68,14 @@ func TestReplayCreatesNewDeliveries(t *testing.T) {
 func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
 	b.run(b.e)
 	since := time.Now().Add(-time.Minute)
 	for range 3 {
 		b.ingest("user.created", `{}`)
 	}
-	waitFor(t, "all exhausted", func() bool {
+	testkit.WaitFor(t, "all exhausted", func() bool {
 		n := 0
 		for _, d := range b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted}) {
 			_ = d
@@ -82,12 +83,12 @@ func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 		}
 		return n == 3
 	})
-	rc.respond.Store(status(200))
+	rc.SetRespond(testkit.Status(200))
 	n, err := b.e.Recover(b.ctx, b.project.ID, ep.ID, since, time.Now().Add(time.Minute))
 	if err != nil || n != 3 {
 		t.Fatalf("recover: %d, %v", n, err)
 	}
-	waitFor(t, "recovered deliveries succeed", func() bool {
+	testkit.WaitFor(t, "recovered deliveries succeed", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 3
 	})
 }
@@ -95,7 +96,7 @@ func TestRecoverRequeuesFailedDeliveries(t *testing.T) {
 func TestTestSendsExampleOrPingAndStoresIt(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	ep := b.endpoint(rc.URL, nil)
 	now := time.Now()
 	if err := b.st.CreateEventType(b.ctx, &herald.EventType{ProjectID: b.project.ID, Name: "order.paid",
@@ -113,9 +114,9 @@ func TestTestSendsExampleOrPingAndStoresIt(t *testing.T) {
 		Type string          `json:"type"`
 		Data json.RawMessage `json:"data"`
 	}
-	json.Unmarshal(rc.requests()[0].Body, &env)
+	json.Unmarshal(rc.Requests()[0].Body, &env)
 	if env.Type != "order.paid" || string(env.Data) != `{"order_id":"o_1"}` {
-		t.Errorf("test body = %s", rc.requests()[0].Body)
+		t.Errorf("test body = %s", rc.Requests()[0].Body)
 	}
 	stored, err := b.st.ListAttempts(b.ctx, b.project.ID, att.DeliveryID)
 	if err != nil || len(stored) != 1 || stored[0].ID != att.ID {
@@ -129,7 +130,7 @@ func TestTestSendsExampleOrPingAndStoresIt(t *testing.T) {
 	if _, err := b.e.Test(b.ctx, b.project.ID, ep.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	json.Unmarshal(rc.requests()[1].Body, &env)
+	json.Unmarshal(rc.Requests()[1].Body, &env)
 	if env.Type != EventPing {
 		t.Errorf("ping type = %q", env.Type)
 	}
@@ -138,7 +139,7 @@ func TestTestSendsExampleOrPingAndStoresIt(t *testing.T) {
 func TestInsertStoresPreparedEventsAndDispatches(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) {})
+	rc := testkit.NewReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) {})
 	ep := b.endpoint(rc.URL, nil)
 	b.run(b.e)
 	now := time.Now().UTC()
@@ -148,5 +149,5 @@ func TestInsertStoresPreparedEventsAndDispatches(t *testing.T) {
 	if err != nil || len(res) != 1 || res[0].Deliveries != 1 {
 		t.Fatalf("insert: %+v %v", res, err)
 	}
-	waitFor(t, "queued hook delivery sent", func() bool { return rc.count() == 1 })
+	testkit.WaitFor(t, "queued hook delivery sent", func() bool { return rc.Count() == 1 })
 }

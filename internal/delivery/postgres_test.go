@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 	"os"
 	"sync"
 	"testing"
@@ -57,7 +58,7 @@ func waitListening(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	waitFor(t, "LISTEN session", func() bool {
+	testkit.WaitFor(t, "LISTEN session", func() bool {
 		var n int
 		err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND query LIKE 'LISTEN %' AND state = 'idle'`).Scan(&n)
@@ -68,7 +69,7 @@ func waitListening(t *testing.T, url string) {
 func TestPostgresNotifyWakesAnotherProcess(t *testing.T) {
 	t.Parallel()
 	b, _, db2, url := twoProcesses(t)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	b.endpoint(rc.URL, nil)
 	// The second process dispatches and never polls in this test's time:
 	// only the first process's notification can wake it.
@@ -76,8 +77,8 @@ func TestPostgresNotifyWakesAnotherProcess(t *testing.T) {
 	b.run(e2)
 	waitListening(t, url)
 	res := b.ingest("user.created", `{}`) // through the first, which does not dispatch
-	waitFor(t, "delivery by the other process", func() bool { return rc.count() == 1 })
-	if got := rc.requests()[0].Header.Get("webhook-id"); got != res.Event.ID {
+	testkit.WaitFor(t, "delivery by the other process", func() bool { return rc.Count() == 1 })
+	if got := rc.Requests()[0].Header.Get("webhook-id"); got != res.Event.ID {
 		t.Errorf("webhook-id = %q", got)
 	}
 }
@@ -87,7 +88,7 @@ func TestPostgresTwoProcessesShareTheWork(t *testing.T) {
 	b, db1, db2, _ := twoProcesses(t)
 	var mu sync.Mutex
 	seen := map[string]int{}
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	b.endpoint(rc.URL, nil)
 	e1 := b.e
 	e2 := b.engine(db2, nil)
@@ -107,11 +108,11 @@ func TestPostgresTwoProcessesShareTheWork(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitFor(t, "all delivered", func() bool {
+	testkit.WaitFor(t, "all delivered", func() bool {
 		ds, _, err := db1.ListDeliveries(b.ctx, b.project.ID, store.DeliveryFilter{Status: herald.DeliverySucceeded}, store.Page{Limit: 1000})
 		return err == nil && len(ds) == n
 	})
-	for _, r := range rc.requests() {
+	for _, r := range rc.Requests() {
 		mu.Lock()
 		seen[r.Header.Get("webhook-id")]++
 		mu.Unlock()

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -13,7 +14,7 @@ import (
 func (b *testBundle) attemptsOf(t *testing.T, ep *herald.Endpoint) []*herald.Attempt {
 	t.Helper()
 	var as []*herald.Attempt
-	waitFor(t, "an attempt of "+ep.ID, func() bool {
+	testkit.WaitFor(t, "an attempt of "+ep.ID, func() bool {
 		var err error
 		as, err = b.st.ListEndpointAttempts(b.ctx, b.project.ID, ep.ID, 10)
 		if err != nil {
@@ -27,7 +28,7 @@ func (b *testBundle) attemptsOf(t *testing.T, ep *herald.Endpoint) []*herald.Att
 func TestAttemptKeepsTheTemplatedBodyItSent(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	templated := b.endpoint(rc.URL+"/templated", func(ep *herald.Endpoint) {
 		ep.BodyTemplate = `{kind: .type, user: .data.user_id}`
 	})
@@ -40,7 +41,7 @@ func TestAttemptKeepsTheTemplatedBodyItSent(t *testing.T) {
 		t.Fatalf("attempt failed: %+v", att)
 	}
 	var sent string
-	for _, r := range rc.requests() {
+	for _, r := range rc.Requests() {
 		if !strings.Contains(string(r.Body), `"data"`) {
 			sent = string(r.Body)
 		}
@@ -59,14 +60,14 @@ func TestAttemptKeepsTheTemplatedBodyItSent(t *testing.T) {
 func TestAttemptKeepsAtMost64KiBOfATemplatedBodyAndSaysItWasCut(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	// 100,000 two-byte characters: the cut falls inside one of them.
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.BodyTemplate = `{pad: ("é" * 100000)}` })
 	b.run(b.e)
 	b.ingest("user.created", `{}`)
 
 	att := b.attemptsOf(t, ep)[0]
-	sent := string(rc.requests()[0].Body)
+	sent := string(rc.Requests()[0].Body)
 	if len(sent) < 200000 {
 		t.Fatalf("sent %d bytes, want the whole 200 KB body", len(sent))
 	}

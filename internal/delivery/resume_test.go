@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ func breaker1h(c *Config) { c.BreakerThreshold, c.BreakerCooldown = 2, time.Hour
 // exhausted deliveries open its breaker for an hour, and a third delivery
 // waits behind it. It returns the endpoint, the receiver and the time
 // before the first event.
-func openBreaker(t *testing.T) (*testBundle, *herald.Endpoint, *receiver, time.Time) {
+func openBreaker(t *testing.T) (*testBundle, *herald.Endpoint, *testkit.Receiver, time.Time) {
 	t.Helper()
 	b := setup(t, breaker1h)
 	ep, rc, since := breakOpen(t, b)
@@ -25,21 +26,21 @@ func openBreaker(t *testing.T) (*testBundle, *herald.Endpoint, *receiver, time.T
 // breakOpen runs b's engine (made with breaker1h) against a failing
 // endpoint until its breaker opens, queues a third delivery behind it,
 // then heals the receiver (see openBreaker).
-func breakOpen(t *testing.T, b *testBundle) (*herald.Endpoint, *receiver, time.Time) {
+func breakOpen(t *testing.T, b *testBundle) (*herald.Endpoint, *testkit.Receiver, time.Time) {
 	t.Helper()
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
 	b.run(b.e)
 	since := time.Now().Add(-time.Minute)
 	b.ingest("user.created", `{}`)
 	b.ingest("user.created", `{}`)
-	waitFor(t, "two exhausted deliveries and the breaker open", func() bool {
+	testkit.WaitFor(t, "two exhausted deliveries and the breaker open", func() bool {
 		cur, err := b.st.GetEndpointByID(b.ctx, ep.ID)
 		return err == nil && cur.PausedUntil != nil &&
 			len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 2
 	})
 	b.ingest("user.created", `{}`)
-	rc.respond.Store(status(200))
+	rc.SetRespond(testkit.Status(200))
 	return ep, rc, since
 }
 
@@ -52,10 +53,10 @@ func TestRecoverClosesTheBreaker(t *testing.T) {
 	}
 	// Well before the hour's cooldown: the recovered deliveries and the
 	// one waiting behind the breaker go out now.
-	waitFor(t, "every delivery succeeded", func() bool {
+	testkit.WaitFor(t, "every delivery succeeded", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 3
 	})
-	waitFor(t, "the endpoint healthy, unpaused", func() bool {
+	testkit.WaitFor(t, "the endpoint healthy, unpaused", func() bool {
 		cur, err := b.st.GetEndpointByID(b.ctx, ep.ID)
 		return err == nil && cur.PausedUntil == nil && cur.Status == herald.EndpointHealthy && cur.ConsecutiveFailures == 0
 	})
@@ -68,7 +69,7 @@ func TestRetrySuccessClosesTheBreaker(t *testing.T) {
 	if att, err := b.e.Retry(b.ctx, b.project.ID, d.ID); err != nil || !att.Succeeded() {
 		t.Fatalf("retry: %+v, %v", att, err)
 	}
-	waitFor(t, "the delivery waiting behind the breaker to succeed", func() bool {
+	testkit.WaitFor(t, "the delivery waiting behind the breaker to succeed", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 2
 	})
 }
@@ -77,7 +78,7 @@ func TestEndpointResumedClosesTheBreaker(t *testing.T) {
 	t.Parallel()
 	b, ep, _, _ := openBreaker(t)
 	b.e.EndpointResumed(ep.ID)
-	waitFor(t, "the delivery waiting behind the breaker to succeed", func() bool {
+	testkit.WaitFor(t, "the delivery waiting behind the breaker to succeed", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 1
 	})
 }
@@ -85,13 +86,13 @@ func TestEndpointResumedClosesTheBreaker(t *testing.T) {
 func TestEndpointResumedStillFailingReopens(t *testing.T) {
 	t.Parallel()
 	b, ep, rc, _ := openBreaker(t)
-	rc.respond.Store(status(500))
+	rc.SetRespond(testkit.Status(500))
 	b.e.EndpointResumed(ep.ID)
 	// The waiting delivery is tried at once; its failure opens the breaker
 	// again (the failure count was kept), so the endpoint is paused anew.
-	waitFor(t, "the waiting delivery tried and the breaker open again", func() bool {
+	testkit.WaitFor(t, "the waiting delivery tried and the breaker open again", func() bool {
 		cur, err := b.st.GetEndpointByID(b.ctx, ep.ID)
-		return rc.count() == 3 && err == nil && cur.PausedUntil != nil && cur.Status == herald.EndpointFailing
+		return rc.Count() == 3 && err == nil && cur.PausedUntil != nil && cur.Status == herald.EndpointFailing
 	})
 }
 
@@ -110,7 +111,7 @@ func TestPostgresRecoverOnAnotherProcessClosesTheBreaker(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("recover on the other process: %d, %v", n, err)
 	}
-	waitFor(t, "every delivery succeeded", func() bool {
+	testkit.WaitFor(t, "every delivery succeeded", func() bool {
 		return len(b.deliveries(store.DeliveryFilter{Status: herald.DeliverySucceeded})) == 3
 	})
 }

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net"
 	"net/http"
 	"strconv"
@@ -35,12 +36,12 @@ func sendTo(t *testing.T, b *testBundle, url string, mutate func(*herald.Endpoin
 func TestSendSignatureVerifiesWithStandardWebhooksAndSvix(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	res, ep, _ := sendTo(t, b, rc.URL, nil)
 	if !res.Attempt.Succeeded() {
 		t.Fatalf("attempt failed: %+v", res.Attempt)
 	}
-	got := rc.requests()[0]
+	got := rc.Requests()[0]
 	sw, err := standardwebhooks.NewWebhook(ep.Secret)
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +61,11 @@ func TestSendSignatureVerifiesWithStandardWebhooksAndSvix(t *testing.T) {
 func TestSendSecretRotationBothSignaturesVerify(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	old := webhook.NewSecret()
 	until := time.Now().Add(time.Hour)
 	_, ep, _ := sendTo(t, b, rc.URL, func(ep *herald.Endpoint) { ep.PreviousSecret, ep.PreviousSecretUntil = old, &until })
-	got := rc.requests()[0]
+	got := rc.Requests()[0]
 	if n := len(strings.Fields(got.Header.Get("webhook-signature"))); n != 2 {
 		t.Fatalf("signatures during grace = %d, want 2", n)
 	}
@@ -82,7 +83,7 @@ func TestSendSecretRotationBothSignaturesVerify(t *testing.T) {
 	// After the grace period only the new secret signs.
 	past := time.Now().Add(-time.Second)
 	sendTo(t, b, rc.URL, func(e *herald.Endpoint) { *e = *ep; e.PreviousSecret, e.PreviousSecretUntil = old, &past })
-	if n := len(strings.Fields(rc.requests()[1].Header.Get("webhook-signature"))); n != 1 {
+	if n := len(strings.Fields(rc.Requests()[1].Header.Get("webhook-signature"))); n != 1 {
 		t.Errorf("signatures after grace = %d, want 1", n)
 	}
 }
@@ -90,12 +91,12 @@ func TestSendSecretRotationBothSignaturesVerify(t *testing.T) {
 func TestSendHeadersAndEnvelope(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	ep := &herald.Endpoint{ID: "ep_1", URL: rc.URL, Enabled: true, Secret: webhook.NewSecret()}
 	ev := testEvent(b.project.ID)
 	before := time.Now().Unix()
 	b.e.Send(context.Background(), SendRequest{Endpoint: ep, Event: ev, Attempt: 3, Header: map[string]string{"Herald-Deadline-Ms": "500"}})
-	got := rc.requests()[0]
+	got := rc.Requests()[0]
 	h := got.Header
 	want := map[string]string{
 		"Content-Type":       "application/json",
@@ -138,7 +139,7 @@ func mustJSON(v any) string {
 func TestSendBodyTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	res, _, ev := sendTo(t, b, rc.URL, func(ep *herald.Endpoint) {
 		ep.BodyTemplate = `{event_type: .type, event_time: .timestamp, project_id: .project_id, data: .data}`
 	})
@@ -146,7 +147,7 @@ func TestSendBodyTemplate(t *testing.T) {
 		t.Fatalf("attempt failed: %+v", res.Attempt)
 	}
 	var got map[string]any
-	if err := json.Unmarshal(rc.requests()[0].Body, &got); err != nil {
+	if err := json.Unmarshal(rc.Requests()[0].Body, &got); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]any{"event_type": "user.created", "event_time": ev.CreatedAt.Format(time.RFC3339),
@@ -164,12 +165,12 @@ func TestSendBodyTemplate(t *testing.T) {
 func TestSendAuthAndCustomHeadersAreSentAndRedactedInTheRecord(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	res, _, _ := sendTo(t, b, rc.URL, func(ep *herald.Endpoint) {
 		ep.Auth = &herald.Auth{Bearer: "tok_secret"}
 		ep.Headers = map[string]string{"X-Api-Key": "k_secret", "Accept-Language": "en"}
 	})
-	h := rc.requests()[0].Header
+	h := rc.Requests()[0].Header
 	if h.Get("Authorization") != "Bearer tok_secret" || h.Get("X-Api-Key") != "k_secret" || h.Get("Accept-Language") != "en" {
 		t.Errorf("auth/custom headers not sent: %v", h)
 	}
@@ -186,7 +187,7 @@ func TestSendAuthAndCustomHeadersAreSentAndRedactedInTheRecord(t *testing.T) {
 	sendTo(t, b, rc.URL, func(ep *herald.Endpoint) {
 		ep.Auth = &herald.Auth{Basic: &herald.BasicAuth{Username: "u", Password: "p"}}
 	})
-	if u, p, ok := (&http.Request{Header: rc.requests()[1].Header}).BasicAuth(); !ok || u != "u" || p != "p" {
+	if u, p, ok := (&http.Request{Header: rc.Requests()[1].Header}).BasicAuth(); !ok || u != "u" || p != "p" {
 		t.Errorf("basic auth = %q %q %v", u, p, ok)
 	}
 }
@@ -194,13 +195,13 @@ func TestSendAuthAndCustomHeadersAreSentAndRedactedInTheRecord(t *testing.T) {
 func TestSendOnly2xxSucceedsAndRedirectsAreNotFollowed(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	target := newReceiver(t, nil)
+	target := testkit.NewReceiver(t, nil)
 	cases := []struct {
 		code  int
 		class string
 	}{{200, ""}, {204, ""}, {302, herald.ErrorRedirect}, {400, herald.ErrorStatus}, {500, herald.ErrorStatus}}
 	for _, c := range cases {
-		rc := newReceiver(t, func(_ int, r *http.Request, w http.ResponseWriter) {
+		rc := testkit.NewReceiver(t, func(_ int, r *http.Request, w http.ResponseWriter) {
 			w.Header().Set("Location", target.URL)
 			w.WriteHeader(c.code)
 			w.Write([]byte("answer"))
@@ -215,7 +216,7 @@ func TestSendOnly2xxSucceedsAndRedirectsAreNotFollowed(t *testing.T) {
 			t.Errorf("status %d: response body kept = %q", c.code, a.ResponseBody)
 		}
 	}
-	if target.count() != 0 {
+	if target.Count() != 0 {
 		t.Errorf("redirect was followed")
 	}
 }
@@ -225,7 +226,7 @@ func TestSendTimeoutIsClassified(t *testing.T) {
 	b := setup(t, nil)
 	release := make(chan struct{})
 	defer close(release)
-	rc := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-release })
+	rc := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-release })
 	res, _, _ := sendTo(t, b, rc.URL, func(ep *herald.Endpoint) { ep.Timeout = herald.Duration(100 * time.Millisecond) })
 	if res.Attempt.ErrorClass != herald.ErrorTimeout {
 		t.Errorf("class = %q (%s), want timeout", res.Attempt.ErrorClass, res.Attempt.Error)
@@ -250,7 +251,7 @@ func TestSendConnectionRefusedIsClassified(t *testing.T) {
 func TestSendResponseModes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	rc := newReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { w.Write([]byte(`{"ok":true}`)) })
+	rc := testkit.NewReceiver(t, func(_ int, _ *http.Request, w http.ResponseWriter) { w.Write([]byte(`{"ok":true}`)) })
 
 	data, _, _ := sendTo(t, b, rc.URL, func(ep *herald.Endpoint) { ep.ResponseMode = herald.ResponseData })
 	if string(data.Body) != `{"ok":true}` || data.Attempt.ResponseBody != `{"ok":true}` {
@@ -266,12 +267,12 @@ func TestSendResponseModes(t *testing.T) {
 	// as done.
 	release := make(chan struct{})
 	defer close(release)
-	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-release })
+	slow := testkit.NewReceiver(t, func(int, *http.Request, http.ResponseWriter) { <-release })
 	ign, ep, _ := sendTo(t, b, slow.URL, func(ep *herald.Endpoint) {
 		ep.ResponseMode = herald.ResponseIgnore
 		ep.Timeout = herald.Duration(time.Minute)
 	})
-	if slow.count() != 1 {
+	if slow.Count() != 1 {
 		t.Fatalf("ignore mode: request not sent")
 	}
 	if ign.Body != nil || ign.Attempt.ErrorClass != "" {

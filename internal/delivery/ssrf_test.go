@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 func TestHostnameResolvingToLoopbackIsBlockedAtDelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.AllowPrivateNetworks = false })
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	// The endpoint is stored directly (the API would refuse "localhost" by
 	// name); what is tested is the dial-time guard, which sees only the
 	// resolved address.
@@ -25,7 +26,7 @@ func TestHostnameResolvingToLoopbackIsBlockedAtDelivery(t *testing.T) {
 	ev := b.ingest("user.created", `{"id":1}`)
 
 	var d *herald.Delivery
-	waitFor(t, "the delivery to be exhausted", func() bool {
+	testkit.WaitFor(t, "the delivery to be exhausted", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: ev.Event.ID, EndpointID: ep.ID})
 		if len(ds) == 1 && ds[0].Status == herald.DeliveryExhausted {
 			d = ds[0]
@@ -40,10 +41,7 @@ func TestHostnameResolvingToLoopbackIsBlockedAtDelivery(t *testing.T) {
 	if len(atts) != 1 || atts[0].ErrorClass != herald.ErrorSSRFBlocked {
 		t.Fatalf("attempts = %+v, want one with error class %q", atts, herald.ErrorSSRFBlocked)
 	}
-	rc.mu.Lock()
-	n := len(rc.reqs)
-	rc.mu.Unlock()
-	if n != 0 {
+	if n := rc.Count(); n != 0 {
 		t.Fatalf("the receiver on loopback got %d requests; the guard must refuse the connection", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"slices"
 	"sync"
 	"testing"
@@ -73,7 +74,7 @@ func envelopeTenant(t *testing.T, body []byte) (string, bool) {
 func TestTenantEventReachesItsTenantAndProjectWideNeverAnother(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	wideRc, aRc, bRc := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
+	wideRc, aRc, bRc := testkit.NewReceiver(t, nil), testkit.NewReceiver(t, nil), testkit.NewReceiver(t, nil)
 	wide := b.tenantEndpoint(wideRc.URL, "", nil)
 	a := b.tenantEndpoint(aRc.URL, "a", nil)
 	bEp := b.tenantEndpoint(bRc.URL, "b", nil)
@@ -83,7 +84,7 @@ func TestTenantEventReachesItsTenantAndProjectWideNeverAnother(t *testing.T) {
 	if res.Deliveries != 2 {
 		t.Fatalf("%d deliveries, want 2 (a's endpoint and the project-wide one)", res.Deliveries)
 	}
-	waitFor(t, "a's endpoint and the project-wide one to receive the event", func() bool { return wideRc.count() == 1 && aRc.count() == 1 })
+	testkit.WaitFor(t, "a's endpoint and the project-wide one to receive the event", func() bool { return wideRc.Count() == 1 && aRc.Count() == 1 })
 	ids, tenants := b.deliveredTo(res.Event.ID)
 	if !slices.Equal(ids, sorted(wide.ID, a.ID)) {
 		t.Fatalf("deliveries to %v, want %v (never b's %s)", ids, sorted(wide.ID, a.ID), bEp.ID)
@@ -91,11 +92,11 @@ func TestTenantEventReachesItsTenantAndProjectWideNeverAnother(t *testing.T) {
 	if tenants[a.ID] != "a" || tenants[wide.ID] != "" {
 		t.Fatalf("delivery tenants %v: a's delivery belongs to a, the project-wide one to none", tenants)
 	}
-	if n := bRc.count(); n != 0 {
+	if n := bRc.Count(); n != 0 {
 		t.Fatalf("b's receiver got %d requests", n)
 	}
-	for _, rc := range []*receiver{wideRc, aRc} {
-		if got, ok := envelopeTenant(t, rc.requests()[0].Body); !ok || got != "a" {
+	for _, rc := range []*testkit.Receiver{wideRc, aRc} {
+		if got, ok := envelopeTenant(t, rc.Requests()[0].Body); !ok || got != "a" {
 			t.Fatalf("envelope tenant_id %q (present %v), want \"a\"", got, ok)
 		}
 	}
@@ -104,20 +105,20 @@ func TestTenantEventReachesItsTenantAndProjectWideNeverAnother(t *testing.T) {
 func TestUntenantedEventReachesOnlyProjectWideEndpoints(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	wideRc, aRc := newReceiver(t, nil), newReceiver(t, nil)
+	wideRc, aRc := testkit.NewReceiver(t, nil), testkit.NewReceiver(t, nil)
 	wide := b.tenantEndpoint(wideRc.URL, "", nil)
 	b.tenantEndpoint(aRc.URL, "a", nil)
 	b.run(b.e)
 
 	res := b.ingestFor(b.e, "")
-	waitFor(t, "the project-wide endpoint to receive the event", func() bool { return wideRc.count() == 1 })
+	testkit.WaitFor(t, "the project-wide endpoint to receive the event", func() bool { return wideRc.Count() == 1 })
 	if ids, _ := b.deliveredTo(res.Event.ID); !slices.Equal(ids, []string{wide.ID}) {
 		t.Fatalf("deliveries to %v, want only the project-wide %s", ids, wide.ID)
 	}
-	if n := aRc.count(); n != 0 {
+	if n := aRc.Count(); n != 0 {
 		t.Fatalf("a tenant's receiver got %d requests", n)
 	}
-	if got, ok := envelopeTenant(t, wideRc.requests()[0].Body); ok {
+	if got, ok := envelopeTenant(t, wideRc.Requests()[0].Body); ok {
 		t.Fatalf("envelope has tenant_id %q; an untenanted event's omits it", got)
 	}
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"github.com/herald-dev/herald/internal/testkit"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,27 +29,27 @@ func TestRetryDueAfterValidityPeriodEndsCanceled(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
 	b := setup(t, clock.set)
-	rc := newReceiver(t, status(500))
+	rc := testkit.NewReceiver(t, testkit.Status(500))
 	b.endpoint(rc.URL, func(ep *herald.Endpoint) {
 		ep.ActiveUntil = clock.after(time.Minute)
 		ep.RetrySchedule = []herald.Duration{herald.Duration(10 * time.Minute)}
 	})
 	b.run(b.e)
 	res := b.ingest("user.created", `{}`)
-	waitFor(t, "the first attempt to fail and a retry to be scheduled", func() bool {
+	testkit.WaitFor(t, "the first attempt to fail and a retry to be scheduled", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})
 		return len(ds) == 1 && ds[0].Status == herald.DeliveryPending && ds[0].Attempts == 1
 	})
 
 	clock.add(2 * time.Minute) // past active_until, before the retry
-	waitFor(t, "the delivery to end canceled", func() bool {
+	testkit.WaitFor(t, "the delivery to end canceled", func() bool {
 		return b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})[0].Status == herald.DeliveryCanceled
 	})
 	d := b.deliveries(store.DeliveryFilter{EventID: res.Event.ID})[0]
 	if d.LastError != store.ValidityEndedReason || d.NextAttemptAt != nil {
 		t.Errorf("canceled delivery: last_error %q, next_attempt_at %v; want the reason and no next attempt", d.LastError, d.NextAttemptAt)
 	}
-	if n := rc.count(); n != 1 {
+	if n := rc.Count(); n != 1 {
 		t.Errorf("receiver got %d requests, want 1 (none after the period ended)", n)
 	}
 }
@@ -70,7 +71,7 @@ func TestDeliveryBeforeValidityPeriodWaits(t *testing.T) {
 	b := setup(t, clock.set)
 	sweeps := &sweepStore{Store: b.st}
 	b.e = b.engine(sweeps, clock.set)
-	rc := newReceiver(t, nil)
+	rc := testkit.NewReceiver(t, nil)
 	ep := b.endpoint(rc.URL, func(ep *herald.Endpoint) { ep.ActiveFrom = clock.after(time.Hour) })
 	b.run(b.e)
 	// Routing skips an endpoint outside its period; a replay to it queues
@@ -82,17 +83,17 @@ func TestDeliveryBeforeValidityPeriodWaits(t *testing.T) {
 	// Several sweeps pass: the delivery waits, neither sent nor canceled
 	// (it may be claimed and handed back meanwhile: in flight, not sent).
 	from := sweeps.n.Load()
-	waitFor(t, "three sweeps", func() bool {
+	testkit.WaitFor(t, "three sweeps", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EndpointID: ep.ID})
 		waiting := len(ds) == 1 && (ds[0].Status == herald.DeliveryPending || ds[0].Status == herald.DeliveryInFlight)
-		if !waiting || rc.count() != 0 {
-			t.Fatalf("before the period began: %d deliveries, status %s, %d requests; want one waiting, none sent", len(ds), ds[0].Status, rc.count())
+		if !waiting || rc.Count() != 0 {
+			t.Fatalf("before the period began: %d deliveries, status %s, %d requests; want one waiting, none sent", len(ds), ds[0].Status, rc.Count())
 		}
 		return sweeps.n.Load() >= from+3
 	})
 	clock.add(2 * time.Hour)
-	waitFor(t, "the delivery once the period began", func() bool {
+	testkit.WaitFor(t, "the delivery once the period began", func() bool {
 		ds := b.deliveries(store.DeliveryFilter{EndpointID: ep.ID})
-		return ds[0].Status == herald.DeliverySucceeded && rc.count() == 1
+		return ds[0].Status == herald.DeliverySucceeded && rc.Count() == 1
 	})
 }

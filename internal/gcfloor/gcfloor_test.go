@@ -1,12 +1,12 @@
 package gcfloor
 
 import (
+	"github.com/herald-dev/herald/internal/testkit"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func TestPercent(t *testing.T) {
@@ -41,14 +41,13 @@ func gogc(t *testing.T) uint64 {
 // goroutine: the test waits for what it does, not for a guessed while.
 func collectUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testkit.WaitFor(t, what, func() bool {
+		if cond() {
+			return true
 		}
 		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // cleanupsRun waits until a cleanup queued by a collection after this call

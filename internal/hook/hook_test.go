@@ -3,10 +3,10 @@ package hook_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -140,31 +140,31 @@ type call struct {
 
 // hookServer is a real HTTP hook on loopback that records its calls.
 type hookServer struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []call
+	*testkit.Receiver
 }
 
 func newHook(t testing.TB, answer func(w http.ResponseWriter, r *http.Request, c call)) *hookServer {
 	t.Helper()
 	h := &hookServer{}
-	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		c := call{Header: r.Header.Clone(), Body: body}
-		_ = json.Unmarshal(body, &c.Env)
-		h.mu.Lock()
-		h.calls = append(h.calls, c)
-		h.mu.Unlock()
-		answer(w, r, c)
-	}))
-	t.Cleanup(h.Close)
+	h.Receiver = testkit.NewReceiver(t, func(n int, r *http.Request, w http.ResponseWriter) {
+		answer(w, r, callOf(h.Requests()[n-1]))
+	})
 	return h
 }
 
+// callOf is a recorded request with its envelope decoded.
+func callOf(req testkit.Request) call {
+	c := call{Header: req.Header, Body: req.Body}
+	_ = json.Unmarshal(req.Body, &c.Env)
+	return c
+}
+
 func (h *hookServer) received() []call {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]call(nil), h.calls...)
+	var out []call
+	for _, req := range h.Requests() {
+		out = append(out, callOf(req))
+	}
+	return out
 }
 
 // answerBody answers every call with status and body.

@@ -1,13 +1,12 @@
 package hook_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -94,30 +93,12 @@ func TestRunStoresItsVerdict(t *testing.T) {
 	assert.Equal(t, &herald.HookVerdict{Allowed: true}, ev.HookVerdict)
 }
 
-// logBuffer collects JSON log lines; safe for concurrent writers.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // A hook failure is logged at info for the operator, with the shared keys
 // and the transport error, but without the endpoint's URL.
 func TestHookFailureIsLogged(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	var logs logBuffer
+	var logs testkit.Buffer
 	r := hook.New(b.eng, hook.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	t.Cleanup(func() { r.Close(context.Background()) })
 	h := newHook(t, answerBody(502, `bad gateway`))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -107,8 +108,8 @@ func TestBrowserCustomer(t *testing.T) {
 	// Receive an event, and read its attempt in the logs.
 	_, err = e.svc.Ingest(e.ctx, e.p, []delivery.EventInput{{Type: "order.paid", Data: json.RawMessage(`{"order_id":"ord_browser"}`), TenantID: "acme"}})
 	require.NoError(t, err)
-	eventually(t, "the event arrives", func() bool { return e.receivedCount() == 1 })
-	eventually(t, "the delivery is recorded as succeeded", func() bool {
+	testkit.WaitFor(t, "the event arrives", func() bool { return e.receivedCount() == 1 })
+	testkit.WaitFor(t, "the delivery is recorded as succeeded", func() bool {
 		ds, _, err := e.st.ListDeliveries(e.ctx, e.p.ID, store.DeliveryFilter{TenantID: "acme", Status: herald.DeliverySucceeded}, page1())
 		require.NoError(t, err)
 		return len(ds) == 1
@@ -150,7 +151,7 @@ func TestBrowserAttacker(t *testing.T) {
 	_, err := e.svc.Ingest(e.ctx, e.p, []delivery.EventInput{{Type: "order.paid", Data: json.RawMessage(`{}`), TenantID: "globex"}})
 	require.NoError(t, err)
 	var otherDelivery string
-	eventually(t, "globex's delivery", func() bool {
+	testkit.WaitFor(t, "globex's delivery", func() bool {
 		ds, _, err := e.st.ListDeliveries(e.ctx, e.p.ID, store.DeliveryFilter{TenantID: "globex"}, page1())
 		require.NoError(t, err)
 		if len(ds) == 1 {
@@ -224,11 +225,11 @@ func TestBrowserIframe(t *testing.T) {
 
 	// Navigate returns after the load event, which waits for the iframe.
 	act(t, ctx, chromedp.Navigate(other.URL), chromedp.WaitVisible(chromedp.CSS("h1")))
-	eventually(t, "the framed page is asked for", func() bool { return e.servedCount(page) == 1 })
+	testkit.WaitFor(t, "the framed page is asked for", func() bool { return e.servedCount(page) == 1 })
 	require.Zero(t, e.servedCount(style), "a page framed by another origin is not rendered")
 
 	act(t, ctx, chromedp.Navigate(allowed.URL), chromedp.WaitVisible(chromedp.CSS("h1")))
-	eventually(t, "the portal renders in the allowed origin's iframe", func() bool { return e.servedCount(style) == 1 })
+	testkit.WaitFor(t, "the portal renders in the allowed origin's iframe", func() bool { return e.servedCount(style) == 1 })
 }
 
 var update = flag.Bool("update", false, "write the portal's screenshots to docs/screenshots")

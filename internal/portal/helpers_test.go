@@ -209,18 +209,6 @@ func (b *browser) post(from, target string, form url.Values) *page {
 	return b.do("POST", target, form)
 }
 
-// eventually polls cond until it holds or a deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // servedCount counts the requests served that were exactly line.
 func (e *env) servedCount(line string) int {
 	e.mu.Lock()

@@ -17,16 +17,7 @@ import (
 	"github.com/herald-dev/herald/internal/store"
 )
 
-// statsWindow is the window of an endpoint's success rate.
-const statsWindow = 24 * time.Hour
-
 // Endpoints.
-
-type endpointRow struct {
-	Endpoint *herald.Endpoint
-	Stats    *store.EndpointStats
-	Last     *herald.Attempt
-}
 
 func (h *handler) endpointList(w http.ResponseWriter, r *http.Request, s *sess) {
 	ctx := r.Context()
@@ -36,22 +27,13 @@ func (h *handler) endpointList(w http.ResponseWriter, r *http.Request, s *sess) 
 		return
 	}
 	sort.Slice(eps, func(i, j int) bool { return eps[i].CreatedAt.After(eps[j].CreatedAt) })
-	since := h.cfg.Now().Add(-statsWindow)
-	rows := make([]endpointRow, len(eps))
-	for i, ep := range eps {
-		rows[i].Endpoint = service.Redact(ep)
-		if rows[i].Stats, err = h.st.EndpointStats(ctx, ep.ProjectID, ep.ID, since); err != nil {
-			h.internal(w, r, s, err)
-			return
-		}
-		last, err := h.st.ListEndpointAttempts(ctx, ep.ProjectID, ep.ID, 1)
-		if err != nil {
-			h.internal(w, r, s, err)
-			return
-		}
-		if len(last) > 0 {
-			rows[i].Last = last[0]
-		}
+	rows, err := h.svc.EndpointRows(ctx, eps, h.cfg.Now().Add(-service.StatsWindow))
+	if err != nil {
+		h.internal(w, r, s, err)
+		return
+	}
+	for i := range rows {
+		rows[i].Endpoint = service.Redact(rows[i].Endpoint)
 	}
 	h.render(w, r, s, http.StatusOK, "endpoints", "nav_endpoints", rows)
 }
@@ -287,11 +269,11 @@ func (h *handler) endpointDetail(w http.ResponseWriter, r *http.Request, s *sess
 		h.failed(w, r, s, err)
 		return
 	}
-	d := endpointDetail{Endpoint: service.Redact(ep), RecoverFrom: h.cfg.Now().UTC().Add(-statsWindow).Format("2006-01-02T15:04")}
+	d := endpointDetail{Endpoint: service.Redact(ep), RecoverFrom: h.cfg.Now().UTC().Add(-service.StatsWindow).Format("2006-01-02T15:04")}
 	if r.URL.Query().Get("reveal") != "" {
 		d.Secret = ep.Secret
 	}
-	if d.Stats, err = h.st.EndpointStats(ctx, ep.ProjectID, ep.ID, h.cfg.Now().Add(-statsWindow)); err != nil {
+	if d.Stats, err = h.st.EndpointStats(ctx, ep.ProjectID, ep.ID, h.cfg.Now().Add(-service.StatsWindow)); err != nil {
 		h.internal(w, r, s, err)
 		return
 	}

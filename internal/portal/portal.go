@@ -25,12 +25,12 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"github.com/herald-dev/herald/internal/pages"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -292,23 +292,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"accent": func(b *herald.PortalSettings) string { return accentOf(b) },
 		"itoa":   func(n int) string { return formatInt(n) },
 	}
-	names, err := fs.Glob(assets, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]*template.Template{}
-	for _, p := range names {
-		name := strings.TrimSuffix(path.Base(p), ".html")
-		if name == "layout" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", p)
-		if err != nil {
-			return nil, err
-		}
-		out[name] = t
-	}
-	return out, nil
+	return pages.Parse(assets, funcs)
 }
 
 // render writes a page, with the flash message the previous POST left.

@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"html"
 	"net/http"
 	"net/url"
@@ -146,9 +147,9 @@ func TestCustomerCreatesEndpointReceivesEventAndReadsAttempt(t *testing.T) {
 		{Type: "order.paid", Data: json.RawMessage(`{"order_id":"ord_x"}`), TenantID: "globex"},
 	})
 	require.NoError(t, err)
-	eventually(t, "the event arrives", func() bool { return e.receivedCount() == 1 })
+	testkit.WaitFor(t, "the event arrives", func() bool { return e.receivedCount() == 1 })
 	var dlv string
-	eventually(t, "the delivery succeeds", func() bool {
+	testkit.WaitFor(t, "the delivery succeeds", func() bool {
 		ds, _, err := e.st.ListDeliveries(e.ctx, e.p.ID, store.DeliveryFilter{TenantID: "acme"}, page1())
 		require.NoError(t, err)
 		if len(ds) == 1 && ds[0].Status == herald.DeliverySucceeded {
@@ -173,7 +174,7 @@ func TestCustomerCreatesEndpointReceivesEventAndReadsAttempt(t *testing.T) {
 
 	p := b.post("/portal/deliveries/"+dlv, "/portal/deliveries/"+dlv+"/retry", nil)
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
-	eventually(t, "the retry arrives", func() bool { return e.receivedCount() == 2 })
+	testkit.WaitFor(t, "the retry arrives", func() bool { return e.receivedCount() == 2 })
 
 	p = b.post("/portal/endpoints/"+id, "/portal/endpoints/"+id+"/test", url.Values{"type": {"order.paid"}})
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
@@ -254,7 +255,7 @@ func TestAnotherTenantsIDsAre404(t *testing.T) {
 	_, err := e.svc.Ingest(e.ctx, e.p, []delivery.EventInput{{Type: "order.paid", Data: json.RawMessage(`{}`), TenantID: "globex"}})
 	require.NoError(t, err)
 	var dlvs []string
-	eventually(t, "two deliveries", func() bool {
+	testkit.WaitFor(t, "two deliveries", func() bool {
 		ds, _, err := e.st.ListDeliveries(e.ctx, e.p.ID, store.DeliveryFilter{}, page1())
 		require.NoError(t, err)
 		dlvs = dlvs[:0]

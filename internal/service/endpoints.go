@@ -339,3 +339,37 @@ func (s *Service) Subscribe(ctx context.Context, projectID, eventType, rawURL st
 	}
 	return s.CreateEndpoint(ctx, projectID, &herald.Endpoint{URL: rawURL, EventTypes: []string{eventType}, Enabled: true})
 }
+
+// StatsWindow is how far back the pages that show an endpoint count its
+// success rate.
+const StatsWindow = 24 * time.Hour
+
+// EndpointRow is an endpoint as a list page shows it: its stats and its
+// latest attempt (nil before the first).
+type EndpointRow struct {
+	Endpoint *herald.Endpoint
+	Stats    *store.EndpointStats
+	Last     *herald.Attempt
+}
+
+// EndpointRows reads, for each endpoint, its stats since since and its
+// latest attempt.
+func (s *Service) EndpointRows(ctx context.Context, eps []*herald.Endpoint, since time.Time) ([]EndpointRow, error) {
+	rows := make([]EndpointRow, len(eps))
+	for i, ep := range eps {
+		rows[i].Endpoint = ep
+		stats, err := s.st.EndpointStats(ctx, ep.ProjectID, ep.ID, since)
+		if err != nil {
+			return nil, err
+		}
+		rows[i].Stats = stats
+		last, err := s.st.ListEndpointAttempts(ctx, ep.ProjectID, ep.ID, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(last) > 0 {
+			rows[i].Last = last[0]
+		}
+	}
+	return rows, nil
+}

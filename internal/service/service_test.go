@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -107,18 +108,6 @@ func (b *testBundle) deliveries(t *testing.T, endpointID string) []*herald.Deliv
 	return ds
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // pendingDelivery makes the endpoint fail one attempt of a new event, so
 // that the delivery waits for its retry (an hour away).
 func (b *testBundle) pendingDelivery(t *testing.T, ep *herald.Endpoint) *herald.Delivery {
@@ -129,7 +118,7 @@ func (b *testBundle) pendingDelivery(t *testing.T, ep *herald.Endpoint) *herald.
 	require.NoError(t, res.Err)
 	require.Equal(t, 1, res.Deliveries)
 	var d *herald.Delivery
-	waitFor(t, "a failed first attempt", func() bool {
+	testkit.WaitFor(t, "a failed first attempt", func() bool {
 		ds := b.deliveries(t, ep.ID)
 		if len(ds) == 1 && ds[0].Attempts >= 1 && ds[0].Status == herald.DeliveryPending {
 			d = ds[0]
@@ -346,7 +335,7 @@ func TestRecoverRequeuesExhaustedDeliveries(t *testing.T) {
 	ep := b.endpoint(t, func(ep *herald.Endpoint) { ep.RetrySchedule = []herald.Duration{} })
 	b.fail.Store(true)
 	b.ingest(t, "order.paid", `{}`)
-	waitFor(t, "an exhausted delivery", func() bool {
+	testkit.WaitFor(t, "an exhausted delivery", func() bool {
 		ds := b.deliveries(t, ep.ID)
 		return len(ds) == 1 && ds[0].Status == herald.DeliveryExhausted
 	})
@@ -354,7 +343,7 @@ func TestRecoverRequeuesExhaustedDeliveries(t *testing.T) {
 	n, err := b.svc.RecoverEndpoint(b.ctx, ep, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	waitFor(t, "the recovered delivery to succeed", func() bool {
+	testkit.WaitFor(t, "the recovered delivery to succeed", func() bool {
 		ds := b.deliveries(t, ep.ID)
 		return len(ds) == 1 && ds[0].Status == herald.DeliverySucceeded
 	})

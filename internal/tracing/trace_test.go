@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,43 +47,22 @@ func tracerFor(t *testing.T, rcv *tracingtest.Receiver) *tracing.Tracer {
 	return tr
 }
 
-// webhookReceiver records the traceparent of each request it gets.
+// webhookReceiver records the requests a Herald delivers.
 type webhookReceiver struct {
+	*testkit.Receiver
 	url string
-	mu  sync.Mutex
-	got []string // traceparent header values, "" when absent
 }
 
 func newWebhookReceiver(t *testing.T) *webhookReceiver {
-	w := &webhookReceiver{}
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.mu.Lock()
-		w.got = append(w.got, r.Header.Get("Traceparent"))
-		w.mu.Unlock()
-		rw.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(srv.Close)
-	w.url = srv.URL + "/hook"
-	return w
+	rc := testkit.NewReceiver(t, testkit.Status(http.StatusNoContent))
+	return &webhookReceiver{Receiver: rc, url: rc.URL + "/hook"}
 }
 
+// wait returns the traceparent of the first request ("" when absent).
 func (w *webhookReceiver) wait(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		w.mu.Lock()
-		if len(w.got) > 0 {
-			tp := w.got[0]
-			w.mu.Unlock()
-			return tp
-		}
-		w.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatal("the webhook receiver got no request")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "a request at the webhook receiver", func() bool { return w.Count() > 0 })
+	return w.Requests()[0].Header.Get("Traceparent")
 }
 
 // instance is one Herald over a SQLite file: store, engine (running when

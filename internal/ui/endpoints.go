@@ -12,17 +12,8 @@ import (
 	"github.com/herald-dev/herald/internal/store"
 )
 
-// statsWindow is the window of the endpoint stats and chart.
-const statsWindow = 24 * time.Hour
-
-type endpointRow struct {
-	Endpoint *herald.Endpoint
-	Stats    *store.EndpointStats
-	Last     *herald.Attempt
-}
-
 type endpointListData struct {
-	Rows []endpointRow
+	Rows []service.EndpointRow
 	Next string
 }
 
@@ -34,22 +25,10 @@ func (h *handler) endpointList(w http.ResponseWriter, r *http.Request) {
 		h.cursorError(w, r, err)
 		return
 	}
-	since := h.cfg.Now().Add(-statsWindow)
-	rows := make([]endpointRow, len(eps))
-	for i, ep := range eps {
-		rows[i].Endpoint = ep
-		if rows[i].Stats, err = h.st.EndpointStats(ctx, prj.ID, ep.ID, since); err != nil {
-			h.storeError(w, r, err)
-			return
-		}
-		last, err := h.st.ListEndpointAttempts(ctx, prj.ID, ep.ID, 1)
-		if err != nil {
-			h.storeError(w, r, err)
-			return
-		}
-		if len(last) > 0 {
-			rows[i].Last = last[0]
-		}
+	rows, err := h.svc.EndpointRows(ctx, eps, h.cfg.Now().Add(-service.StatsWindow))
+	if err != nil {
+		h.storeError(w, r, err)
+		return
 	}
 	h.render(w, r, http.StatusOK, "endpoints", "Endpoints", endpointListData{Rows: rows, Next: next})
 }
@@ -197,7 +176,7 @@ func (h *handler) endpointDetail(w http.ResponseWriter, r *http.Request) {
 func (h *handler) renderEndpoint(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, newSecret string) {
 	ctx := r.Context()
 	now := h.cfg.Now()
-	stats, err := h.st.EndpointStats(ctx, ep.ProjectID, ep.ID, now.Add(-statsWindow))
+	stats, err := h.st.EndpointStats(ctx, ep.ProjectID, ep.ID, now.Add(-service.StatsWindow))
 	if err != nil {
 		h.storeError(w, r, err)
 		return
@@ -214,7 +193,7 @@ func (h *handler) renderEndpoint(w http.ResponseWriter, r *http.Request, ep *her
 	}
 	d := endpointDetailData{Endpoint: service.Redact(ep), Stats: stats, Attempts: attempts, EventTypes: types,
 		Secret: newSecret, Chart: newChart(stats.Buckets),
-		RecoverFrom: now.Add(-statsWindow).UTC().Format(datetimeLocal)}
+		RecoverFrom: now.Add(-service.StatsWindow).UTC().Format(datetimeLocal)}
 	for _, s := range herald.DeliveryStates {
 		d.States = append(d.States, stateCount{s, stats.Deliveries[s]})
 	}

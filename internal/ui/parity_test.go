@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -171,22 +172,16 @@ func (e *parityEnv) event(projectID string, fail bool) *herald.Event {
 func (e *parityEnv) settled(projectID, eventID string) []*herald.Delivery {
 	e.t.Helper()
 	var ds []*herald.Delivery
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testkit.WaitFor(e.t, "the deliveries of "+eventID+" to settle", func() bool {
 		var err error
 		ds, _, err = e.st.ListDeliveries(e.ctx, projectID, store.DeliveryFilter{EventID: eventID}, store.Page{Limit: 100})
 		require.NoError(e.t, err)
-		if !slices.ContainsFunc(ds, func(d *herald.Delivery) bool {
+		return !slices.ContainsFunc(ds, func(d *herald.Delivery) bool {
 			return d.Status == herald.DeliveryInFlight || d.Attempts == 0 && d.Status == herald.DeliveryPending ||
 				d.Status == herald.DeliveryPending && d.NextAttemptAt != nil && !d.NextAttemptAt.After(time.Now())
-		}) {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("deliveries of %s did not settle", eventID)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		})
+	})
+	return ds
 }
 
 // outcome sums up an event's deliveries: "status, attempts" each, sorted.

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/herald-dev/herald/internal/pages"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -54,21 +53,9 @@ func (h *handler) parseTemplates() (map[string]*template.Template, error) {
 		"add":      func(a, b int) int { return a + b },
 		"dur":      herald.Duration.String,
 	}
-	pages, err := fs.Glob(assets, "templates/*.html")
+	out, err := pages.Parse(assets, funcs)
 	if err != nil {
-		return nil, err
-	}
-	out := map[string]*template.Template{}
-	for _, p := range pages {
-		name := strings.TrimSuffix(path.Base(p), ".html")
-		if name == "layout" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", p)
-		if err != nil {
-			return nil, fmt.Errorf("ui: template %s: %w", name, err)
-		}
-		out[name] = t
+		return nil, fmt.Errorf("ui: %w", err)
 	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,4 +48,34 @@ func CreateTestDatabase(ctx context.Context, baseURL string) (string, func(), er
 	}
 	u.Path = "/" + name
 	return u.String(), drop, nil
+}
+
+// RefuseSessions makes the PostgreSQL database at dbURL refuse new
+// sessions and ends its current ones, as a restart or an outage does;
+// restore lets sessions in again.
+func RefuseSessions(t testing.TB, dbURL string) (restore func()) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	u.Path = "/postgres"
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS false", name))
+	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+	return func() {
+		exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS true", name))
+		admin.Close(ctx)
+	}
 }
