@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"unicode/utf8"
-
 )
 
 // These tests take the storage away from a running `herald serve` (the real
