@@ -334,6 +334,14 @@ func (c *router) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, er
 	}
 	c.mu.Unlock()
 	v, err, _ := c.loads.Do("s:"+k.project+"\x00"+k.tenant, func() (any, error) {
+		// A load that ended between this caller's miss and its Do has
+		// cached the set already: look again before reading.
+		c.mu.Lock()
+		if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
+			c.mu.Unlock()
+			return rs.eps, nil
+		}
+		c.mu.Unlock()
 		// Shared by every caller waiting: not ended by the first one leaving.
 		return c.loadSet(context.WithoutCancel(ctx), k)
 	})
