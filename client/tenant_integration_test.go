@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald/client"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // openApp wires Herald on database as serve does, with the admin key

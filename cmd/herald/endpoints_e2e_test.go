@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // hookReceiver answers with a status and body the test sets, and keeps

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 )
 

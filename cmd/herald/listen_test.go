@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 )
 

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 func TestCLIE2ETenants(t *testing.T) {

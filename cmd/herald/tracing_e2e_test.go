@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/internal/tracing"
 	"github.com/herald-dev/herald/internal/tracing/tracingtest"
 )

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/netguard"
 	"github.com/herald-dev/herald/internal/service"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

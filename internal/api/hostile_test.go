@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/hook"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 

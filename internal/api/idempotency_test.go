@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +26,7 @@ import (
 	"github.com/herald-dev/herald/internal/store/postgres"
 	"github.com/herald-dev/herald/internal/store/sealed"
 	"github.com/herald-dev/herald/internal/store/sqlite"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )

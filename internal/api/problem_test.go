@@ -1,13 +1,13 @@
 package api
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/herald-dev/herald/internal/service"
+	"github.com/herald-dev/herald/internal/testkit"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

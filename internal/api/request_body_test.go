@@ -1,12 +1,13 @@
 package api
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // An attempt shows the body a template rendered as request_body; an

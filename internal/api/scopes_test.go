@@ -1,7 +1,6 @@
 package api
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

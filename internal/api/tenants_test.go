@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/herald-dev/herald/internal/hook"
 	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

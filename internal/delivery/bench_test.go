@@ -3,11 +3,11 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/peakrss"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strconv"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/sqlite"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

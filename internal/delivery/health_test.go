@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"bytes"
-	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // rawReceiver is a TCP server that reads each HTTP request and answers

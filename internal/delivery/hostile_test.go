@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/postgres"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -2,10 +2,10 @@ package delivery
 
 import (
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"testing"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // The receiver sees the Idempotency-Key the event was sent with: in the

@@ -1,13 +1,13 @@
 package delivery
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

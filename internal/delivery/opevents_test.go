@@ -3,13 +3,13 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	dto "github.com/prometheus/client_model/go"
 )
 

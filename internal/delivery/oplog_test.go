@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // logBuffer collects JSON log lines; safe for concurrent writers.

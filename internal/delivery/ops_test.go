@@ -2,13 +2,13 @@ package delivery
 
 import (
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 func TestRetryMakesAManualAttempt(t *testing.T) {

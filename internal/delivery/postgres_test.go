@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
-	"github.com/herald-dev/herald/internal/testkit"
 	"os"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/postgres"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -1,13 +1,13 @@
 package delivery
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // attemptsOf waits for the endpoint's first attempt and returns them.

@@ -1,12 +1,12 @@
 package delivery
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // breaker1h opens an endpoint's breaker after two failures, for an hour.

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // routeReadStore is the real store, counting the routing reads.

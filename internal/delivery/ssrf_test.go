@@ -1,12 +1,12 @@
 package delivery
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"strings"
 	"testing"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // A name that resolves to loopback passes the creation-time check (it is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/herald-dev/herald/internal/testkit"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // tenantEndpoint stores an endpoint of tenant ("" = project-wide) to url.

@@ -2,13 +2,13 @@ package delivery
 
 import (
 	"context"
-	"github.com/herald-dev/herald/internal/testkit"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // testClock is an injectable clock that tests move forward.

@@ -1,12 +1,13 @@
 package gcfloor
 
 import (
-	"github.com/herald-dev/herald/internal/testkit"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
 	"testing"
+
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 func TestPercent(t *testing.T) {

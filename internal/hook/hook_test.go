@@ -3,7 +3,6 @@ package hook_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/herald-dev/herald/internal/hook"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/sqlite"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/assert"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/herald-dev/herald/internal/delivery"
 	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 

@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"html"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"github.com/herald-dev/herald/internal/portal"
 	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/internal/store"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

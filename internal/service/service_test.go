@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/sqlite"
+	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/herald-dev/herald/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
