@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
-	"github.com/herald-dev/herald/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
+	"github.com/herald-dev/herald/internal/testkit"
 )
 
 // These tests run the real binary as a separate process, so that it can be

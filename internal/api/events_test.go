@@ -2,11 +2,12 @@ package api
 
 import (
 	"fmt"
-	"github.com/herald-dev/herald"
-	"github.com/herald-dev/herald/internal/testkit"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/testkit"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

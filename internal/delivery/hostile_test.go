@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/postgres"
+	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/jackc/pgx/v5"
 )

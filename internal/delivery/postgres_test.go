@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"os"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/herald-dev/herald"
 	"github.com/herald-dev/herald/internal/store"
 	"github.com/herald-dev/herald/internal/store/postgres"
+	"github.com/herald-dev/herald/internal/store/postgres/pgtest"
 	"github.com/herald-dev/herald/internal/testkit"
 	"github.com/jackc/pgx/v5"
 )

@@ -25,7 +25,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
-	"github.com/herald-dev/herald/internal/pages"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -35,6 +34,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/pages"
 	"github.com/herald-dev/herald/internal/service"
 	"github.com/herald-dev/herald/internal/store"
 )
