@@ -327,21 +327,15 @@ func (c *router) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, er
 	if err := c.watch(ctx, k.project); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
-		c.mu.Unlock()
-		return rs.eps, nil
+	if eps, ok := c.cachedSet(k); ok {
+		return eps, nil
 	}
-	c.mu.Unlock()
 	v, err, _ := c.loads.Do("s:"+k.project+"\x00"+k.tenant, func() (any, error) {
 		// A load that ended between this caller's miss and its Do has
 		// cached the set already: look again before reading.
-		c.mu.Lock()
-		if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
-			c.mu.Unlock()
-			return rs.eps, nil
+		if eps, ok := c.cachedSet(k); ok {
+			return eps, nil
 		}
-		c.mu.Unlock()
 		// Shared by every caller waiting: not ended by the first one leaving.
 		return c.loadSet(context.WithoutCancel(ctx), k)
 	})
@@ -349,6 +343,16 @@ func (c *router) routeSet(ctx context.Context, k setKey) ([]*herald.Endpoint, er
 		return nil, err
 	}
 	return v.([]*herald.Endpoint), nil
+}
+
+// cachedSet returns the set k when the cache holds it current.
+func (c *router) cachedSet(k setKey) ([]*herald.Endpoint, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rs, ok := c.sets[k]; ok && rs.gens == c.gensLocked(k) {
+		return rs.eps, true
+	}
+	return nil, false
 }
 
 // loadSet reads the set k and caches it, with its endpoints by id, unless
