@@ -27,8 +27,9 @@ import (
 // (sc.tenants alone when counts is empty), twice into a project of that
 // many tenants with two endpoints each, the events spread over the
 // tenants. Two counts taken back to back (--tenants 1000,100000) show
-// whether the cost grows with the number of tenants. Each tenant's second endpoint subscribes to another type, so
-// every row delivers one request per event. The first pass over the
+// whether the cost grows with the number of tenants. Each tenant's second
+// endpoint subscribes to another type, so every row delivers one request
+// per event. The first pass over the
 // tenants ("cold") is mostly first events of their tenant, whose
 // endpoints routing reads from the store; the second ("warm") finds the
 // tenants it met in the cache, and so shows routing's cost with many
