@@ -70,7 +70,12 @@ func TestRenderRefusesRunawayTemplates(t *testing.T) {
 			wg.Wait()
 		}
 	})
-	peakrss.AtMost(t, rss, 256<<20)
+	// Each of the three renders may allocate AllocBudget before the watch
+	// stops it, and the collector lets the heap reach twice what is live:
+	// 384 MiB is what the design promises, whatever the machine's load
+	// (measured 140 to 260 MiB; one template alone peaks under 90 MiB).
+	// Unbounded, the first template alone takes gigabytes.
+	peakrss.AtMost(t, rss, 3*2*bodytemplate.AllocBudget)
 }
 
 func TestRenderLimitErrorNamesTheBound(t *testing.T) {
