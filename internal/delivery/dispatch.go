@@ -412,11 +412,12 @@ func (d *dispatcher) claimOnce(ctx context.Context) bool {
 		case l.load() >= d.holdCapLocked(l.ep):
 			l.starved = true
 			skip = append(skip, id)
-		case l.blocked || d.deps.health.paused(id, now):
+		case l.blocked:
 			skip = append(skip, id)
 		}
 	}
 	d.mu.Unlock()
+	skip = d.deps.health.pausedIDs(now, skip)
 	if room <= 0 {
 		d.setBacklog(true)
 		return false

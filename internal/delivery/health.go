@@ -22,6 +22,10 @@ type healthBook struct {
 	deps healthDeps
 	mu   sync.Mutex
 	m    map[string]*epHealth
+	// open holds the endpoints whose breaker is open or half-open, so
+	// that the claim loop can pass them over without walking m, which
+	// holds every endpoint this process has sent to.
+	open map[string]*epHealth
 }
 
 // healthDeps is what the health book uses.
@@ -52,6 +56,7 @@ type healthStore interface {
 }
 
 type epHealth struct {
+	id           string
 	projectID    string
 	failures     int
 	failingSince *time.Time
@@ -99,7 +104,33 @@ func (h *healthBook) write(ctx context.Context, ep *herald.Endpoint) (store.Endp
 }
 
 func newHealthBook(deps healthDeps) *healthBook {
-	return &healthBook{deps: deps, m: make(map[string]*epHealth)}
+	return &healthBook{deps: deps, m: make(map[string]*epHealth), open: make(map[string]*epHealth)}
+}
+
+// setOpenLocked opens the breaker of s until then (zero: closes it), its
+// probe not out; h.mu is held.
+func (h *healthBook) setOpenLocked(s *epHealth, until time.Time) {
+	s.openUntil, s.probing = until, false
+	if until.IsZero() {
+		delete(h.open, s.id)
+	} else {
+		h.open[s.id] = s
+	}
+}
+
+// pausedIDs appends to dst the endpoints nothing may be sent to now (see
+// paused). The claim loop skips them: the database's pause alone does not
+// cover them, since another process may have ended it while this
+// process's breaker is still open, and the endpoint may have no lane here.
+func (h *healthBook) pausedIDs(now time.Time, dst []string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, s := range h.open {
+		if now.Before(s.openUntil) || s.probing {
+			dst = append(dst, id)
+		}
+	}
+	return dst
 }
 
 // stateLocked returns the endpoint's state, seeded from what the database
@@ -107,12 +138,12 @@ func newHealthBook(deps healthDeps) *healthBook {
 func (h *healthBook) stateLocked(ep *herald.Endpoint) *epHealth {
 	s := h.m[ep.ID]
 	if s == nil {
-		s = &epHealth{projectID: ep.ProjectID, failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince,
+		s = &epHealth{id: ep.ID, projectID: ep.ProjectID, failures: ep.ConsecutiveFailures, failingSince: ep.FailingSince,
 			disabled: ep.Status == herald.EndpointDisabled, reason: ep.DisabledReason}
-		if ep.PausedUntil != nil {
-			s.openUntil = *ep.PausedUntil
-		}
 		h.m[ep.ID] = s
+		if ep.PausedUntil != nil {
+			h.setOpenLocked(s, *ep.PausedUntil)
+		}
 	}
 	return s
 }
@@ -133,6 +164,7 @@ func (h *healthBook) forget(projectID string) {
 	for id, s := range h.m {
 		if s.projectID == projectID && s.disabled {
 			delete(h.m, id)
+			delete(h.open, id)
 		}
 	}
 	h.mu.Unlock()
@@ -143,7 +175,7 @@ func (h *healthBook) forget(projectID string) {
 func (h *healthBook) adopt(id string, until time.Time) {
 	h.mu.Lock()
 	if s := h.m[id]; s != nil && s.openUntil.Before(until) {
-		s.openUntil, s.probing = until, false
+		h.setOpenLocked(s, until)
 	}
 	h.mu.Unlock()
 }
@@ -159,7 +191,8 @@ func (h *healthBook) resume(ep *herald.Endpoint, healthy bool) bool {
 	defer h.mu.Unlock()
 	s := h.stateLocked(ep)
 	changed := !s.openUntil.IsZero() || s.probing || ep.PausedUntil != nil || s.disabled
-	s.openUntil, s.probing, s.disabled, s.reason = time.Time{}, false, false, ""
+	h.setOpenLocked(s, time.Time{})
+	s.disabled, s.reason = false, ""
 	if healthy {
 		changed = changed || s.failures > 0
 		s.failures, s.failingSince = 0, nil
@@ -224,7 +257,8 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 		case s.failures > 0:
 			act = actPersist // only the stored failure count resets
 		}
-		s.failures, s.failingSince, s.openUntil, s.probing = 0, nil, time.Time{}, false
+		s.failures, s.failingSince = 0, nil
+		h.setOpenLocked(s, time.Time{})
 	case v.Disable:
 		act, reason = actDisable, "endpoint answered 410 Gone"
 	default:
@@ -240,10 +274,10 @@ func (h *healthBook) account(ep *herald.Endpoint, att *herald.Attempt, v verdict
 			reason = fmt.Sprintf("every attempt failed for %s (since %s); last error: %s",
 				h.deps.disableAfter, s.failingSince.UTC().Format(time.RFC3339), attemptError(att))
 		case !s.openUntil.IsZero() && s.probing && !now.Before(s.openUntil):
-			s.openUntil, s.probing = now.Add(h.deps.breakerCooldown), false
+			h.setOpenLocked(s, now.Add(h.deps.breakerCooldown))
 			act = actReopen
 		case s.openUntil.IsZero() && s.failures >= h.deps.breakerThreshold:
-			s.openUntil = now.Add(h.deps.breakerCooldown)
+			h.setOpenLocked(s, now.Add(h.deps.breakerCooldown))
 			act = actOpen
 		}
 	}

@@ -34,10 +34,15 @@ func breakOpen(t *testing.T, b *testBundle) (*herald.Endpoint, *testkit.Receiver
 	since := time.Now().Add(-time.Minute)
 	b.ingest("user.created", `{}`)
 	b.ingest("user.created", `{}`)
-	testkit.WaitFor(t, "two exhausted deliveries and the breaker open", func() bool {
+	// Each send writes the endpoint's health as this process sees it
+	// before it ends (the first failure's may land after the breaker
+	// opened): a resume by another process must come after the last of
+	// those writes, or that write would undo it.
+	testkit.WaitFor(t, "two exhausted deliveries, the breaker open and its sends ended", func() bool {
 		cur, err := b.st.GetEndpointByID(b.ctx, ep.ID)
-		return err == nil && cur.PausedUntil != nil &&
-			len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 2
+		return err == nil && cur.PausedUntil != nil && cur.Status == herald.EndpointFailing &&
+			len(b.deliveries(store.DeliveryFilter{Status: herald.DeliveryExhausted})) == 2 &&
+			b.e.disp.holding() == 0
 	})
 	b.ingest("user.created", `{}`)
 	rc.SetRespond(testkit.Status(200))
