@@ -38,13 +38,15 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request, c *
 	return nil
 }
 
-// publicURL is Config.PublicURL, or the URL the request came to.
+// publicURL is Config.PublicURL, or the URL the request came to (https
+// behind a proxy that says so in X-Forwarded-Proto, as the portal's cookie
+// and the dashboard's read it).
 func (s *Server) publicURL(r *http.Request) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

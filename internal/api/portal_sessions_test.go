@@ -36,6 +36,20 @@ func TestPortalSessionPublicURL(t *testing.T) {
 	require.True(t, strings.HasPrefix(m["url"].(string), "https://hooks.example.com/portal/s/hpt_"), m["url"])
 }
 
+// Behind a TLS proxy with no public URL set, the link is https as the
+// browser will reach it (and as the portal's cookie is set).
+func TestPortalSessionLinkFollowsTheProxysScheme(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p, key := b.project("shop")
+	path := "/v1/projects/" + p + "/portal-sessions"
+	m := b.do("POST", path, key, map[string]any{"tenant_id": "acme"}, "X-Forwarded-Proto", "https").requireStatus(t, http.StatusCreated).obj(t)
+	host := strings.TrimPrefix(b.url, "http://")
+	require.True(t, strings.HasPrefix(m["url"].(string), "https://"+host+"/portal/s/hpt_"), m["url"])
+	m = b.do("POST", path, key, map[string]any{"tenant_id": "acme"}).requireStatus(t, http.StatusCreated).obj(t)
+	require.True(t, strings.HasPrefix(m["url"].(string), b.url+"/portal/s/hpt_"), m["url"])
+}
+
 func TestPortalSessionRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -114,6 +114,18 @@ func TestAnUnknownScopeIsInvalid(t *testing.T) {
 	b.do("POST", "/v1/projects/"+p+"/api-keys", key, map[string]any{"scopes": "read"}).requireField(t, "body.scopes")
 }
 
+// An empty list is refused rather than read as "the caller's own scopes",
+// which for a full key would be every power; null is the same as leaving
+// the field out.
+func TestAnEmptyScopeListIsInvalid(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p, key := b.project("shop")
+	b.do("POST", "/v1/projects/"+p+"/api-keys", key, `{"scopes":[]}`).requireField(t, "body.scopes")
+	k := b.do("POST", "/v1/projects/"+p+"/api-keys", key, `{"scopes":null}`).requireStatus(t, http.StatusCreated).obj(t)
+	require.Equal(t, []any{"all"}, k["scopes"])
+}
+
 func TestAPIKeysShowNameScopesTenantExpiryNeverTheKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -164,6 +164,10 @@ func csrfOf(token string) string {
 	return hex.EncodeToString(m.Sum(nil))[:32]
 }
 
+// ExpiredNotice is how long after its session's expiry the portal's
+// cookie is kept, during which its pages say that the link expired.
+const ExpiredNotice = 7 * 24 * time.Hour
+
 // open takes a portal link: the token goes into the cookie and the browser
 // to a clean URL.
 func (h *handler) open(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +177,10 @@ func (h *handler) open(w http.ResponseWriter, r *http.Request) {
 		h.sessionError(w, r, ps, err)
 		return
 	}
-	http.SetCookie(w, h.cookie(r, token, int(time.Until(ps.ExpiresAt).Seconds())+1))
+	// The cookie outlives the session by ExpiredNotice, so that a page
+	// opened after expires_at still brings the token and can say the link
+	// expired (a browser that dropped it would get "not valid").
+	http.SetCookie(w, h.cookie(r, token, int((time.Until(ps.ExpiresAt)+ExpiredNotice).Seconds())+1))
 	http.Redirect(w, r, Prefix+"/endpoints", http.StatusSeeOther)
 }
 

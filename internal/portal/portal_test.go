@@ -86,8 +86,14 @@ func TestExpiredLinkIs401SayingSo(t *testing.T) {
 	d := time.Minute
 	link := e.link(t, service.PortalSessionInput{TenantID: "acme", ExpiresIn: &d})
 	b := e.browser(t)
-	b.open(link)
+	opened := b.get(link)
+	require.Equal(t, http.StatusSeeOther, opened.Status)
 	require.Equal(t, http.StatusOK, b.get("/portal/endpoints").Status)
+	// A real browser drops a cookie at its Max-Age: the cookie outlives
+	// the session, or the pages below would say "not valid" instead.
+	cookies, err := http.ParseSetCookie(opened.Header.Get("Set-Cookie"))
+	require.NoError(t, err)
+	require.Greater(t, cookies.MaxAge, int((d + portal.ExpiredNotice - time.Second).Seconds()))
 
 	e.now.Add(int64(time.Minute))
 	p := b.get("/portal/endpoints")

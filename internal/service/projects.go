@@ -136,6 +136,12 @@ func (s *Service) CreateAPIKey(ctx context.Context, projectID string, in APIKeyI
 	if len(in.Name) > herald.APIKeyNameMaxLen {
 		v.Add("body.name", nil, "at most %d characters", herald.APIKeyNameMaxLen)
 	}
+	if in.Scopes != nil && len(in.Scopes) == 0 {
+		// Left out, the caller's own scopes are meant; an empty list
+		// would be a key that can do nothing, or read as one that can
+		// do everything.
+		v.Add("body.scopes", []string{}, "name at least one scope, or leave scopes out for this key's own")
+	}
 	seen := map[string]bool{}
 	for i, sc := range in.Scopes {
 		switch {
