@@ -94,12 +94,28 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, c *call) error {
 		status = http.StatusOK
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, status, resultOf(&res[0]))
+	er, err := s.resultOf(r, c, &res[0])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, er)
 	return nil
 }
 
-func resultOf(r *delivery.IngestResult) eventResult {
-	return eventResult{ID: r.Event.ID, Type: r.Event.Type, CreatedAt: r.Event.CreatedAt, Deliveries: r.Deliveries, TenantID: r.Event.TenantID}
+// resultOf is the answer for an accepted event. A tenant-bound caller is
+// told how many of its deliveries are its tenant's, as the event's page
+// shows them: the project's own endpoints are not the customer's to know.
+func (s *Server) resultOf(r *http.Request, c *call, res *delivery.IngestResult) (eventResult, error) {
+	er := eventResult{ID: res.Event.ID, Type: res.Event.Type, CreatedAt: res.Event.CreatedAt, Deliveries: res.Deliveries, TenantID: res.Event.TenantID}
+	if c.who.TenantID != "" {
+		f := store.DeliveryFilter{EventID: res.Event.ID, TenantID: c.who.TenantID}
+		ds, _, err := s.store.ListDeliveries(r.Context(), c.project.ID, f, store.Page{Limit: eventDeliveriesMax})
+		if err != nil {
+			return er, err
+		}
+		er.Deliveries = len(ds)
+	}
+	return er, nil
 }
 
 // batchItem is one entry of the batch answer: the accepted event or the
@@ -180,7 +196,10 @@ func (s *Server) ingestBatch(w http.ResponseWriter, r *http.Request, c *call) er
 				items[i].Error = problemOf(service.Locate(res[j].Err, fmt.Sprintf("body.events[%d]", i)))
 				continue
 			}
-			er := resultOf(&res[j])
+			er, err := s.resultOf(r, c, &res[j])
+			if err != nil {
+				return err
+			}
 			items[i].eventResult = &er
 			items[i].Replayed = res[j].Replayed
 		}

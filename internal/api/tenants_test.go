@@ -181,3 +181,34 @@ func TestAHookRunForATenantCallsItsHooksNeverAnothers(t *testing.T) {
 		return err == nil && len(evs) == 1
 	})
 }
+
+// A tenant-bound key is told only of its tenant's deliveries, and its
+// replay goes to its tenant's endpoints, never to the project's own.
+func TestATenantKeyCountsAndReplaysOnlyItsTenantsDeliveries(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p, key := b.project("shop")
+	wide := b.endpoint(p, key, map[string]any{"url": "https://example.com/sink", "retry_schedule": []string{"1h"}})
+	b.endpoint(p, key, map[string]any{"url": "https://example.com/acme", "tenant_id": "acme", "retry_schedule": []string{"1h"}})
+	acme := b.apiKey(p, key, map[string]any{"scopes": []string{"read", "events:write", "endpoints:write"}, "tenant_id": "acme"})["key"].(string)
+
+	ev := b.do("POST", "/v1/projects/"+p+"/events", acme, map[string]any{"type": "a", "data": map[string]any{}}).requireStatus(t, http.StatusAccepted).obj(t)
+	require.Equal(t, float64(1), ev["deliveries"], "the tenant's endpoint, not the project's sink")
+	batch := b.do("POST", "/v1/projects/"+p+"/events/batch", acme, map[string]any{"events": []any{map[string]any{"type": "a", "data": map[string]any{}}}}).
+		requireStatus(t, http.StatusAccepted).obj(t)
+	require.Equal(t, float64(1), batch["data"].([]any)[0].(map[string]any)["deliveries"])
+	// The project's key sees both deliveries of the same kind of event.
+	all := b.do("POST", "/v1/projects/"+p+"/events", key, map[string]any{"type": "a", "data": map[string]any{}, "tenant_id": "acme"}).requireStatus(t, http.StatusAccepted).obj(t)
+	require.Equal(t, float64(2), all["deliveries"])
+
+	sinkDeliveries := func() int {
+		l := b.do("GET", "/v1/projects/"+p+"/deliveries?endpoint_id="+wide["id"].(string), key, nil).requireStatus(t, http.StatusOK).obj(t)
+		return len(l["data"].([]any))
+	}
+	before := sinkDeliveries()
+	r := b.do("POST", "/v1/projects/"+p+"/events/"+ev["id"].(string)+"/replay", acme, `{}`).requireStatus(t, http.StatusAccepted).obj(t)
+	require.Equal(t, float64(1), r["deliveries"])
+	require.Equal(t, before, sinkDeliveries(), "the tenant's replay did not reach the project's sink")
+	r = b.do("POST", "/v1/projects/"+p+"/events/"+ev["id"].(string)+"/replay", key, `{}`).requireStatus(t, http.StatusAccepted).obj(t)
+	require.Equal(t, float64(2), r["deliveries"], "the project's replay reaches both")
+}

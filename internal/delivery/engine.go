@@ -309,8 +309,9 @@ func (e *Engine) Retry(ctx context.Context, projectID, deliveryID string) (*hera
 // Replay creates new deliveries of the event: to every matching endpoint, or
 // to endpointID only (whatever its subscriptions, if it is enabled). It
 // returns how many. A hook run is refused (see herald.Event.Replayable).
-func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
-	return e.replay(ctx, projectID, eventID, endpointID)
+// tenantOnly leaves out the project-wide endpoints (a tenant's own replay).
+func (e *Engine) Replay(ctx context.Context, projectID, eventID, endpointID string, tenantOnly bool) (int, error) {
+	return e.replay(ctx, projectID, eventID, endpointID, tenantOnly)
 }
 
 // Recover requeues the endpoint's failed deliveries created in [since,

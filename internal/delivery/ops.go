@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/herald-dev/herald"
@@ -85,7 +86,7 @@ func (e *Engine) resume(ctx context.Context, ep *herald.Endpoint, healthy bool) 
 }
 
 // replay is Replay (engine.go).
-func (e *Engine) replay(ctx context.Context, projectID, eventID, endpointID string) (int, error) {
+func (e *Engine) replay(ctx context.Context, projectID, eventID, endpointID string, tenantOnly bool) (int, error) {
 	ev, err := e.store.GetEvent(ctx, projectID, eventID)
 	if err != nil {
 		return 0, err
@@ -111,6 +112,10 @@ func (e *Engine) replay(ctx context.Context, projectID, eventID, endpointID stri
 		eps = []*herald.Endpoint{ep}
 	} else if eps, err = e.route(ctx, ev, now); err != nil {
 		return 0, err
+	}
+	if tenantOnly {
+		// (a new slice: eps may be the route cache's)
+		eps = slices.DeleteFunc(slices.Clone(eps), func(ep *herald.Endpoint) bool { return ep.TenantID == "" })
 	}
 	if len(eps) == 0 {
 		return 0, nil

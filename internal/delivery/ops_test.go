@@ -51,11 +51,11 @@ func TestReplayCreatesNewDeliveries(t *testing.T) {
 	res := b.ingest("user.created", `{}`)
 	testkit.WaitFor(t, "first deliveries", func() bool { return rc1.Count() == 1 && rc2.Count() == 1 })
 
-	n, err := b.e.Replay(b.ctx, b.project.ID, res.Event.ID, "")
+	n, err := b.e.Replay(b.ctx, b.project.ID, res.Event.ID, "", false)
 	if err != nil || n != 2 {
 		t.Fatalf("replay to all: %d, %v", n, err)
 	}
-	n, err = b.e.Replay(b.ctx, b.project.ID, res.Event.ID, ep1.ID)
+	n, err = b.e.Replay(b.ctx, b.project.ID, res.Event.ID, ep1.ID, false)
 	if err != nil || n != 1 {
 		t.Fatalf("replay to one: %d, %v", n, err)
 	}

@@ -168,7 +168,7 @@ func TestReplayRefusesAnotherTenantsEndpoint(t *testing.T) {
 	b.tenantEndpoint(url, "a", nil)
 	bEp := b.tenantEndpoint(url, "b", nil)
 	res := b.ingestFor(b.e, "a")
-	_, err := b.e.Replay(b.ctx, b.project.ID, res.Event.ID, bEp.ID)
+	_, err := b.e.Replay(b.ctx, b.project.ID, res.Event.ID, bEp.ID, false)
 	if herald.ErrorCode(err) != herald.EINVALID {
 		t.Fatalf("replay of a's event to b's endpoint: %v, want EINVALID", err)
 	}

@@ -77,7 +77,7 @@ func TestDeliveryBeforeValidityPeriodWaits(t *testing.T) {
 	// Routing skips an endpoint outside its period; a replay to it queues
 	// a delivery all the same.
 	ev := b.ingest("user.created", `{}`).Event
-	if n, err := b.e.Replay(b.ctx, b.project.ID, ev.ID, ep.ID); err != nil || n != 1 {
+	if n, err := b.e.Replay(b.ctx, b.project.ID, ev.ID, ep.ID, false); err != nil || n != 1 {
 		t.Fatalf("replay: %d, %v", n, err)
 	}
 	// Several sweeps pass: the delivery waits, neither sent nor canceled

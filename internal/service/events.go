@@ -75,7 +75,9 @@ func (s *Service) ReplayEvent(ctx context.Context, ev *herald.Event, endpointID 
 				Fields: []herald.FieldError{{Location: "body.endpoint_id", Message: "is disabled", Value: endpointID}}}
 		}
 	}
-	n, err := s.eng.Replay(ctx, ev.ProjectID, ev.ID, endpointID)
+	// A tenant-bound caller replays to its tenant's endpoints, never to
+	// the project's own, which it cannot see.
+	n, err := s.eng.Replay(ctx, ev.ProjectID, ev.ID, endpointID, PrincipalOf(ctx).TenantID != "")
 	return n, Locate(err, "body")
 }
 
