@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/pages"
 	"github.com/herald-dev/herald/internal/service"
 )
 
@@ -39,14 +40,13 @@ func (s *Server) createPortalSession(w http.ResponseWriter, r *http.Request, c *
 }
 
 // publicURL is Config.PublicURL, or the URL the request came to (https
-// behind a proxy that says so in X-Forwarded-Proto, as the portal's cookie
-// and the dashboard's read it).
+// when pages.Secure says so, as for the portal's cookie).
 func (s *Server) publicURL(r *http.Request) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
 	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	if pages.Secure(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host

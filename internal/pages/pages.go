@@ -1,5 +1,6 @@
-// Package pages parses the HTML pages of the dashboard and of the portal:
-// each page template together with the layout it fills in.
+// Package pages holds what the dashboard and the portal share to serve
+// their HTML pages: the parsing of each page template together with the
+// layout it fills in, and whether a request came over TLS.
 package pages
 
 import (

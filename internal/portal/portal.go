@@ -180,16 +180,17 @@ func (h *handler) open(w http.ResponseWriter, r *http.Request) {
 	// The cookie outlives the session by ExpiredNotice, so that a page
 	// opened after expires_at still brings the token and can say the link
 	// expired (a browser that dropped it would get "not valid").
-	http.SetCookie(w, h.cookie(r, token, int((time.Until(ps.ExpiresAt)+ExpiredNotice).Seconds())+1))
+	http.SetCookie(w, cookie(r, CookieName, token, int((time.Until(ps.ExpiresAt)+ExpiredNotice).Seconds())+1))
 	http.Redirect(w, r, Prefix+"/endpoints", http.StatusSeeOther)
 }
 
-// cookie is the session cookie. Over TLS it is SameSite=None, Secure and
+// cookie is a portal cookie: the session's, or the flash message's that a
+// POST leaves for the page it redirects to. Over TLS it is SameSite=None, Secure and
 // Partitioned, so that the portal works in an iframe of the product's
 // site; over plain HTTP (a local setup) SameSite=Lax.
-func (h *handler) cookie(r *http.Request, value string, maxAge int) *http.Cookie {
-	c := &http.Cookie{Name: CookieName, Value: value, Path: Prefix + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: Prefix + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: maxAge}
+	if pages.Secure(r) {
 		c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
 	}
 	return c
@@ -252,7 +253,7 @@ func (h *handler) sessionError(w http.ResponseWriter, r *http.Request, ps *heral
 	case errors.Is(err, service.ErrPortalSessionExpired):
 		h.errorPage(w, r, s, http.StatusUnauthorized, "expired_title", "expired_text")
 	case errors.Is(err, service.ErrPortalSessionUnknown):
-		http.SetCookie(w, h.cookie(r, "", -1))
+		http.SetCookie(w, cookie(r, CookieName, "", -1))
 		h.errorPage(w, r, s, http.StatusUnauthorized, "invalid_title", "invalid_text")
 	default:
 		h.internal(w, r, s, err)
@@ -322,7 +323,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, s *sess, status
 		if msg, err := url.QueryUnescape(c.Value); err == nil {
 			v.Flash = msg
 		}
-		http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: Prefix + "/", MaxAge: -1, HttpOnly: true})
+		http.SetCookie(w, cookie(r, flashCookie, "", -1))
 	}
 	var buf bytes.Buffer
 	if err := h.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -338,11 +339,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, s *sess, status
 // redirect ends a POST: to target, showing msg there.
 func (h *handler) redirect(w http.ResponseWriter, r *http.Request, target, msg string) {
 	if msg != "" {
-		c := &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: Prefix + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
-		if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-			c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true
-		}
-		http.SetCookie(w, c)
+		http.SetCookie(w, cookie(r, flashCookie, url.QueryEscape(msg), 0))
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/herald-dev/herald"
+	"github.com/herald-dev/herald/internal/pages"
 	"github.com/herald-dev/herald/internal/service"
 )
 
@@ -84,14 +85,10 @@ func (h *handler) verify(purpose, value string) ([]byte, bool) {
 	return msg, true
 }
 
-func secureRequest(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
 func (h *handler) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: name, Value: value, Path: h.cfg.Prefix, MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: pages.Secure(r),
 	})
 }
 
